@@ -1,0 +1,213 @@
+/**
+ * The composition root: storage → domain → transports. The only module that sees every room,
+ * and the only place dependencies are constructed.
+ */
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { ClientAdmin, ADMIN_SCOPE, CLIENTS_READ_SCOPE, INTROSPECT_SCOPE } from "./clients/client-admin.js";
+import { ClientRegistry } from "./clients/client-registry.js";
+import type { Config } from "./config/config.js";
+import { KeyRing } from "./keys/key-ring.js";
+import { resolveKeyEncryptionKeys } from "./keys/key-encryption.js";
+import type { Logger } from "./log/logger.js";
+import { AccessTokenIssuer } from "./oauth/access-token-issuer.js";
+import { AccessTokenVerifier } from "./oauth/access-token-verifier.js";
+import { AssertionReplayCache } from "./oauth/client-authentication/assertion-replay-cache.js";
+import { ASSERTION_ALGORITHMS } from "./oauth/client-authentication/private-key-jwt.js";
+import { ClientAuthenticator } from "./oauth/client-authentication/client-authenticator.js";
+import { ClientCredentialsGrant } from "./oauth/grants/client-credentials-grant.js";
+import { TokenEndpoint } from "./oauth/token-endpoint.js";
+import { PrismaAuditLog } from "./store/audit-store.js";
+import { PrismaClientRepository } from "./store/client-store.js";
+import { openDatabase, type Database } from "./store/database.js";
+import { applyMigrations, pendingMigrations } from "./store/migrations.js";
+import { MIGRATIONS_DIR } from "./store/migrations-dir.js";
+import { PrismaSigningKeyRepository } from "./store/signing-key-store.js";
+import { clientAdminServiceImpl, CLIENT_ADMIN_SCOPES } from "./transport/connect/client-admin-service.js";
+import { HealthStatus, healthServiceImpl } from "./transport/connect/health-service.js";
+import { bearerAuthorizationInterceptor, loggingInterceptor } from "./transport/connect/interceptors.js";
+import { introspectionServiceImpl } from "./transport/connect/introspection-service.js";
+import { reflectionServiceImpls } from "./transport/connect/reflection-service.js";
+import { tokenServiceImpl } from "./transport/connect/token-service.js";
+import { createHttpGateway, type Readiness } from "./transport/http/gateway.js";
+import { endpointUrl, renderMetadata, TOKEN_PATH } from "./transport/http/metadata.js";
+import { listen } from "./transport/listener.js";
+import { ClientAdminService, file_tessera_v1_client_admin_service } from "./gen/tessera/v1/client_admin_service_pb.js";
+import { IntrospectionService, file_tessera_v1_introspection_service } from "./gen/tessera/v1/introspection_service_pb.js";
+import { TokenService, file_tessera_v1_token_service } from "./gen/tessera/v1/token_service_pb.js";
+import { file_tessera_v1_oauth_error } from "./gen/tessera/v1/oauth_error_pb.js";
+import { Health, file_grpc_health_v1_health } from "./gen/grpc/health/v1/health_pb.js";
+
+/** How long verifiers may cache /keys. The key rotation issue ties this to pre-publication. */
+const JWKS_MAX_AGE_SECONDS = 300;
+
+export interface App {
+  readonly port: number;
+  readonly config: Config;
+  /** Graceful stop: refuse new work, drain, close storage. */
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  readonly log: Logger;
+  readonly now?: () => Date;
+}
+
+export async function startApp(config: Config, options: AppOptions): Promise<App> {
+  const { log } = options;
+  const now = options.now ?? (() => new Date());
+
+  const keks = resolveKeyEncryptionKeys({
+    kek: config.kek,
+    kekPrevious: config.kekPrevious,
+    embedded: config.storage.kind === "embedded",
+    dataDir: config.dataDir,
+    log,
+  });
+
+  const database = await openDatabase(config.storage);
+  try {
+    return await assemble(config, { log, now, keks, database });
+  } catch (error) {
+    await database.close().catch(() => {});
+    throw error;
+  }
+}
+
+async function assemble(
+  config: Config,
+  deps: { log: Logger; now: () => Date; keks: ReturnType<typeof resolveKeyEncryptionKeys>; database: Database },
+): Promise<App> {
+  const { log, now, keks, database } = deps;
+
+  const session = await database.session();
+  try {
+    const { applied } = await applyMigrations(session, { migrationsDir: MIGRATIONS_DIR, log: (msg, fields) => log.info(fields ?? {}, msg) });
+    if (applied.length > 0) log.info({ applied }, "applied database migrations");
+  } finally {
+    await session.release();
+  }
+
+  // Storage.
+  const clientRepository = new PrismaClientRepository(database.prisma);
+  const keyRepository = new PrismaSigningKeyRepository(database.prisma);
+  const audit = new PrismaAuditLog(database.prisma);
+
+  // Domain, warmed into memory: the hot path never waits on the database.
+  const keyRing = new KeyRing({ repository: keyRepository, keks, rsaModulusLength: config.rsaModulusLength, log });
+  await keyRing.load();
+  await keyRing.ensureActiveKeys([config.defaultAlgorithm]);
+  const registry = new ClientRegistry(clientRepository);
+  await registry.loadAll();
+  const admin = new ClientAdmin({ repository: clientRepository, registry, maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds });
+  if (config.admin) {
+    await admin.ensureBootstrapAdmin({ ...config.admin, audience: config.issuer });
+    log.info({ clientId: config.admin.clientId }, "bootstrap admin client ready");
+  }
+
+  // OAuth core.
+  const issuer = new AccessTokenIssuer({
+    issuer: config.issuer,
+    keyRing,
+    defaultAlgorithm: config.defaultAlgorithm,
+    defaultLifetimeSeconds: config.tokenLifetimeSeconds,
+    maxLifetimeSeconds: config.maxTokenLifetimeSeconds,
+    now,
+  });
+  const verifier = new AccessTokenVerifier({ issuer: config.issuer, keyRing, registry, now });
+  const authenticator = new ClientAuthenticator({
+    registry,
+    now,
+    assertionAudiences: [config.issuer, endpointUrl(config.issuer, TOKEN_PATH)],
+    replayCache: new AssertionReplayCache(),
+  });
+  const tokenEndpoint = new TokenEndpoint({
+    authenticator,
+    grants: [new ClientCredentialsGrant({ issuer, scopePolicy: config.scopePolicy })],
+  });
+
+  // Transports.
+  const health = new HealthStatus();
+  const readiness: Readiness = {
+    async check() {
+      const checks: Record<string, string> = {};
+      try {
+        const probe = await database.session();
+        try {
+          const pending = await pendingMigrations(probe, MIGRATIONS_DIR);
+          checks.database = "ok";
+          checks.migrations = pending.length === 0 ? "ok" : `pending: ${pending.join(", ")}`;
+        } finally {
+          await probe.release();
+        }
+      } catch {
+        checks.database = "unreachable";
+      }
+      return { ready: Object.values(checks).every((value) => value === "ok"), checks };
+    },
+  };
+  const gateway = createHttpGateway({
+    tokenEndpoint,
+    keyRing,
+    metadata: renderMetadata({
+      issuer: config.issuer,
+      grantTypes: tokenEndpoint.grantTypes,
+      authMethods: authenticator.methods,
+      assertionAlgorithms: ASSERTION_ALGORITHMS,
+      scopes: [ADMIN_SCOPE, CLIENTS_READ_SCOPE, INTROSPECT_SCOPE],
+    }),
+    issuerPath: new URL(config.issuer).pathname,
+    jwksMaxAgeSeconds: JWKS_MAX_AGE_SECONDS,
+    readiness,
+    log,
+  });
+  const reflection = reflectionServiceImpls({
+    files: [
+      file_tessera_v1_token_service,
+      file_tessera_v1_introspection_service,
+      file_tessera_v1_client_admin_service,
+      file_tessera_v1_oauth_error,
+      file_grpc_health_v1_health,
+    ],
+  });
+  const handler = connectNodeAdapter({
+    routes(router) {
+      router.service(TokenService, tokenServiceImpl(tokenEndpoint));
+      router.service(IntrospectionService, introspectionServiceImpl());
+      router.service(ClientAdminService, clientAdminServiceImpl({ admin, registry, keyRing }));
+      router.service(Health, healthServiceImpl(health));
+      for (const [service, impl] of reflection) router.service(service, impl);
+    },
+    interceptors: [
+      loggingInterceptor(log),
+      bearerAuthorizationInterceptor({
+        serviceTypeName: ClientAdminService.typeName,
+        rules: CLIENT_ADMIN_SCOPES,
+        verifier,
+        audience: config.issuer,
+        audit,
+        log,
+      }),
+    ],
+    fallback: gateway,
+  });
+
+  const listener = await listen({ handler, host: config.host, port: config.port, tls: config.tls, log });
+  health.set("", "SERVING");
+  for (const service of [TokenService, IntrospectionService, ClientAdminService]) health.set(service.typeName, "SERVING");
+  log.info({ port: listener.port, issuer: config.issuer, storage: database.kind, tls: config.tls !== undefined }, "tessera listening");
+
+  let closing: Promise<void> | undefined;
+  return {
+    port: listener.port,
+    config,
+    close() {
+      closing ??= (async () => {
+        health.shutdown();
+        await listener.close(config.shutdownTimeoutMs);
+        await database.close();
+        log.info("tessera stopped");
+      })();
+      return closing;
+    },
+  };
+}

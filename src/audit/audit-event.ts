@@ -1,0 +1,29 @@
+/**
+ * Audit trail entries. A change's entry is written by the repository in the same transaction
+ * as the change itself, so the trail can never claim a change that did not happen or miss one
+ * that did. Entries never hold secrets.
+ */
+
+export type AuditOutcome = "success" | "denied";
+
+export interface AuditEntry {
+  /** client_id of the caller; "" when the caller could not be identified. */
+  readonly actor: string;
+  /** Dotted verb, e.g. "client.create", "admin.denied". */
+  readonly action: string;
+  readonly targetClientId?: string | undefined;
+  readonly outcome: AuditOutcome;
+  readonly requestId?: string | undefined;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/** Who is acting, as the transports establish it. */
+export interface Actor {
+  readonly clientId: string;
+  readonly requestId?: string | undefined;
+}
+
+export interface AuditLog {
+  /** Records an entry that has no change to ride with (e.g. a refused admin call). */
+  record(entry: AuditEntry): Promise<void>;
+}

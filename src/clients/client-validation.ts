@@ -1,0 +1,112 @@
+/**
+ * Rules for client fields, shared by create, import and update. Each failure names the field
+ * so admin callers see exactly what to fix.
+ */
+import { createPublicKey, type JsonWebKey } from "node:crypto";
+import { CLIENT_ID_PATTERN } from "../config/config.js";
+import { TesseraError } from "../errors.js";
+import { reservedTemplateClaims } from "./claims-template.js";
+import type { JsonObject } from "./client.js";
+
+export const LIMITS = {
+  nameLength: 200,
+  descriptionLength: 2_000,
+  scopeCount: 100,
+  scopeLength: 200,
+  audienceCount: 50,
+  audienceLength: 512,
+  trustedMetadataBytes: 16 * 1024,
+  claimsTemplateBytes: 8 * 1024,
+} as const;
+
+/** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
+export function invalidArgument(field: string, message: string): TesseraError {
+  return new TesseraError("invalid_argument", `${field}: ${message}`, field);
+}
+
+export function checkClientId(clientId: string, field = "client_id"): void {
+  if (!CLIENT_ID_PATTERN.test(clientId)) throw invalidArgument(field, "must be 3–128 characters of A-Z a-z 0-9 . _ ~ -");
+}
+
+export function checkName(name: string): void {
+  if (name.trim().length === 0) throw invalidArgument("name", "is required");
+  if (name.length > LIMITS.nameLength) throw invalidArgument("name", `must be at most ${LIMITS.nameLength} characters`);
+  if (/[\u0000-\u001f\u007f]/.test(name)) throw invalidArgument("name", "must not contain control characters");
+}
+
+export function checkDescription(description: string): void {
+  if (description.length > LIMITS.descriptionLength) {
+    throw invalidArgument("description", `must be at most ${LIMITS.descriptionLength} characters`);
+  }
+}
+
+export function checkScopes(scopes: readonly string[], field = "scopes"): void {
+  if (scopes.length > LIMITS.scopeCount) throw invalidArgument(field, `at most ${LIMITS.scopeCount} scopes`);
+  for (const scope of scopes) {
+    if (!SCOPE_TOKEN.test(scope) || scope.length > LIMITS.scopeLength) {
+      throw invalidArgument(field, `${JSON.stringify(scope.slice(0, 50))} is not a valid scope token (RFC 6749 §3.3)`);
+    }
+  }
+  if (new Set(scopes).size !== scopes.length) throw invalidArgument(field, "must not repeat a value");
+}
+
+export function checkAudiences(audiences: readonly string[], field = "audiences"): void {
+  if (audiences.length > LIMITS.audienceCount) throw invalidArgument(field, `at most ${LIMITS.audienceCount} audiences`);
+  for (const audience of audiences) {
+    if (audience.length === 0 || audience.length > LIMITS.audienceLength || /[\s\u0000-\u001f\u007f]/.test(audience)) {
+      throw invalidArgument(field, `${JSON.stringify(audience.slice(0, 50))} is not a valid audience`);
+    }
+  }
+  if (new Set(audiences).size !== audiences.length) throw invalidArgument(field, "must not repeat a value");
+}
+
+export function checkSubset(subset: readonly string[], of: readonly string[], field: string, ofField: string): void {
+  const allowed = new Set(of);
+  const extra = subset.filter((value) => !allowed.has(value));
+  if (extra.length > 0) throw invalidArgument(field, `${extra.join(", ")} not in ${ofField}`);
+}
+
+export function checkJsonSize(value: JsonObject, field: string, maxBytes: number): void {
+  if (Buffer.byteLength(JSON.stringify(value), "utf8") > maxBytes) {
+    throw invalidArgument(field, `must be at most ${maxBytes} bytes as JSON`);
+  }
+}
+
+export function checkTokenLifetime(seconds: number | null, maxSeconds: number): void {
+  if (seconds === null) return;
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > maxSeconds) {
+    throw invalidArgument("token_lifetime", `must be between 1 s and the server maximum of ${maxSeconds} s`);
+  }
+}
+
+export function checkClaimsTemplate(template: JsonObject): void {
+  checkJsonSize(template, "claims_template", LIMITS.claimsTemplateBytes);
+  const reserved = reservedTemplateClaims(template);
+  if (reserved.length > 0) throw invalidArgument("claims_template", `reserved claims cannot be set: ${reserved.join(", ")}`);
+}
+
+const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/** A client's registered JWKS for private_key_jwt: 1–10 public RSA, EC or OKP keys. */
+export function checkClientJwks(jwks: JsonObject | null): void {
+  if (jwks === null) return;
+  const keys = jwks.keys;
+  if (!Array.isArray(keys) || keys.length === 0 || keys.length > 10) {
+    throw invalidArgument("jwks", "must be a JWK Set with 1 to 10 keys");
+  }
+  checkJsonSize(jwks, "jwks", 32 * 1024);
+  for (const key of keys) {
+    if (typeof key !== "object" || key === null || Array.isArray(key)) throw invalidArgument("jwks", "every key must be a JWK object");
+    if (PRIVATE_JWK_MEMBERS.some((member) => member in key)) {
+      throw invalidArgument("jwks", "must hold public keys only (no private or symmetric key members)");
+    }
+    if (!["RSA", "EC", "OKP"].includes(String(key.kty))) throw invalidArgument("jwks", "keys must be RSA, EC or OKP");
+    try {
+      createPublicKey({ key: key as JsonWebKey, format: "jwk" });
+    } catch {
+      throw invalidArgument("jwks", `key ${JSON.stringify(String(key.kid ?? "")).slice(0, 40)} is not a valid public JWK`);
+    }
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * The machine client entity as the domain sees it. Storage rows and protobuf messages are
+ * converted to and from this shape at the edges.
+ */
+import type { SigningAlgorithm } from "../keys/algorithms.js";
+
+export type ClientStatus = "active" | "inactive";
+
+export type JsonObject = { [key: string]: JsonValue };
+export type JsonValue = string | number | boolean | null | JsonValue[] | JsonObject;
+
+export interface Client {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  readonly status: ClientStatus;
+  readonly allowedScopes: readonly string[];
+  readonly defaultScopes: readonly string[];
+  readonly allowedAudiences: readonly string[];
+  readonly defaultAudiences: readonly string[];
+  readonly trustedMetadata: JsonObject;
+  /** null: the server default lifetime. */
+  readonly tokenLifetimeSeconds: number | null;
+  /** null: the server default algorithm. */
+  readonly signingAlg: SigningAlgorithm | null;
+  readonly claimsTemplate: JsonObject;
+  readonly jwks: JsonObject | null;
+  readonly expireTime: Date | null;
+  readonly refreshTokensEnabled: boolean;
+  /** Incremented on every change; the etag. */
+  readonly revision: number;
+  readonly createTime: Date;
+  readonly updateTime: Date;
+}
+
+export type SecretSlot = "current" | "next";
+
+/** A secret as stored: its hash, never the secret. */
+export interface ClientSecretHash {
+  readonly slot: SecretSlot;
+  readonly algorithm: "sha256";
+  /** Lowercase hex digest. */
+  readonly hash: string;
+  readonly lastFour: string;
+  readonly createTime: Date;
+}
+
+/** A client together with the hashes of the secrets that authenticate it. */
+export interface ClientRecord {
+  readonly client: Client;
+  readonly secrets: readonly ClientSecretHash[];
+}
+
+export function clientEtag(client: Client): string {
+  return `W/"${client.revision}"`;
+}

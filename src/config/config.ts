@@ -1,0 +1,246 @@
+/**
+ * Environment → typed, frozen configuration. This is the only module that reads process.env;
+ * everything else receives a Config. Every bad value is reported at once, by variable name,
+ * so an operator fixes a deployment in one pass.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { SIGNING_ALGORITHMS, type SigningAlgorithm } from "../keys/algorithms.js";
+
+export type ScopePolicy = "strict" | "narrow";
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+
+export interface TlsConfig {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+export type StorageConfig =
+  | { readonly kind: "embedded"; readonly dataDir: string }
+  | { readonly kind: "postgres"; readonly url: string };
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** The `iss` of tokens and the metadata `issuer`, exactly as configured (RFC 8414 §2). */
+  readonly issuer: string;
+  readonly storage: StorageConfig;
+  /** Where the embedded database and the generated KEK file live. */
+  readonly dataDir: string;
+  /** Base64 of the 32-byte key-encryption key, if given directly or by file. */
+  readonly kek: Buffer | undefined;
+  readonly kekPrevious: Buffer | undefined;
+  readonly tls: TlsConfig | undefined;
+  readonly admin: { readonly clientId: string; readonly clientSecret: string } | undefined;
+  readonly defaultAlgorithm: SigningAlgorithm;
+  readonly rsaModulusLength: 2048 | 3072;
+  readonly tokenLifetimeSeconds: number;
+  readonly maxTokenLifetimeSeconds: number;
+  readonly scopePolicy: ScopePolicy;
+  readonly logLevel: LogLevel;
+  /** How long a graceful shutdown may drain before connections are cut. */
+  readonly shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/** Reads and validates the configuration; throws ConfigError listing every problem. */
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const read = (name: string): string | undefined => {
+    const value = env[name];
+    return value === undefined || value === "" ? undefined : value;
+  };
+
+  const port = parseInteger(read("PORT"), { name: "PORT", fallback: 8080, min: 0, max: 65535 }, problems);
+  const host = read("TESSERA_HOST") ?? "0.0.0.0";
+
+  const issuer = read("TESSERA_ISSUER") ?? `http://localhost:${port}`;
+  checkIssuer(issuer, problems);
+
+  const dataDir = path.resolve(read("TESSERA_DATA_DIR") ?? "./data");
+  const databaseUrl = read("DATABASE_URL");
+  let storage: StorageConfig = { kind: "embedded", dataDir };
+  if (databaseUrl !== undefined) {
+    if (!/^postgres(ql)?:\/\//.test(databaseUrl)) {
+      problems.push("DATABASE_URL must be a postgres:// or postgresql:// URL");
+    } else {
+      storage = { kind: "postgres", url: databaseUrl };
+    }
+  }
+
+  const kek = readKek({ name: "TESSERA_KEK", fileName: "TESSERA_KEK_FILE" }, read, problems);
+  const kekPrevious = readKek({ name: "TESSERA_KEK_PREVIOUS" }, read, problems);
+
+  let tls: TlsConfig | undefined;
+  const certPath = read("TESSERA_TLS_CERT");
+  const keyPath = read("TESSERA_TLS_KEY");
+  if ((certPath === undefined) !== (keyPath === undefined)) {
+    problems.push("TESSERA_TLS_CERT and TESSERA_TLS_KEY must be set together");
+  } else if (certPath !== undefined && keyPath !== undefined) {
+    const cert = readFile("TESSERA_TLS_CERT", certPath, problems);
+    const key = readFile("TESSERA_TLS_KEY", keyPath, problems);
+    if (cert && key) tls = { cert, key };
+  }
+
+  const adminClientId = read("TESSERA_ADMIN_CLIENT_ID");
+  const adminClientSecret = read("TESSERA_ADMIN_CLIENT_SECRET");
+  let admin: Config["admin"];
+  if ((adminClientId === undefined) !== (adminClientSecret === undefined)) {
+    problems.push("TESSERA_ADMIN_CLIENT_ID and TESSERA_ADMIN_CLIENT_SECRET must be set together");
+  } else if (adminClientId !== undefined && adminClientSecret !== undefined) {
+    if (!CLIENT_ID_PATTERN.test(adminClientId)) {
+      problems.push("TESSERA_ADMIN_CLIENT_ID must be 3–128 characters of A-Z a-z 0-9 . _ ~ -");
+    }
+    if (adminClientSecret.length < 32) {
+      problems.push("TESSERA_ADMIN_CLIENT_SECRET must be at least 32 characters (e.g. `openssl rand -base64 32`)");
+    }
+    admin = { clientId: adminClientId, clientSecret: adminClientSecret };
+  }
+
+  const algorithm = read("TESSERA_DEFAULT_ALG") ?? "RS256";
+  if (!(SIGNING_ALGORITHMS as readonly string[]).includes(algorithm)) {
+    problems.push(`TESSERA_DEFAULT_ALG must be one of ${SIGNING_ALGORITHMS.join(", ")}`);
+  }
+  const rsaModulusLength = parseInteger(read("TESSERA_RSA_KEY_BITS"), { name: "TESSERA_RSA_KEY_BITS", fallback: 2048, min: 2048, max: 3072 }, problems);
+  if (rsaModulusLength !== 2048 && rsaModulusLength !== 3072) problems.push("TESSERA_RSA_KEY_BITS must be 2048 or 3072");
+
+  const maxTokenLifetimeSeconds = parseDuration(read("TESSERA_MAX_TOKEN_LIFETIME"), { name: "TESSERA_MAX_TOKEN_LIFETIME", fallback: 86_400 }, problems);
+  const tokenLifetimeSeconds = parseDuration(read("TESSERA_TOKEN_LIFETIME"), { name: "TESSERA_TOKEN_LIFETIME", fallback: 3_600 }, problems);
+  if (tokenLifetimeSeconds > maxTokenLifetimeSeconds) {
+    problems.push("TESSERA_TOKEN_LIFETIME must not exceed TESSERA_MAX_TOKEN_LIFETIME");
+  }
+
+  const scopePolicy = read("TESSERA_SCOPE_POLICY") ?? "strict";
+  if (scopePolicy !== "strict" && scopePolicy !== "narrow") problems.push("TESSERA_SCOPE_POLICY must be strict or narrow");
+
+  const logLevel = read("TESSERA_LOG_LEVEL") ?? "info";
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) problems.push(`TESSERA_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`);
+
+  const shutdownTimeoutMs = 1000 * parseDuration(read("TESSERA_SHUTDOWN_TIMEOUT"), { name: "TESSERA_SHUTDOWN_TIMEOUT", fallback: 10 }, problems);
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return Object.freeze({
+    port,
+    host,
+    issuer,
+    storage: Object.freeze(storage),
+    dataDir,
+    kek,
+    kekPrevious,
+    tls,
+    admin: admin && Object.freeze(admin),
+    defaultAlgorithm: algorithm as SigningAlgorithm,
+    rsaModulusLength: rsaModulusLength as 2048 | 3072,
+    tokenLifetimeSeconds,
+    maxTokenLifetimeSeconds,
+    scopePolicy: scopePolicy as ScopePolicy,
+    logLevel: logLevel as LogLevel,
+    shutdownTimeoutMs,
+  });
+}
+
+/** The client_id alphabet: RFC 3986 unreserved characters, which need no encoding anywhere. */
+export const CLIENT_ID_PATTERN = /^[A-Za-z0-9._~-]{3,128}$/;
+
+function checkIssuer(issuer: string, problems: string[]): void {
+  // RFC 8414 §2: the issuer is an https URL with no query or fragment; plain http is allowed
+  // here for local development and tests.
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    problems.push("TESSERA_ISSUER must be an absolute URL");
+    return;
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") problems.push("TESSERA_ISSUER must be an http(s) URL");
+  if (url.search !== "" || url.hash !== "" || issuer.includes("?") || issuer.includes("#")) {
+    problems.push("TESSERA_ISSUER must not have a query or fragment (RFC 8414 §2)");
+  }
+}
+
+function parseInteger(
+  raw: string | undefined,
+  spec: { name: string; fallback: number; min: number; max: number },
+  problems: string[],
+): number {
+  if (raw === undefined) return spec.fallback;
+  if (!/^\d+$/.test(raw)) {
+    problems.push(`${spec.name} must be a whole number, got ${JSON.stringify(raw)}`);
+    return spec.fallback;
+  }
+  const value = Number(raw);
+  if (value < spec.min || value > spec.max) {
+    problems.push(`${spec.name} must be between ${spec.min} and ${spec.max}, got ${value}`);
+    return spec.fallback;
+  }
+  return value;
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3_600, d: 86_400 };
+
+/** Seconds, as a bare number or with a unit: "90", "90s", "15m", "1h", "30d". */
+export function parseDuration(
+  raw: string | undefined,
+  spec: { name: string; fallback: number },
+  problems: string[],
+): number {
+  if (raw === undefined) return spec.fallback;
+  const match = /^(\d+)([smhd]?)$/.exec(raw);
+  if (!match) {
+    problems.push(`${spec.name} must be a duration such as 3600, 90s, 15m, 1h or 30d, got ${JSON.stringify(raw)}`);
+    return spec.fallback;
+  }
+  const seconds = Number(match[1]) * (DURATION_UNITS[match[2] || "s"] ?? 1);
+  if (seconds <= 0) {
+    problems.push(`${spec.name} must be positive`);
+    return spec.fallback;
+  }
+  return seconds;
+}
+
+function readKek(
+  spec: { name: string; fileName?: string },
+  read: (name: string) => string | undefined,
+  problems: string[],
+): Buffer | undefined {
+  let raw = read(spec.name);
+  const file = spec.fileName ? read(spec.fileName) : undefined;
+  if (raw !== undefined && file !== undefined) {
+    problems.push(`set only one of ${spec.name} and ${spec.fileName}`);
+    return undefined;
+  }
+  let source = spec.name;
+  if (file !== undefined && spec.fileName) {
+    const content = readFile(spec.fileName, file, problems);
+    if (!content) return undefined;
+    raw = content.toString("utf8").trim();
+    source = `${spec.fileName} (${file})`;
+  }
+  if (raw === undefined) return undefined;
+  const key = Buffer.from(raw, "base64");
+  if (key.length !== 32 || key.toString("base64").replace(/=+$/, "") !== raw.replace(/=+$/, "")) {
+    problems.push(`${source} must be 32 bytes in base64 (e.g. \`openssl rand -base64 32\`)`);
+    return undefined;
+  }
+  return key;
+}
+
+function readFile(name: string, file: string, problems: string[]): Buffer | undefined {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    problems.push(`${name}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? "error"})`);
+    return undefined;
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Process entry: read the configuration, start Tessera, stop cleanly on SIGTERM/SIGINT.
+ */
+import { startApp } from "./app.js";
+import { ConfigError, loadConfig } from "./config/config.js";
+import { KekError } from "./keys/key-encryption.js";
+import { createLogger } from "./log/logger.js";
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`tessera: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const log = createLogger({ level: config.logLevel });
+  let app;
+  try {
+    app = await startApp(config, { log });
+  } catch (error) {
+    const known = error instanceof KekError;
+    log.fatal({ err: known ? undefined : error }, known ? (error as Error).message : "tessera failed to start");
+    log.flush();
+    process.stderr.write(`tessera: failed to start: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+  const stop = (signal: NodeJS.Signals) => {
+    log.info({ signal }, "shutting down");
+    // A second signal, or a drain past the deadline, ends the process at once.
+    const hardStop = setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 2_000);
+    hardStop.unref();
+    process.once(signal, () => process.exit(1));
+    app.close().then(
+      () => {
+        log.flush();
+        process.exit(0);
+      },
+      (error: unknown) => {
+        log.error({ err: error }, "error during shutdown");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+}
+
+await main();

@@ -1,0 +1,70 @@
+/**
+ * Minting RFC 9068 access tokens: a JWT with header typ "at+jwt" and the claims iss, sub, aud,
+ * exp, iat, nbf, jti, client_id and scope (RFC 9068 §2.2), signed with the active key of the
+ * client's algorithm, held in memory.
+ */
+import { randomBytes } from "node:crypto";
+import type { Client } from "../clients/client.js";
+import { TesseraError } from "../errors.js";
+import type { SigningAlgorithm } from "../keys/algorithms.js";
+import { signCompactJws } from "../keys/jwt.js";
+import { renderCustomClaims } from "../clients/claims-template.js";
+import type { KeyRing } from "../keys/key-ring.js";
+
+/** RFC 9068 §2.1: the media type of JWT access tokens, without "application/". */
+export const ACCESS_TOKEN_TYPE = "at+jwt";
+
+export interface IssuedAccessToken {
+  readonly token: string;
+  readonly jti: string;
+  readonly expiresIn: number;
+  readonly expireTime: Date;
+  readonly alg: SigningAlgorithm;
+}
+
+export class AccessTokenIssuer {
+  constructor(
+    private readonly options: {
+      issuer: string;
+      keyRing: KeyRing;
+      defaultAlgorithm: SigningAlgorithm;
+      defaultLifetimeSeconds: number;
+      maxLifetimeSeconds: number;
+      now: () => Date;
+    },
+  ) {}
+
+  async issue(input: { client: Client; scopes: readonly string[]; audiences: readonly string[] }): Promise<IssuedAccessToken> {
+    const { client } = input;
+    const alg = client.signingAlg ?? this.options.defaultAlgorithm;
+    const key = this.options.keyRing.activeKey(alg);
+    if (!key?.privateKey) {
+      // A missing key is an operator problem, not the client's: say so without details.
+      throw new TesseraError("temporarily_unavailable", `no active ${alg} signing key`);
+    }
+    const lifetime = Math.min(client.tokenLifetimeSeconds ?? this.options.defaultLifetimeSeconds, this.options.maxLifetimeSeconds);
+    const issuedAt = Math.floor(this.options.now().getTime() / 1000);
+    const jti = randomBytes(16).toString("base64url");
+    // RFC 9068 §3: aud is required; a client with no audiences gets tokens for Tessera itself.
+    const audiences = input.audiences.length > 0 ? input.audiences : [this.options.issuer];
+    const payload = {
+      // Custom claims first, so the registered claims below always win.
+      ...renderCustomClaims(client.claimsTemplate, client.trustedMetadata),
+      iss: this.options.issuer,
+      sub: client.id,
+      aud: audiences.length === 1 ? audiences[0] : audiences,
+      exp: issuedAt + lifetime,
+      iat: issuedAt,
+      nbf: issuedAt,
+      jti,
+      client_id: client.id,
+      scope: input.scopes.join(" "),
+    };
+    const token = await signCompactJws({
+      header: { alg, kid: key.kid, typ: ACCESS_TOKEN_TYPE },
+      payload,
+      privateKey: key.privateKey,
+    });
+    return { token, jti, expiresIn: lifetime, expireTime: new Date((issuedAt + lifetime) * 1000), alg };
+  }
+}

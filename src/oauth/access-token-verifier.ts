@@ -1,0 +1,84 @@
+/**
+ * Deciding whether one of our access tokens is active: our issuer, a published key of the
+ * token's own algorithm, RFC 9068 `typ`, unexpired, and a client that still exists and is
+ * active. Everything is read from memory. Any failure is simply "inactive" (RFC 7662 §2.2
+ * gives no reasons), and the verifier never throws for a bad token.
+ */
+import type { ClientRecord } from "../clients/client.js";
+import type { ClientRegistry } from "../clients/client-registry.js";
+import { decodeCompactJws, JwsFormatError, verifyJwsSignature, type JwtClaims } from "../keys/jwt.js";
+import type { KeyRing } from "../keys/key-ring.js";
+import { isUsable } from "./client-authentication/client-authenticator.js";
+import { ACCESS_TOKEN_TYPE } from "./access-token-issuer.js";
+
+/** Clock skew tolerated between replicas for nbf and iat. */
+const CLOCK_SKEW_SECONDS = 5;
+
+export interface ActiveAccessToken {
+  readonly claims: JwtClaims;
+  readonly clientId: string;
+  readonly scopes: readonly string[];
+  readonly audiences: readonly string[];
+  readonly jti: string;
+  readonly issuedAt: number;
+  readonly notBefore: number;
+  readonly expiresAt: number;
+  readonly client: ClientRecord;
+}
+
+export class AccessTokenVerifier {
+  constructor(
+    private readonly options: {
+      issuer: string;
+      keyRing: KeyRing;
+      registry: ClientRegistry;
+      now: () => Date;
+    },
+  ) {}
+
+  /** The token's facts if it is active now; undefined otherwise. */
+  async verify(token: string): Promise<ActiveAccessToken | undefined> {
+    let jws;
+    try {
+      jws = decodeCompactJws(token);
+    } catch (error) {
+      if (error instanceof JwsFormatError) return undefined;
+      throw error;
+    }
+    const { header, payload } = jws;
+    // RFC 9068 §4: reject tokens whose typ is not at+jwt (also "application/at+jwt").
+    if (header.typ !== ACCESS_TOKEN_TYPE && header.typ !== `application/${ACCESS_TOKEN_TYPE}`) return undefined;
+    if (typeof header.kid !== "string") return undefined;
+    const key = this.options.keyRing.publishedKey(header.kid);
+    if (!key || !verifyJwsSignature(jws, key)) return undefined;
+
+    if (payload.iss !== this.options.issuer) return undefined;
+    const { exp, iat, nbf, jti, client_id: clientId, scope } = payload;
+    if (typeof exp !== "number" || typeof iat !== "number" || typeof jti !== "string" || typeof clientId !== "string") {
+      return undefined;
+    }
+    const now = this.options.now();
+    const nowSeconds = now.getTime() / 1000;
+    if (exp <= nowSeconds) return undefined;
+    const notBefore = typeof nbf === "number" ? nbf : iat;
+    if (notBefore > nowSeconds + CLOCK_SKEW_SECONDS) return undefined;
+
+    const audiences = typeof payload.aud === "string" ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : undefined;
+    if (!audiences || !audiences.every((value): value is string => typeof value === "string")) return undefined;
+
+    const client = await this.options.registry.find(clientId);
+    if (!client || !isUsable(client, now)) return undefined;
+
+    return {
+      claims: payload,
+      clientId,
+      scopes: typeof scope === "string" && scope.length > 0 ? scope.split(" ") : [],
+      audiences,
+      jti,
+      issuedAt: iat,
+      notBefore,
+      expiresAt: exp,
+      client,
+    };
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Client authentication (RFC 6749 §2.3). Each method is one module registered in a map, so a
+ * new method never edits the others. Every failure is the same invalid_client with the same
+ * words — unknown client, wrong secret, inactive or expired client — so a caller cannot tell
+ * which client ids exist.
+ */
+import type { ClientRecord } from "../../clients/client.js";
+import type { ClientRegistry } from "../../clients/client-registry.js";
+import { TesseraError } from "../../errors.js";
+import type { ClientAuthenticationMethod, PresentedClientCredentials } from "../token-request.js";
+import { authenticateWithSecret } from "./client-secret-methods.js";
+import type { AssertionReplayCache } from "./assertion-replay-cache.js";
+import { invalidClient } from "./invalid-client.js";
+import { authenticateWithPrivateKeyJwt } from "./private-key-jwt.js";
+
+export interface ClientAuthenticationContext {
+  readonly registry: ClientRegistry;
+  readonly now: () => Date;
+  /** Accepted `aud` values of client assertions: the issuer and the token endpoint URL. */
+  readonly assertionAudiences: readonly string[];
+  readonly replayCache: AssertionReplayCache;
+}
+
+export type ClientAuthenticationHandler = (
+  credentials: PresentedClientCredentials,
+  context: ClientAuthenticationContext,
+) => Promise<ClientRecord>;
+
+export class ClientAuthenticator {
+  private readonly handlers: ReadonlyMap<ClientAuthenticationMethod, ClientAuthenticationHandler>;
+
+  constructor(
+    private readonly context: ClientAuthenticationContext,
+    handlers: ReadonlyMap<ClientAuthenticationMethod, ClientAuthenticationHandler> = DEFAULT_METHODS,
+  ) {
+    this.handlers = handlers;
+  }
+
+  get methods(): ClientAuthenticationMethod[] {
+    return [...this.handlers.keys()];
+  }
+
+  /** Returns the authenticated, active client or throws invalid_client. */
+  async authenticate(credentials: PresentedClientCredentials | undefined): Promise<ClientRecord> {
+    if (!credentials) throw new TesseraError("invalid_client", "client authentication is required");
+    const handler = this.handlers.get(credentials.method);
+    if (!handler) throw invalidClient();
+    const record = await handler(credentials, this.context);
+    if (!isUsable(record, this.context.now())) throw invalidClient();
+    return record;
+  }
+}
+
+/** Whether a client may authenticate and its tokens may verify right now. */
+export function isUsable(record: ClientRecord, now: Date): boolean {
+  const { client } = record;
+  return client.status === "active" && (client.expireTime === null || client.expireTime.getTime() > now.getTime());
+}
+
+const DEFAULT_METHODS: ReadonlyMap<ClientAuthenticationMethod, ClientAuthenticationHandler> = new Map([
+  ["client_secret_basic", authenticateWithSecret],
+  ["client_secret_post", authenticateWithSecret],
+  ["private_key_jwt", authenticateWithPrivateKeyJwt],
+]);

@@ -1,0 +1,22 @@
+/**
+ * client_secret_basic and client_secret_post (RFC 6749 §2.3.1): the same check once the
+ * transport has taken the id and secret out of the header or the body.
+ */
+import { verifyClientSecret } from "../../clients/client-secret.js";
+import type { ClientRecord } from "../../clients/client.js";
+import type { PresentedClientCredentials } from "../token-request.js";
+import type { ClientAuthenticationContext } from "./client-authenticator.js";
+import { invalidClient } from "./invalid-client.js";
+
+export async function authenticateWithSecret(
+  credentials: PresentedClientCredentials,
+  context: ClientAuthenticationContext,
+): Promise<ClientRecord> {
+  const { clientId, clientSecret } = credentials;
+  if (!clientId || clientSecret === undefined) throw invalidClient();
+  const record = await context.registry.find(clientId);
+  // Hash and compare even for an unknown client, so both failures take the same time.
+  const matches = verifyClientSecret(clientSecret, record?.secrets ?? []);
+  if (!record || !matches) throw invalidClient();
+  return record;
+}

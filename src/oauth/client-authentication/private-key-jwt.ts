@@ -1,0 +1,83 @@
+/**
+ * private_key_jwt (RFC 7523 §2.2, §3; OIDC Core §9): the client signs a short-lived JWT with a
+ * key it registered. We check the signature against the client's registered JWKS, iss = sub =
+ * client_id, aud = our issuer or token endpoint, exp (bounded), and that the jti is new.
+ */
+import { createLocalJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JSONWebKeySet } from "jose";
+import type { Client, ClientRecord } from "../../clients/client.js";
+import { TesseraError } from "../../errors.js";
+import type { PresentedClientCredentials } from "../token-request.js";
+import type { ClientAuthenticationContext } from "./client-authenticator.js";
+import { invalidClient } from "./invalid-client.js";
+
+export const JWT_BEARER_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/** Asymmetric algorithms only: a shared-secret HS256 assertion would need the secret stored in clear. */
+export const ASSERTION_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"] as const;
+
+/** Assertions are meant to be minted per request; a long-lived one is refused. */
+export const MAX_ASSERTION_LIFETIME_SECONDS = 600;
+const CLOCK_TOLERANCE_SECONDS = 30;
+
+/**
+ * A key set per client record. Records are immutable and replaced on every change, so keying on
+ * the record drops stale key sets by themselves.
+ */
+const keySets = new WeakMap<Client, ReturnType<typeof createLocalJWKSet>>();
+
+function keySetOf(client: Client): ReturnType<typeof createLocalJWKSet> | undefined {
+  if (!client.jwks || !Array.isArray(client.jwks.keys)) return undefined;
+  let keySet = keySets.get(client);
+  if (!keySet) {
+    keySet = createLocalJWKSet(client.jwks as unknown as JSONWebKeySet);
+    keySets.set(client, keySet);
+  }
+  return keySet;
+}
+
+export async function authenticateWithPrivateKeyJwt(
+  credentials: PresentedClientCredentials,
+  context: ClientAuthenticationContext,
+): Promise<ClientRecord> {
+  const { clientAssertion: assertion, clientAssertionType: type } = credentials;
+  if (type !== JWT_BEARER_ASSERTION_TYPE) {
+    throw new TesseraError("invalid_request", `client_assertion_type must be ${JWT_BEARER_ASSERTION_TYPE}`);
+  }
+  if (!assertion) throw new TesseraError("invalid_request", "client_assertion is required");
+
+  let unverifiedSubject: unknown;
+  try {
+    unverifiedSubject = decodeJwt(assertion).sub;
+  } catch {
+    throw new TesseraError("invalid_request", "client_assertion is not a JWT");
+  }
+  const clientId = credentials.clientId ?? (typeof unverifiedSubject === "string" ? unverifiedSubject : undefined);
+  if (!clientId) throw invalidClient();
+  if (credentials.clientId !== undefined && unverifiedSubject !== credentials.clientId) throw invalidClient();
+
+  const record = await context.registry.find(clientId);
+  const keySet = record && keySetOf(record.client);
+  if (!record || !keySet) throw invalidClient();
+
+  let payload;
+  try {
+    ({ payload } = await jwtVerify(assertion, keySet, {
+      algorithms: [...ASSERTION_ALGORITHMS],
+      issuer: clientId,
+      subject: clientId,
+      audience: [...context.assertionAudiences],
+      requiredClaims: ["exp", "jti"],
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      currentDate: context.now(),
+    }));
+  } catch (error) {
+    if (error instanceof joseErrors.JOSEError) throw invalidClient();
+    throw error;
+  }
+  const nowSeconds = Math.floor(context.now().getTime() / 1000);
+  if (payload.exp! > nowSeconds + MAX_ASSERTION_LIFETIME_SECONDS + CLOCK_TOLERANCE_SECONDS) throw invalidClient();
+  const seen = context.replayCache.remember(`${clientId}\u0000${payload.jti!}`, payload.exp! + CLOCK_TOLERANCE_SECONDS, nowSeconds);
+  if (seen === "full") throw new TesseraError("temporarily_unavailable", "too many client assertions in flight; retry shortly");
+  if (seen === "replayed") throw invalidClient();
+  return record;
+}

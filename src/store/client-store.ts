@@ -1,0 +1,155 @@
+/**
+ * ClientRepository on Prisma. Rows become domain records here and nowhere else.
+ */
+import type { AuditEntry } from "../audit/audit-event.js";
+import type { ClientRecord, ClientSecretHash, Client, JsonObject } from "../clients/client.js";
+import type { ClientRepository, NewClient } from "../clients/client-repository.js";
+import { TesseraError } from "../errors.js";
+import { isSigningAlgorithm } from "../keys/algorithms.js";
+import { auditEventData } from "./audit-store.js";
+import { Prisma, type PrismaClient } from "./generated/client.js";
+import type { ClientModel as ClientRow, ClientSecretModel as ClientSecretRow } from "./generated/models.js";
+
+type Transaction = Prisma.TransactionClient;
+
+export class PrismaClientRepository implements ClientRepository {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  async createClient(input: { client: NewClient; secret: ClientSecretHash; audit: AuditEntry }): Promise<ClientRecord> {
+    try {
+      return await this.prisma.$transaction(async (tx) => {
+        const record = await insertClient(tx, input.client, input.secret);
+        await tx.auditEvent.create({ data: auditEventData(input.audit) });
+        return record;
+      });
+    } catch (error) {
+      if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") {
+        throw new TesseraError("already_exists", `client ${input.client.id} already exists`);
+      }
+      throw error;
+    }
+  }
+
+  async findClient(clientId: string): Promise<ClientRecord | undefined> {
+    const row = await this.prisma.client.findUnique({ where: { id: clientId }, include: { secrets: true } });
+    return row ? toRecord(row) : undefined;
+  }
+
+  async listAllClients(): Promise<ClientRecord[]> {
+    const rows = await this.prisma.client.findMany({ include: { secrets: true }, orderBy: { id: "asc" } });
+    return rows.map(toRecord);
+  }
+
+  async ensureClient(input: { client: NewClient; secret: ClientSecretHash; audit: AuditEntry }): Promise<ClientRecord> {
+    return this.prisma.$transaction(async (tx) => {
+      const existing = await tx.client.findUnique({ where: { id: input.client.id }, include: { secrets: true } });
+      if (!existing) {
+        const record = await insertClient(tx, input.client, input.secret);
+        await tx.auditEvent.create({ data: auditEventData(input.audit) });
+        return record;
+      }
+      const missingScopes = input.client.allowedScopes.filter((scope) => !existing.allowedScopes.includes(scope));
+      const current = existing.secrets.find((secret) => secret.slot === "current");
+      const secretChanged = current?.hash !== input.secret.hash;
+      if (missingScopes.length === 0 && !secretChanged) return toRecord(existing);
+      if (secretChanged) {
+        await tx.clientSecret.deleteMany({ where: { clientId: existing.id, slot: "current" } });
+        await tx.clientSecret.create({ data: secretData(existing.id, input.secret) });
+      }
+      const row = await tx.client.update({
+        where: { id: existing.id },
+        data: {
+          allowedScopes: [...existing.allowedScopes, ...missingScopes],
+          defaultScopes: [...new Set([...existing.defaultScopes, ...missingScopes])],
+          revision: { increment: 1 },
+          updateTime: new Date(),
+        },
+        include: { secrets: true },
+      });
+      await tx.auditEvent.create({
+        data: auditEventData({ ...input.audit, details: { addedScopes: missingScopes, secretReplaced: secretChanged } }),
+      });
+      return toRecord(row);
+    });
+  }
+}
+
+async function insertClient(tx: Transaction, client: NewClient, secret: ClientSecretHash): Promise<ClientRecord> {
+  const now = new Date();
+  const row = await tx.client.create({
+    data: {
+      id: client.id,
+      name: client.name,
+      description: client.description,
+      status: client.status ?? "active",
+      allowedScopes: [...client.allowedScopes],
+      defaultScopes: [...client.defaultScopes],
+      allowedAudiences: [...client.allowedAudiences],
+      defaultAudiences: [...client.defaultAudiences],
+      trustedMetadata: client.trustedMetadata as Prisma.InputJsonObject,
+      tokenLifetimeSeconds: client.tokenLifetimeSeconds,
+      signingAlg: client.signingAlg,
+      claimsTemplate: client.claimsTemplate as Prisma.InputJsonObject,
+      jwks: client.jwks === null ? Prisma.DbNull : (client.jwks as Prisma.InputJsonObject),
+      expireTime: client.expireTime,
+      refreshTokensEnabled: client.refreshTokensEnabled,
+      createTime: now,
+      updateTime: now,
+    },
+  });
+  const secretRow = await tx.clientSecret.create({ data: secretData(client.id, secret) });
+  return toRecord({ ...row, secrets: [secretRow] });
+}
+
+function secretData(clientId: string, secret: ClientSecretHash) {
+  return {
+    id: crypto.randomUUID(),
+    clientId,
+    slot: secret.slot,
+    algorithm: secret.algorithm,
+    hash: secret.hash,
+    lastFour: secret.lastFour,
+    createTime: secret.createTime,
+  };
+}
+
+function toRecord(row: ClientRow & { secrets: ClientSecretRow[] }): ClientRecord {
+  return { client: toClient(row), secrets: row.secrets.map(toSecretHash) };
+}
+
+export function toClient(row: ClientRow): Client {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    status: row.status === "inactive" ? "inactive" : "active",
+    allowedScopes: row.allowedScopes,
+    defaultScopes: row.defaultScopes,
+    allowedAudiences: row.allowedAudiences,
+    defaultAudiences: row.defaultAudiences,
+    trustedMetadata: asJsonObject(row.trustedMetadata),
+    tokenLifetimeSeconds: row.tokenLifetimeSeconds,
+    signingAlg: isSigningAlgorithm(row.signingAlg) ? row.signingAlg : null,
+    claimsTemplate: asJsonObject(row.claimsTemplate),
+    jwks: row.jwks === null ? null : asJsonObject(row.jwks),
+    expireTime: row.expireTime,
+    refreshTokensEnabled: row.refreshTokensEnabled,
+    revision: row.revision,
+    createTime: row.createTime,
+    updateTime: row.updateTime,
+  };
+}
+
+function toSecretHash(row: ClientSecretRow): ClientSecretHash {
+  return {
+    slot: row.slot === "next" ? "next" : "current",
+    algorithm: "sha256",
+    hash: row.hash,
+    lastFour: row.lastFour,
+    createTime: row.createTime,
+  };
+}
+
+function asJsonObject(value: Prisma.JsonValue): JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as JsonObject) : {};
+}

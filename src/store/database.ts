@@ -1,0 +1,106 @@
+/**
+ * Opening the database: embedded PGlite in a data directory when no DATABASE_URL is set, or
+ * PostgreSQL through node-postgres. Both give a Prisma client (driver adapters, no Rust
+ * engine) and raw sessions for migrations and locks. This module and its siblings in
+ * src/store/ are the only code that knows Prisma or the engines exist.
+ */
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import type { StorageConfig } from "../config/config.js";
+import { PrismaClient } from "./generated/client.js";
+import type { SqlSession } from "./sql-connection.js";
+
+export interface Database {
+  readonly kind: StorageConfig["kind"];
+  readonly prisma: PrismaClient;
+  /** A raw session on one connection, for migrations, advisory locks and probes. */
+  session(): Promise<SqlSession>;
+  close(): Promise<void>;
+}
+
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+export async function openDatabase(storage: StorageConfig): Promise<Database> {
+  return storage.kind === "embedded" ? openEmbedded(storage.dataDir) : openPostgres(storage.url);
+}
+
+async function openEmbedded(dataDir: string): Promise<Database> {
+  // PGlite does not create missing parents, and one data directory belongs to one process.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const pglite = new PGlite(path.join(dataDir, "pglite"));
+  await pglite.waitReady;
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  // PGlite is a single connection: a "session" is that connection, and release is a no-op.
+  const session: SqlSession = {
+    exec: async (sql) => {
+      await pglite.exec(sql);
+    },
+    query: async <Row extends Record<string, unknown>>(sql: string, params?: readonly unknown[]) =>
+      (await pglite.query<Row>(sql, params ? [...params] : undefined)).rows,
+    release: async () => {},
+  };
+  return {
+    kind: "embedded",
+    prisma,
+    session: async () => session,
+    close: async () => {
+      await prisma.$disconnect();
+      await pglite.close();
+    },
+  };
+}
+
+/** Connection options for a DATABASE_URL, honouring Prisma's `?schema=` parameter. */
+export function postgresConnection(url: string): { poolConfig: pg.PoolConfig; schema: string } {
+  const parsed = new URL(url);
+  const schema = parsed.searchParams.get("schema") ?? "public";
+  if (!SCHEMA_NAME.test(schema)) throw new Error("DATABASE_URL ?schema= must be a plain SQL identifier");
+  parsed.searchParams.delete("schema");
+  return {
+    schema,
+    poolConfig: {
+      connectionString: parsed.toString(),
+      options: `-c search_path=${schema}`,
+      max: 10,
+      connectionTimeoutMillis: 5_000,
+      application_name: "tessera",
+    },
+  };
+}
+
+async function openPostgres(url: string): Promise<Database> {
+  const { poolConfig, schema } = postgresConnection(url);
+  const pool = new pg.Pool(poolConfig);
+  // An idle client's network error must not crash the process; the next query reports it.
+  pool.on("error", () => {});
+  const client = await pool.connect();
+  try {
+    await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+  } finally {
+    client.release();
+  }
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool, { schema }) });
+  return {
+    kind: "postgres",
+    prisma,
+    session: async () => {
+      const connection = await pool.connect();
+      return {
+        exec: async (sql) => {
+          await connection.query(sql);
+        },
+        query: async <Row extends Record<string, unknown>>(sql: string, params?: readonly unknown[]) =>
+          (await connection.query<Row>(sql, params ? [...params] : undefined)).rows,
+        release: async () => connection.release(),
+      };
+    },
+    close: async () => {
+      await prisma.$disconnect();
+      await pool.end();
+    },
+  };
+}

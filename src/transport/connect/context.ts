@@ -1,0 +1,17 @@
+/**
+ * Typed per-call values the interceptors establish for the services.
+ */
+import { createContextKey } from "@connectrpc/connect";
+import type { Actor } from "../../audit/audit-event.js";
+import type { ActiveAccessToken } from "../../oauth/access-token-verifier.js";
+
+export const requestIdKey = createContextKey<string>("", { description: "request id of the call" });
+
+/** The verified bearer token of an admin call; set by the admin authorization interceptor. */
+export const callerTokenKey = createContextKey<ActiveAccessToken | undefined>(undefined, {
+  description: "verified bearer token of the caller",
+});
+
+export function actorOf(values: { get<T>(key: { id: symbol; defaultValue: T }): T }): Actor {
+  return { clientId: values.get(callerTokenKey)?.clientId ?? "", requestId: values.get(requestIdKey) };
+}

@@ -1,0 +1,84 @@
+/**
+ * Cross-cutting RPC concerns, each one interceptor: request ids and logging with error
+ * translation (outermost), and bearer-token authorization for the admin service.
+ */
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { AuditLog } from "../../audit/audit-event.js";
+import type { Logger } from "../../log/logger.js";
+import type { AccessTokenVerifier } from "../../oauth/access-token-verifier.js";
+import { REQUEST_ID_HEADER, requestIdFrom } from "../request-id.js";
+import { callerTokenKey, requestIdKey } from "./context.js";
+import { toConnectError } from "./errors.js";
+
+export function loggingInterceptor(log: Logger): Interceptor {
+  return (next) => async (request) => {
+    const started = process.hrtime.bigint();
+    const requestId = requestIdFrom(request.header.get(REQUEST_ID_HEADER));
+    request.contextValues.set(requestIdKey, requestId);
+    const callLog = log.child({ requestId });
+    const rpc = `${request.service.typeName}/${request.method.name}`;
+    try {
+      const response = await next(request);
+      response.header.set(REQUEST_ID_HEADER, requestId);
+      callLog.info({ rpc, code: "ok", ms: Number(process.hrtime.bigint() - started) / 1e6 }, "rpc");
+      return response;
+    } catch (error) {
+      const connectError = toConnectError(error, callLog);
+      connectError.metadata.set(REQUEST_ID_HEADER, requestId);
+      callLog.info(
+        { rpc, code: Code[connectError.code], ms: Number(process.hrtime.bigint() - started) / 1e6 },
+        "rpc",
+      );
+      throw connectError;
+    }
+  };
+}
+
+export interface ScopeRule {
+  /** The call is allowed if the token carries any one of these scopes. */
+  readonly anyOf: readonly string[];
+}
+
+/**
+ * Requires `Authorization: Bearer <Tessera access token>` for the methods of one service, with
+ * the scopes each method names. The token must be active now (its client too) and issued for
+ * Tessera itself (aud = issuer). Refusals are audited.
+ */
+export function bearerAuthorizationInterceptor(options: {
+  serviceTypeName: string;
+  rules: ReadonlyMap<string, ScopeRule>;
+  verifier: AccessTokenVerifier;
+  audience: string;
+  audit: AuditLog;
+  log: Logger;
+}): Interceptor {
+  return (next) => async (request) => {
+    if (request.service.typeName !== options.serviceTypeName) return next(request);
+    const rule = options.rules.get(request.method.name);
+    const requestId = request.contextValues.get(requestIdKey);
+    const deny = async (code: Code, reason: string, actor = ""): Promise<never> => {
+      await options.audit
+        .record({
+          actor,
+          action: "admin.denied",
+          outcome: "denied",
+          requestId,
+          details: { rpc: request.method.name, reason },
+        })
+        .catch((error: unknown) => options.log.error({ err: error }, "could not audit a refused admin call"));
+      throw new ConnectError(reason, code);
+    };
+    const match = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i.exec(request.header.get("authorization") ?? "");
+    if (!match) return deny(Code.Unauthenticated, "a bearer access token is required");
+    const token = await options.verifier.verify(match[1]!);
+    if (!token) return deny(Code.Unauthenticated, "the access token is not active");
+    if (!token.audiences.includes(options.audience)) {
+      return deny(Code.Unauthenticated, "the access token is not for this service", token.clientId);
+    }
+    if (!rule || !rule.anyOf.some((scope) => token.scopes.includes(scope))) {
+      return deny(Code.PermissionDenied, `requires scope ${rule?.anyOf.join(" or ") ?? "(none allowed)"}`, token.clientId);
+    }
+    request.contextValues.set(callerTokenKey, token);
+    return next(request);
+  };
+}

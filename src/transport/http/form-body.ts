@@ -1,0 +1,76 @@
+/**
+ * Strict parsing of token-endpoint bodies. RFC 6749 §3.2 forbids repeated parameters and the
+ * form encoding must be well-formed UTF-8; URLSearchParams silently tolerates both, so we parse
+ * ourselves and answer invalid_request instead of guessing.
+ */
+import { TesseraError } from "../../errors.js";
+
+/** Parameters that may appear more than once (RFC 8707 §2: `resource`; its SaaS alias). */
+const REPEATABLE = new Set(["resource", "audience"]);
+
+export type BodyParameters = ReadonlyMap<string, readonly string[]>;
+
+function decodeFormComponent(value: string): string {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(value.replace(/\+/g, " "));
+  } catch {
+    throw new TesseraError("invalid_request", "malformed percent-encoding or invalid UTF-8 in the body");
+  }
+  if (decoded.includes("\u0000")) throw new TesseraError("invalid_request", "NUL byte in a parameter");
+  return decoded;
+}
+
+export function parseFormBody(body: Buffer): BodyParameters {
+  const text = body.toString("latin1");
+  if (/[^\x20-\x7e]/.test(text)) throw new TesseraError("invalid_request", "form body must be ASCII (percent-encode other bytes)");
+  const parameters = new Map<string, string[]>();
+  if (text.length === 0) return parameters;
+  for (const pair of text.split("&")) {
+    if (pair.length === 0) continue;
+    const equals = pair.indexOf("=");
+    const name = decodeFormComponent(equals === -1 ? pair : pair.slice(0, equals));
+    const value = decodeFormComponent(equals === -1 ? "" : pair.slice(equals + 1));
+    addParameter(parameters, name, value);
+  }
+  return parameters;
+}
+
+/** JSON bodies, as SaaS M2M APIs accept: a flat object of strings (arrays only for repeatable names). */
+export function parseJsonBody(body: Buffer): BodyParameters {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
+  } catch {
+    throw new TesseraError("invalid_request", "body is not valid JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TesseraError("invalid_request", "JSON body must be an object");
+  }
+  const parameters = new Map<string, string[]>();
+  for (const [name, raw] of Object.entries(value)) {
+    const values = Array.isArray(raw) && REPEATABLE.has(name) ? raw : [raw];
+    for (const item of values) {
+      if (typeof item !== "string") throw new TesseraError("invalid_request", `parameter ${name} must be a string`);
+      if (item.includes("\u0000")) throw new TesseraError("invalid_request", "NUL byte in a parameter");
+      addParameter(parameters, name, item);
+    }
+  }
+  return parameters;
+}
+
+function addParameter(parameters: Map<string, string[]>, name: string, value: string): void {
+  const existing = parameters.get(name);
+  if (!existing) {
+    parameters.set(name, [value]);
+    return;
+  }
+  if (!REPEATABLE.has(name)) throw new TesseraError("invalid_request", `parameter ${name} must not be repeated`);
+  existing.push(value);
+}
+
+/** The single value of a parameter; undefined when absent. Empty values count as absent (RFC 6749 §3.1). */
+export function single(parameters: BodyParameters, name: string): string | undefined {
+  const value = parameters.get(name)?.[0];
+  return value === undefined || value === "" ? undefined : value;
+}

@@ -1,0 +1,110 @@
+/**
+ * The OAuth HTTP gateway: every non-RPC path on the shared port. A thin adapter — it parses,
+ * calls the OAuth core, and writes standard answers; it holds no OAuth logic of its own.
+ */
+import type { KeyRing } from "../../keys/key-ring.js";
+import type { Logger } from "../../log/logger.js";
+import type { TokenEndpoint } from "../../oauth/token-endpoint.js";
+import { REQUEST_ID_HEADER, requestIdFrom } from "../request-id.js";
+import { sendJson, type HttpRequest, type HttpResponse } from "./http-io.js";
+import { JWKS_PATH, TOKEN_PATH } from "./metadata.js";
+import { sendOAuthError } from "./oauth-error-response.js";
+import { handleTokenRequest } from "./token-route.js";
+
+export interface Readiness {
+  /** Whether the service can take changes: database reachable, migrations applied. */
+  check(): Promise<{ ready: boolean; checks: Record<string, string> }>;
+}
+
+export interface GatewayOptions {
+  readonly tokenEndpoint: TokenEndpoint;
+  readonly keyRing: KeyRing;
+  /** The serialized RFC 8414 metadata document. */
+  readonly metadata: string;
+  /** Path of the issuer URL, for the RFC 8414 §3 path-suffixed well-known location. */
+  readonly issuerPath: string;
+  /** How long verifiers may cache /keys. */
+  readonly jwksMaxAgeSeconds: number;
+  readonly readiness: Readiness;
+  readonly log: Logger;
+}
+
+type Handler = (request: HttpRequest, response: HttpResponse) => Promise<void> | void;
+type Route = Partial<Record<"GET" | "POST", Handler>>;
+
+export function createHttpGateway(options: GatewayOptions): (request: HttpRequest, response: HttpResponse) => void {
+  const { log } = options;
+  const sendMetadata: Handler = (_request, response) => {
+    sendJson(response, 200, options.metadata, { "cache-control": "public, max-age=3600" });
+  };
+  const sendKeys: Handler = (request, response) => {
+    const jwks = options.keyRing.jwks();
+    const headers = {
+      "cache-control": `public, max-age=${options.jwksMaxAgeSeconds}`,
+      etag: jwks.etag,
+    };
+    if (request.headers["if-none-match"] === jwks.etag) {
+      response.writeHead(304, headers);
+      response.end();
+      return;
+    }
+    sendJson(response, 200, jwks.body, { ...headers, "content-type": "application/jwk-set+json" });
+  };
+
+  const routes = new Map<string, Route>([
+    [TOKEN_PATH, { POST: (request, response) => handleTokenRequest(request, response, options.tokenEndpoint) }],
+    [JWKS_PATH, { GET: sendKeys }],
+    ["/.well-known/jwks.json", { GET: sendKeys }],
+    ["/.well-known/oauth-authorization-server", { GET: sendMetadata }],
+    ["/.well-known/openid-configuration", { GET: sendMetadata }],
+    ["/healthz", { GET: (_request, response) => sendJson(response, 200, { status: "ok" }, { "cache-control": "no-store" }) }],
+    [
+      "/readyz",
+      {
+        GET: async (_request, response) => {
+          const { ready, checks } = await options.readiness.check();
+          sendJson(response, ready ? 200 : 503, { status: ready ? "ready" : "not_ready", checks }, { "cache-control": "no-store" });
+        },
+      },
+    ],
+  ]);
+  if (options.issuerPath !== "" && options.issuerPath !== "/") {
+    routes.set(`/.well-known/oauth-authorization-server${options.issuerPath.replace(/\/+$/, "")}`, { GET: sendMetadata });
+  }
+
+  return (request, response) => {
+    const started = process.hrtime.bigint();
+    const requestId = requestIdFrom(request.headers[REQUEST_ID_HEADER]);
+    response.setHeader(REQUEST_ID_HEADER, requestId);
+    const url = request.url ?? "/";
+    const queryAt = url.indexOf("?");
+    const path = queryAt === -1 ? url : url.slice(0, queryAt);
+    const method = request.method === "HEAD" ? "GET" : request.method;
+    const route = routes.get(path);
+    const handler = route?.[method as "GET" | "POST"];
+    const requestLog = log.child({ requestId });
+
+    response.on("finish", () => {
+      requestLog.info(
+        { method: request.method, path, status: response.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 },
+        "http request",
+      );
+    });
+    if (!route) {
+      sendJson(response, 404, { error: "not_found", error_description: `no route for ${path.slice(0, 100)}` });
+      return;
+    }
+    if (!handler) {
+      sendJson(
+        response,
+        405,
+        { error: "invalid_request", error_description: `method ${request.method} not allowed` },
+        { allow: Object.keys(route).join(", ") },
+      );
+      return;
+    }
+    Promise.resolve()
+      .then(() => handler(request, response))
+      .catch((error: unknown) => sendOAuthError(response, error, requestLog));
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * Reading request bodies with a cap and writing JSON answers: the only raw node:http plumbing
+ * the gateway's routes share.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import { TesseraError } from "../../errors.js";
+
+export type HttpRequest = IncomingMessage | Http2ServerRequest;
+/** Without `write`, whose callback types differ between the two; we only use `end`. */
+export type HttpResponse = Omit<ServerResponse, "write"> | Omit<Http2ServerResponse, "write">;
+
+/** Largest body any gateway route accepts; token requests are a few hundred bytes. */
+export const MAX_BODY_BYTES = 16 * 1024;
+
+export class BodyTooLargeError extends TesseraError {
+  constructor() {
+    super("invalid_request", `request body exceeds ${MAX_BODY_BYTES} bytes`);
+  }
+}
+
+export async function readBody(request: HttpRequest, limit = MAX_BODY_BYTES): Promise<Buffer> {
+  const declared = Number(request.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > limit) throw new BodyTooLargeError();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new BodyTooLargeError();
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+export function sendJson(
+  response: HttpResponse,
+  status: number,
+  body: unknown,
+  headers: Readonly<Record<string, string>> = {},
+): void {
+  const payload = typeof body === "string" ? body : JSON.stringify(body);
+  response.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": String(Buffer.byteLength(payload)),
+    ...headers,
+  });
+  response.end(payload);
+}
+
+/** RFC 6749 §5.1: token and error responses must not be cached. */
+export const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" } as const;
+
+/** The media type of a request without parameters, lower-cased. */
+export function mediaType(request: HttpRequest): string {
+  const header = request.headers["content-type"];
+  return (typeof header === "string" ? header.split(";")[0] ?? "" : "").trim().toLowerCase();
+}

@@ -1,0 +1,37 @@
+/**
+ * Authorization server metadata (RFC 8414 §2), rendered once at start-up. The same document is
+ * served at /.well-known/openid-configuration for libraries that only look there.
+ */
+
+export interface MetadataInput {
+  readonly issuer: string;
+  readonly grantTypes: readonly string[];
+  readonly authMethods: readonly string[];
+  readonly assertionAlgorithms: readonly string[];
+  readonly scopes: readonly string[];
+}
+
+/** Endpoint URLs hang off the issuer (RFC 8414 §2), which may carry a path behind a proxy. */
+export function endpointUrl(issuer: string, path: string): string {
+  return `${issuer.replace(/\/+$/, "")}${path}`;
+}
+
+export const TOKEN_PATH = "/oauth/token";
+export const JWKS_PATH = "/keys";
+
+export function renderMetadata(input: MetadataInput): string {
+  const document: Record<string, unknown> = {
+    issuer: input.issuer,
+    token_endpoint: endpointUrl(input.issuer, TOKEN_PATH),
+    jwks_uri: endpointUrl(input.issuer, JWKS_PATH),
+    grant_types_supported: input.grantTypes,
+    token_endpoint_auth_methods_supported: input.authMethods,
+    scopes_supported: input.scopes,
+    // Tessera has no authorization endpoint: machine clients use the token endpoint only.
+    response_types_supported: [],
+  };
+  if (input.authMethods.includes("private_key_jwt")) {
+    document.token_endpoint_auth_signing_alg_values_supported = input.assertionAlgorithms;
+  }
+  return JSON.stringify(document);
+}

@@ -1,0 +1,195 @@
+/**
+ * One port for every protocol. Cleartext: each connection's first bytes decide — the HTTP/2
+ * preface ("PRI * HTTP/2.0", sent by gRPC clients with prior knowledge) goes to an HTTP/2
+ * server, anything else to an HTTP/1.1 server; both run the same handler. With TLS, ALPN
+ * negotiates h2 or http/1.1 on one secure server. Shutdown is graceful: stop accepting, let
+ * in-flight requests finish, then cut what is left at the deadline.
+ */
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+import { Duplex } from "node:stream";
+import type { TlsConfig } from "../config/config.js";
+import type { Logger } from "../log/logger.js";
+
+/** What node's servers hand over: connect-node's adapter and the gateway both accept it. */
+export type RequestHandler = (
+  request: http.IncomingMessage | http2.Http2ServerRequest,
+  response: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+export interface Listener {
+  readonly port: number;
+  /** Stops accepting, drains for at most timeoutMs, then closes every connection. */
+  close(timeoutMs: number): Promise<void>;
+}
+
+const HTTP2_PREFACE_START = Buffer.from("PRI ");
+/** A client that sends nothing this long after connecting is dropped. */
+const FIRST_BYTES_TIMEOUT_MS = 10_000;
+/** Caps that keep a slow or hostile client from holding resources. */
+const MAX_HEADER_BYTES = 16 * 1024;
+
+export async function listen(options: {
+  handler: RequestHandler;
+  host: string;
+  port: number;
+  tls: TlsConfig | undefined;
+  log: Logger;
+}): Promise<Listener> {
+  const sockets = new Set<Duplex>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const track = (socket: Duplex) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  };
+
+  const h2Options: http2.ServerOptions = {
+    maxHeaderListPairs: 128,
+    maxSessionMemory: 10,
+    settings: { maxHeaderListSize: MAX_HEADER_BYTES },
+  };
+  const http2Server = options.tls
+    ? http2.createSecureServer({ ...h2Options, cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, options.handler)
+    : http2.createServer(h2Options, options.handler);
+  http2Server.on("session", (session: http2.ServerHttp2Session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  http2Server.on("sessionError", (error) => options.log.debug({ err: error }, "http2 session error"));
+
+  const http1Server = http.createServer(
+    { maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 30_000, headersTimeout: 15_000, keepAliveTimeout: 5_000 },
+    options.handler,
+  );
+  http1Server.on("clientError", (_error, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    else socket.destroy();
+  });
+
+  let server: net.Server;
+  if (options.tls) {
+    server = http2Server as unknown as net.Server;
+    server.on("connection", track);
+  } else {
+    server = net.createServer((socket) => {
+      track(socket);
+      socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, () => socket.destroy());
+      socket.on("error", () => socket.destroy());
+      let head = Buffer.alloc(0);
+      const onData = (chunk: Buffer) => {
+        head = Buffer.concat([head, chunk]);
+        if (head.length < HTTP2_PREFACE_START.length && HTTP2_PREFACE_START.subarray(0, head.length).equals(head)) return;
+        socket.off("data", onData);
+        socket.pause();
+        socket.setTimeout(0);
+        if (head.subarray(0, HTTP2_PREFACE_START.length).equals(HTTP2_PREFACE_START)) {
+          // nghttp2 reads a net.Socket's handle directly, past any unshifted bytes, so the
+          // HTTP/2 server gets a stream that replays the peeked bytes first.
+          http2Server.emit("connection", new ReplayingSocket(socket, head));
+        } else {
+          socket.unshift(head);
+          http1Server.emit("connection", socket);
+          socket.resume();
+        }
+      };
+      socket.on("data", onData);
+    });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as net.AddressInfo;
+
+  return {
+    port: address.port,
+    async close(timeoutMs) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      http1Server.close();
+      http1Server.closeIdleConnections();
+      // GOAWAY: clients finish their streams and open no new ones.
+      for (const session of sessions) session.close();
+      const deadline = setTimeout(() => {
+        for (const session of sessions) session.destroy();
+        for (const socket of sockets) socket.destroy();
+      }, timeoutMs);
+      deadline.unref();
+      const drained = async () => {
+        while (sockets.size > 0) {
+          http1Server.closeIdleConnections();
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+      };
+      await Promise.all([closed, drained()]);
+      clearTimeout(deadline);
+    },
+  };
+}
+
+/**
+ * A duplex over a socket whose first bytes were already read: it yields those bytes, then the
+ * rest of the socket, and writes straight through. Carries the address fields servers log.
+ */
+class ReplayingSocket extends Duplex {
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  readonly remoteFamily: string | undefined;
+  readonly localAddress: string | undefined;
+  readonly localPort: number | undefined;
+
+  constructor(
+    private readonly socket: net.Socket,
+    head: Buffer,
+  ) {
+    super({ allowHalfOpen: false });
+    this.remoteAddress = socket.remoteAddress;
+    this.remotePort = socket.remotePort;
+    this.remoteFamily = socket.remoteFamily;
+    this.localAddress = socket.localAddress;
+    this.localPort = socket.localPort;
+    this.push(head);
+    socket.on("data", (chunk: Buffer) => {
+      if (!this.push(chunk)) socket.pause();
+    });
+    socket.once("end", () => this.push(null));
+    socket.once("error", (error) => this.destroy(error));
+    socket.once("close", () => this.destroy());
+  }
+
+  override _read(): void {
+    this.socket.resume();
+  }
+
+  override _write(chunk: Buffer, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.socket.write(chunk, encoding, callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.socket.end(callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.socket.destroy(error ?? undefined);
+    callback(error);
+  }
+
+  setNoDelay(noDelay?: boolean): this {
+    this.socket.setNoDelay(noDelay);
+    return this;
+  }
+
+  setKeepAlive(enable?: boolean, initialDelay?: number): this {
+    this.socket.setKeepAlive(enable, initialDelay);
+    return this;
+  }
+
+  setTimeout(timeout: number, callback?: () => void): this {
+    this.socket.setTimeout(timeout, callback);
+    return this;
+  }
+}
