@@ -6,6 +6,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { ClientAdmin, ADMIN_SCOPE, CLIENTS_READ_SCOPE, INTROSPECT_SCOPE } from "./clients/client-admin.js";
 import { ClientRegistry } from "./clients/client-registry.js";
 import type { Config } from "./config/config.js";
+import { SIGNING_ALGORITHMS } from "./keys/algorithms.js";
 import { KeyRing } from "./keys/key-ring.js";
 import { resolveKeyEncryptionKeys } from "./keys/key-encryption.js";
 import type { Logger } from "./log/logger.js";
@@ -95,7 +96,8 @@ async function assemble(
   // Domain, warmed into memory: the hot path never waits on the database.
   const keyRing = new KeyRing({ repository: keyRepository, keks, rsaModulusLength: config.rsaModulusLength, log });
   await keyRing.load();
-  await keyRing.ensureActiveKeys([config.defaultAlgorithm]);
+  // Every algorithm has a key from the start, so a client can switch algorithms at any time.
+  await keyRing.ensureActiveKeys(SIGNING_ALGORITHMS);
   const registry = new ClientRegistry(clientRepository);
   await registry.loadAll();
   const admin = new ClientAdmin({ repository: clientRepository, registry, maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds });
