@@ -1,0 +1,27 @@
+/**
+ * Registering clients through the real admin API, for tests that need one.
+ */
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { ClientAdminService, type CreateClientRequestSchema } from "../../src/gen/tessera/v1/client_admin_service_pb.js";
+import type { TestServer } from "./test-server.js";
+
+export interface RegisteredClient {
+  readonly clientId: string;
+  readonly clientSecret: string;
+}
+
+export function adminApi(server: TestServer) {
+  return createClient(ClientAdminService, createConnectTransport({ baseUrl: server.url, httpVersion: "1.1" }));
+}
+
+export async function registerClient(
+  server: TestServer,
+  request: MessageInitShape<typeof CreateClientRequestSchema>,
+): Promise<RegisteredClient> {
+  const created = await adminApi(server).createClient(request, {
+    headers: { authorization: `Bearer ${await server.adminToken()}` },
+  });
+  return { clientId: created.client!.clientId, clientSecret: created.clientSecret };
+}
