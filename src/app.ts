@@ -175,7 +175,7 @@ async function assemble(
     routes(router) {
       router.service(TokenService, tokenServiceImpl(tokenEndpoint));
       router.service(IntrospectionService, introspectionServiceImpl());
-      router.service(ClientAdminService, clientAdminServiceImpl({ admin, registry, keyRing }));
+      router.service(ClientAdminService, clientAdminServiceImpl({ admin, keyRing }));
       router.service(Health, healthServiceImpl(health));
       for (const [service, impl] of reflection) router.service(service, impl);
     },

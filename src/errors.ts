@@ -65,3 +65,8 @@ export const OAUTH_ERROR_CODES: ReadonlySet<string> = new Set<OAuthErrorCode>([
 export function isOAuthErrorCode(code: ErrorCode): code is OAuthErrorCode {
   return OAUTH_ERROR_CODES.has(code);
 }
+
+/** For RPCs whose contract is published before their implementation. */
+export function unimplemented(rpc: string): never {
+  throw new TesseraError("unimplemented", `${rpc} is not available in this version of Tessera`);
+}

@@ -4,12 +4,13 @@
  * applied to the in-memory registry that the hot path reads.
  */
 import { randomBytes } from "node:crypto";
-import type { Actor } from "../audit/audit-event.js";
+import type { Actor, AuditEntry } from "../audit/audit-event.js";
 import { TesseraError } from "../errors.js";
 import type { SigningAlgorithm } from "../keys/algorithms.js";
-import type { ClientRecord, JsonObject } from "./client.js";
+import type { ClientRecord, ClientStatus, JsonObject } from "./client.js";
 import type { ClientRegistry } from "./client-registry.js";
-import type { ClientRepository } from "./client-repository.js";
+import type { ClientChanges, ClientRepository, NewClient } from "./client-repository.js";
+import { decodePageToken, encodePageToken } from "./page-token.js";
 import { generateClientSecret, hashNewSecret } from "./client-secret.js";
 import {
   LIMITS,
@@ -22,8 +23,13 @@ import {
   checkName,
   checkScopes,
   checkSubset,
+  checkImportedSecret,
   checkTokenLifetime,
+  invalidArgument,
 } from "./client-validation.js";
+
+const DEFAULT_PAGE_SIZE = 50;
+const MAX_PAGE_SIZE = 500;
 
 /** Scopes that unlock Tessera's own APIs. */
 export const ADMIN_SCOPE = "tessera:admin";
@@ -66,6 +72,147 @@ export class ClientAdmin {
   ) {}
 
   async createClient(input: CreateClientInput, actor: Actor): Promise<CreatedClient> {
+    const client = this.defineClient(input);
+    const { secret, stored } = generateClientSecret("current");
+    const record = await this.options.repository.createClient({
+      client,
+      secret: stored,
+      audit: auditOf(actor, "client.create", client.id, { name: client.name, scopes: client.allowedScopes, audiences: client.allowedAudiences }),
+    });
+    this.options.registry.put(record);
+    return { record, secret };
+  }
+
+  /**
+   * Registers a client that already has a secret elsewhere (a migration). The secret is only
+   * hashed, never returned; it must be long and varied enough not to be guessable.
+   */
+  async importClient(input: CreateClientInput & { clientSecret: string }, actor: Actor): Promise<ClientRecord> {
+    if (!input.clientId) throw invalidArgument("client.client_id", "is required when importing");
+    checkImportedSecret(input.clientSecret);
+    const client = this.defineClient(input);
+    const record = await this.options.repository.createClient({
+      client,
+      secret: hashNewSecret(input.clientSecret, "current"),
+      audit: auditOf(actor, "client.import", client.id, { name: client.name }),
+    });
+    this.options.registry.put(record);
+    return record;
+  }
+
+  async getClient(clientId: string): Promise<ClientRecord> {
+    checkClientId(clientId);
+    const record = await this.options.repository.findClient(clientId);
+    if (!record) throw notFound(clientId);
+    return record;
+  }
+
+  async listClients(query: {
+    pageSize: number;
+    pageToken: string;
+    status: ClientStatus | undefined;
+    namePrefix: string | undefined;
+  }): Promise<{ records: ClientRecord[]; nextPageToken: string; totalSize: number }> {
+    if (query.pageSize < 0) throw invalidArgument("page_size", "must not be negative");
+    const pageSize = Math.min(query.pageSize || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+    const filter = { status: query.status, namePrefix: query.namePrefix || undefined };
+    const after = query.pageToken ? decodePageToken(query.pageToken, filter) : undefined;
+    // One extra row tells whether another page follows without a second query.
+    const { records, totalSize } = await this.options.repository.listClients({ pageSize: pageSize + 1, after, ...filter });
+    const page = records.slice(0, pageSize);
+    const last = page.at(-1);
+    const nextPageToken = records.length > pageSize && last ? encodePageToken({ createTime: last.client.createTime, id: last.client.id }, filter) : "";
+    return { records: page, nextPageToken, totalSize };
+  }
+
+  /** Changes the named fields; the result must be a valid client as a whole. */
+  async updateClient(input: { clientId: string; etag: string; changes: ClientChanges }, actor: Actor): Promise<ClientRecord> {
+    const current = await this.getClient(input.clientId);
+    const expectedRevision = parseEtag(input.etag);
+    const merged = this.defineClient({ ...current.client, ...input.changes, clientId: current.client.id });
+    const changed = Object.keys(input.changes) as (keyof ClientChanges)[];
+    const changes = Object.fromEntries(changed.map((field) => [field, merged[field as keyof NewClient] ?? input.changes[field]])) as ClientChanges;
+    return this.apply(
+      this.options.repository.updateClient({
+        clientId: current.client.id,
+        expectedRevision,
+        changes,
+        audit: auditOf(actor, "client.update", current.client.id, { fields: changed }),
+      }),
+    );
+  }
+
+  async setStatus(input: { clientId: string; etag: string; status: ClientStatus }, actor: Actor): Promise<ClientRecord> {
+    checkClientId(input.clientId);
+    return this.apply(
+      this.options.repository.updateClient({
+        clientId: input.clientId,
+        expectedRevision: parseEtag(input.etag),
+        changes: { status: input.status },
+        audit: auditOf(actor, input.status === "active" ? "client.reactivate" : "client.deactivate", input.clientId),
+      }),
+    );
+  }
+
+  async deleteClient(input: { clientId: string; etag: string }, actor: Actor): Promise<void> {
+    checkClientId(input.clientId);
+    await this.options.repository.deleteClient({
+      clientId: input.clientId,
+      expectedRevision: parseEtag(input.etag),
+      audit: auditOf(actor, "client.delete", input.clientId),
+    });
+    this.options.registry.remove(input.clientId);
+  }
+
+  /** Adds a second secret; both work until the rotation completes. Returns the new secret once. */
+  async startSecretRotation(clientId: string, actor: Actor): Promise<CreatedClient> {
+    checkClientId(clientId);
+    const { secret, stored } = generateClientSecret("next");
+    const record = await this.apply(
+      this.options.repository.rotateSecret({
+        clientId,
+        expectedRevision: undefined,
+        step: { kind: "start", next: stored },
+        audit: auditOf(actor, "client.secret_rotation.start", clientId, { nextLastFour: stored.lastFour }),
+      }),
+    );
+    return { record, secret };
+  }
+
+  async finishSecretRotation(clientId: string, outcome: "complete" | "cancel", actor: Actor): Promise<ClientRecord> {
+    checkClientId(clientId);
+    return this.apply(
+      this.options.repository.rotateSecret({
+        clientId,
+        expectedRevision: undefined,
+        step: { kind: outcome },
+        audit: auditOf(actor, `client.secret_rotation.${outcome}`, clientId),
+      }),
+    );
+  }
+
+  async listAuditEvents(query: { pageSize: number; pageToken: string; clientId: string | undefined }) {
+    if (query.pageSize < 0) throw invalidArgument("page_size", "must not be negative");
+    const pageSize = Math.min(query.pageSize || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+    let beforeId: bigint | undefined;
+    if (query.pageToken) {
+      if (!/^\d{1,20}$/.test(query.pageToken)) throw invalidArgument("page_token", "is not a token this server issued");
+      beforeId = BigInt(query.pageToken);
+    }
+    const events = await this.options.repository.listAuditEvents({ pageSize: pageSize + 1, beforeId, clientId: query.clientId || undefined });
+    const page = events.slice(0, pageSize);
+    return { events: page, nextPageToken: events.length > pageSize ? String(page.at(-1)!.id) : "" };
+  }
+
+  /** Commits a change and makes the hot path see it at once. */
+  private async apply(change: Promise<ClientRecord>): Promise<ClientRecord> {
+    const record = await change;
+    this.options.registry.put(record);
+    return record;
+  }
+
+  /** Validates a full client definition and fills in defaults. */
+  private defineClient(input: CreateClientInput): NewClient {
     const clientId = input.clientId ? input.clientId : generateClientId();
     checkClientId(clientId);
     checkName(input.name);
@@ -90,37 +237,22 @@ export class ClientAdmin {
     checkClientJwks(jwks);
     const tokenLifetimeSeconds = input.tokenLifetimeSeconds ?? null;
     checkTokenLifetime(tokenLifetimeSeconds, this.options.maxTokenLifetimeSeconds);
-
-    const { secret, stored } = generateClientSecret("current");
-    const record = await this.options.repository.createClient({
-      client: {
-        id: clientId,
-        name: input.name,
-        description,
-        allowedScopes,
-        defaultScopes,
-        allowedAudiences,
-        defaultAudiences,
-        trustedMetadata,
-        tokenLifetimeSeconds,
-        signingAlg: input.signingAlg ?? null,
-        claimsTemplate,
-        jwks,
-        expireTime: input.expireTime ?? null,
-        refreshTokensEnabled: input.refreshTokensEnabled ?? false,
-      },
-      secret: stored,
-      audit: {
-        actor: actor.clientId,
-        action: "client.create",
-        targetClientId: clientId,
-        outcome: "success",
-        requestId: actor.requestId,
-        details: { name: input.name, scopes: allowedScopes, audiences: allowedAudiences },
-      },
-    });
-    this.options.registry.put(record);
-    return { record, secret };
+    return {
+      id: clientId,
+      name: input.name,
+      description,
+      allowedScopes,
+      defaultScopes,
+      allowedAudiences,
+      defaultAudiences,
+      trustedMetadata,
+      tokenLifetimeSeconds,
+      signingAlg: input.signingAlg ?? null,
+      claimsTemplate,
+      jwks,
+      expireTime: input.expireTime ?? null,
+      refreshTokensEnabled: input.refreshTokensEnabled ?? false,
+    };
   }
 
   /**
@@ -159,6 +291,18 @@ export class ClientAdmin {
 function generateClientId(): string {
   // 96 random bits in the unreserved alphabet: unguessable enough that ids leak nothing.
   return `tc_${randomBytes(12).toString("base64url")}`;
+}
+
+function auditOf(actor: Actor, action: string, clientId: string, details?: Record<string, unknown>): AuditEntry {
+  return { actor: actor.clientId, action, targetClientId: clientId, outcome: "success", requestId: actor.requestId, details };
+}
+
+/** Etags are W/"<revision>" (AIP-154); empty means "whatever is current". */
+function parseEtag(etag: string): number | undefined {
+  if (etag === "") return undefined;
+  const match = /^(?:W\/)?"(\d{1,9})"$/.exec(etag);
+  if (!match) throw invalidArgument("etag", "is not an etag this server issued");
+  return Number(match[1]);
 }
 
 export function notFound(clientId: string): TesseraError {

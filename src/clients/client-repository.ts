@@ -2,7 +2,54 @@
  * The storage the client registry and admin use cases need; implemented in src/store/.
  */
 import type { AuditEntry } from "../audit/audit-event.js";
-import type { Client, ClientRecord, ClientSecretHash } from "./client.js";
+import type { Client, ClientRecord, ClientSecretHash, ClientStatus } from "./client.js";
+
+/** The fields an update may change; everything else is managed by Tessera. */
+export type ClientChanges = Partial<
+  Pick<
+    Client,
+    | "name"
+    | "description"
+    | "status"
+    | "allowedScopes"
+    | "defaultScopes"
+    | "allowedAudiences"
+    | "defaultAudiences"
+    | "trustedMetadata"
+    | "tokenLifetimeSeconds"
+    | "signingAlg"
+    | "claimsTemplate"
+    | "jwks"
+    | "expireTime"
+    | "refreshTokensEnabled"
+  >
+>;
+
+/** A change guarded by optimistic concurrency: aborted when `expectedRevision` is stale. */
+export interface GuardedChange {
+  readonly clientId: string;
+  /** undefined: apply whatever the current revision is. */
+  readonly expectedRevision: number | undefined;
+  readonly audit: AuditEntry;
+}
+
+export interface ClientPageQuery {
+  readonly pageSize: number;
+  /** Keyset position: clients strictly after this (createTime, id). */
+  readonly after: { readonly createTime: Date; readonly id: string } | undefined;
+  readonly status: ClientStatus | undefined;
+  readonly namePrefix: string | undefined;
+}
+
+export interface AuditEventRecord extends AuditEntry {
+  readonly id: bigint;
+  readonly time: Date;
+}
+
+export type SecretRotationStep =
+  | { readonly kind: "start"; readonly next: ClientSecretHash }
+  | { readonly kind: "complete" }
+  | { readonly kind: "cancel" };
 
 export type NewClient = Omit<Client, "revision" | "createTime" | "updateTime" | "status"> & { readonly status?: Client["status"] };
 
@@ -17,4 +64,17 @@ export interface ClientRepository {
    * authenticates with `secret` (replacing the current secret hash if it changed).
    */
   ensureClient(input: { client: NewClient; secret: ClientSecretHash; audit: AuditEntry }): Promise<ClientRecord>;
+  /** One page in (createTime, id) order, plus how many clients match in all. */
+  listClients(query: ClientPageQuery): Promise<{ records: ClientRecord[]; totalSize: number }>;
+  /** Applies the changes and the audit entry atomically; not_found or aborted otherwise. */
+  updateClient(change: GuardedChange & { changes: ClientChanges }): Promise<ClientRecord>;
+  /** Deletes the client and its secrets with the audit entry; not_found or aborted otherwise. */
+  deleteClient(change: GuardedChange): Promise<void>;
+  /**
+   * One step of secret rotation: start adds the next secret (failed_precondition if one
+   * exists), complete makes it current, cancel drops it (both failed_precondition without one).
+   */
+  rotateSecret(change: GuardedChange & { step: SecretRotationStep }): Promise<ClientRecord>;
+  /** Newest first, strictly before `beforeId` when given. */
+  listAuditEvents(query: { pageSize: number; beforeId: bigint | undefined; clientId: string | undefined }): Promise<AuditEventRecord[]>;
 }

@@ -3,7 +3,15 @@
  */
 import type { AuditEntry } from "../audit/audit-event.js";
 import type { ClientRecord, ClientSecretHash, Client, JsonObject } from "../clients/client.js";
-import type { ClientRepository, NewClient } from "../clients/client-repository.js";
+import type {
+  AuditEventRecord,
+  ClientChanges,
+  ClientPageQuery,
+  ClientRepository,
+  GuardedChange,
+  NewClient,
+  SecretRotationStep,
+} from "../clients/client-repository.js";
 import { TesseraError } from "../errors.js";
 import { isSigningAlgorithm } from "../keys/algorithms.js";
 import { auditEventData } from "./audit-store.js";
@@ -72,6 +80,123 @@ export class PrismaClientRepository implements ClientRepository {
       return toRecord(row);
     });
   }
+
+  async listClients(query: ClientPageQuery): Promise<{ records: ClientRecord[]; totalSize: number }> {
+    const filter: Prisma.ClientWhereInput = {
+      ...(query.status ? { status: query.status } : {}),
+      ...(query.namePrefix ? { name: { startsWith: query.namePrefix } } : {}),
+    };
+    const after = query.after;
+    const page: Prisma.ClientWhereInput = after
+      ? { OR: [{ createTime: { gt: after.createTime } }, { createTime: after.createTime, id: { gt: after.id } }] }
+      : {};
+    const [rows, totalSize] = await this.prisma.$transaction([
+      this.prisma.client.findMany({
+        where: { AND: [filter, page] },
+        include: { secrets: true },
+        orderBy: [{ createTime: "asc" }, { id: "asc" }],
+        take: query.pageSize,
+      }),
+      this.prisma.client.count({ where: filter }),
+    ]);
+    return { records: rows.map(toRecord), totalSize };
+  }
+
+  async updateClient(change: GuardedChange & { changes: ClientChanges }): Promise<ClientRecord> {
+    return this.prisma.$transaction(async (tx) => {
+      await claimRevision(tx, change);
+      const { changes } = change;
+      const row = await tx.client.update({
+        where: { id: change.clientId },
+        data: {
+          ...(changes.name !== undefined ? { name: changes.name } : {}),
+          ...(changes.description !== undefined ? { description: changes.description } : {}),
+          ...(changes.status !== undefined ? { status: changes.status } : {}),
+          ...(changes.allowedScopes !== undefined ? { allowedScopes: [...changes.allowedScopes] } : {}),
+          ...(changes.defaultScopes !== undefined ? { defaultScopes: [...changes.defaultScopes] } : {}),
+          ...(changes.allowedAudiences !== undefined ? { allowedAudiences: [...changes.allowedAudiences] } : {}),
+          ...(changes.defaultAudiences !== undefined ? { defaultAudiences: [...changes.defaultAudiences] } : {}),
+          ...(changes.trustedMetadata !== undefined ? { trustedMetadata: changes.trustedMetadata as Prisma.InputJsonObject } : {}),
+          ...(changes.tokenLifetimeSeconds !== undefined ? { tokenLifetimeSeconds: changes.tokenLifetimeSeconds } : {}),
+          ...(changes.signingAlg !== undefined ? { signingAlg: changes.signingAlg } : {}),
+          ...(changes.claimsTemplate !== undefined ? { claimsTemplate: changes.claimsTemplate as Prisma.InputJsonObject } : {}),
+          ...(changes.jwks !== undefined ? { jwks: changes.jwks === null ? Prisma.DbNull : (changes.jwks as Prisma.InputJsonObject) } : {}),
+          ...(changes.expireTime !== undefined ? { expireTime: changes.expireTime } : {}),
+          ...(changes.refreshTokensEnabled !== undefined ? { refreshTokensEnabled: changes.refreshTokensEnabled } : {}),
+        },
+        include: { secrets: true },
+      });
+      await tx.auditEvent.create({ data: auditEventData(change.audit) });
+      return toRecord(row);
+    });
+  }
+
+  async deleteClient(change: GuardedChange): Promise<void> {
+    await this.prisma.$transaction(async (tx) => {
+      await claimRevision(tx, change);
+      await tx.client.delete({ where: { id: change.clientId } });
+      await tx.auditEvent.create({ data: auditEventData(change.audit) });
+    });
+  }
+
+  async rotateSecret(change: GuardedChange & { step: SecretRotationStep }): Promise<ClientRecord> {
+    return this.prisma.$transaction(async (tx) => {
+      await claimRevision(tx, change);
+      const next = await tx.clientSecret.findUnique({ where: { clientId_slot: { clientId: change.clientId, slot: "next" } } });
+      const { step } = change;
+      if (step.kind === "start") {
+        if (next) throw new TesseraError("failed_precondition", "a secret rotation is already in progress; complete or cancel it first");
+        await tx.clientSecret.create({ data: secretData(change.clientId, step.next) });
+      } else {
+        if (!next) throw new TesseraError("failed_precondition", "no secret rotation is in progress");
+        if (step.kind === "complete") {
+          await tx.clientSecret.deleteMany({ where: { clientId: change.clientId, slot: "current" } });
+          await tx.clientSecret.update({ where: { id: next.id }, data: { slot: "current" } });
+        } else {
+          await tx.clientSecret.delete({ where: { id: next.id } });
+        }
+      }
+      await tx.auditEvent.create({ data: auditEventData(change.audit) });
+      const row = await tx.client.findUniqueOrThrow({ where: { id: change.clientId }, include: { secrets: true } });
+      return toRecord(row);
+    });
+  }
+
+  async listAuditEvents(query: { pageSize: number; beforeId: bigint | undefined; clientId: string | undefined }): Promise<AuditEventRecord[]> {
+    const rows = await this.prisma.auditEvent.findMany({
+      where: {
+        ...(query.beforeId !== undefined ? { id: { lt: query.beforeId } } : {}),
+        ...(query.clientId ? { targetClientId: query.clientId } : {}),
+      },
+      orderBy: { id: "desc" },
+      take: query.pageSize,
+    });
+    return rows.map((row) => ({
+      id: row.id,
+      time: row.time,
+      actor: row.actor,
+      action: row.action,
+      targetClientId: row.targetClientId ?? undefined,
+      outcome: row.outcome === "denied" ? "denied" : "success",
+      requestId: row.requestId ?? undefined,
+      details: asJsonObject(row.details),
+    }));
+  }
+}
+
+/**
+ * Optimistic concurrency (AIP-154): bumps the revision only if it is still the one the caller
+ * saw, so of two concurrent writers exactly one wins and the other gets aborted.
+ */
+async function claimRevision(tx: Transaction, change: GuardedChange): Promise<void> {
+  const claimed = await tx.client.updateMany({
+    where: { id: change.clientId, ...(change.expectedRevision !== undefined ? { revision: change.expectedRevision } : {}) },
+    data: { revision: { increment: 1 }, updateTime: new Date() },
+  });
+  if (claimed.count === 1) return;
+  const exists = await tx.client.count({ where: { id: change.clientId } });
+  if (exists === 0) throw new TesseraError("not_found", `client ${change.clientId} not found`);
+  throw new TesseraError("aborted", `client ${change.clientId} was changed by someone else; read it again and retry with the new etag`);
 }
 
 async function insertClient(tx: Transaction, client: NewClient, secret: ClientSecretHash): Promise<ClientRecord> {

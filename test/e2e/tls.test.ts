@@ -38,8 +38,8 @@ describe("Tessera over TLS", () => {
   });
 
   it("answers HTTP/1.1 callers over TLS", async () => {
-    const body = await new Promise<{ status: number; alpn: string | false; text: string }>((resolve, reject) => {
-      const request = https.get({ host: "127.0.0.1", port: server.port, path: "/healthz", ca, ALPNProtocols: ["http/1.1"] }, (response) => {
+    const body = await new Promise<{ status: number; alpn: string | false | null; text: string }>((resolve, reject) => {
+      const request = https.get({ host: "127.0.0.1", port: server.port, path: "/healthz", ca, ALPNProtocols: ["http/1.1"] } as https.RequestOptions, (response) => {
         let text = "";
         const alpn = (response.socket as import("node:tls").TLSSocket).alpnProtocol;
         response.on("data", (chunk) => (text += chunk));

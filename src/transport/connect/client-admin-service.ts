@@ -3,14 +3,20 @@
  * interceptor); each handler converts, calls the client admin use case, converts back.
  */
 import type { ServiceImpl } from "@connectrpc/connect";
-import { ADMIN_SCOPE, CLIENTS_READ_SCOPE, notFound, type ClientAdmin } from "../../clients/client-admin.js";
-import type { ClientRegistry } from "../../clients/client-registry.js";
-import { checkClientId } from "../../clients/client-validation.js";
-import { TesseraError } from "../../errors.js";
+import { ADMIN_SCOPE, CLIENTS_READ_SCOPE, type ClientAdmin } from "../../clients/client-admin.js";
+import { unimplemented } from "../../errors.js";
 import type { KeyRing } from "../../keys/key-ring.js";
 import { ClientAdminService } from "../../gen/tessera/v1/client_admin_service_pb.js";
 import { actorOf } from "./context.js";
-import { clientToProto, createClientInput, signingKeyToProto } from "./converters.js";
+import {
+  auditEventToProto,
+  clientChanges,
+  clientToProto,
+  createClientInput,
+  importClientInput,
+  signingKeyToProto,
+  statusFromProto,
+} from "./converters.js";
 import type { ScopeRule } from "./interceptors.js";
 
 const ADMIN: ScopeRule = { anyOf: [ADMIN_SCOPE] };
@@ -21,40 +27,73 @@ export const CLIENT_ADMIN_SCOPES: ReadonlyMap<string, ScopeRule> = new Map(
   ClientAdminService.methods.map((method) => [method.name, method.name === "GetClient" || method.name === "ListClients" ? READ : ADMIN]),
 );
 
-function notYet(rpc: string): never {
-  throw new TesseraError("unimplemented", `${rpc} is not available in this version of Tessera`);
-}
-
-export function clientAdminServiceImpl(options: {
-  admin: ClientAdmin;
-  registry: ClientRegistry;
-  keyRing: KeyRing;
-}): ServiceImpl<typeof ClientAdminService> {
+export function clientAdminServiceImpl(options: { admin: ClientAdmin; keyRing: KeyRing }): ServiceImpl<typeof ClientAdminService> {
+  const { admin } = options;
   return {
     async createClient(request, context) {
-      const { record, secret } = await options.admin.createClient(createClientInput(request), actorOf(context.values));
+      const { record, secret } = await admin.createClient(createClientInput(request), actorOf(context.values));
       return { client: clientToProto(record), clientSecret: secret };
     },
-    async getClient(request) {
-      checkClientId(request.clientId);
-      const record = await options.registry.find(request.clientId);
-      if (!record) throw notFound(request.clientId);
+    async importClient(request, context) {
+      const record = await admin.importClient(
+        { ...importClientInput(request.client), clientSecret: request.clientSecret },
+        actorOf(context.values),
+      );
       return { client: clientToProto(record) };
+    },
+    async getClient(request) {
+      return { client: clientToProto(await admin.getClient(request.clientId)) };
+    },
+    async listClients(request) {
+      const page = await admin.listClients({
+        pageSize: request.pageSize,
+        pageToken: request.pageToken,
+        status: statusFromProto(request.status),
+        namePrefix: request.namePrefix,
+      });
+      return { clients: page.records.map(clientToProto), nextPageToken: page.nextPageToken, totalSize: page.totalSize };
+    },
+    async updateClient(request, context) {
+      const record = await admin.updateClient(
+        {
+          clientId: request.client?.clientId ?? "",
+          etag: request.client?.etag ?? "",
+          changes: clientChanges(request.client, request.updateMask?.paths ?? []),
+        },
+        actorOf(context.values),
+      );
+      return { client: clientToProto(record) };
+    },
+    async deactivateClient(request, context) {
+      const record = await admin.setStatus({ clientId: request.clientId, etag: request.etag, status: "inactive" }, actorOf(context.values));
+      return { client: clientToProto(record) };
+    },
+    async reactivateClient(request, context) {
+      const record = await admin.setStatus({ clientId: request.clientId, etag: request.etag, status: "active" }, actorOf(context.values));
+      return { client: clientToProto(record) };
+    },
+    async deleteClient(request, context) {
+      await admin.deleteClient({ clientId: request.clientId, etag: request.etag }, actorOf(context.values));
+      return {};
+    },
+    async startSecretRotation(request, context) {
+      const { record, secret } = await admin.startSecretRotation(request.clientId, actorOf(context.values));
+      return { client: clientToProto(record), clientSecret: secret };
+    },
+    async completeSecretRotation(request, context) {
+      return { client: clientToProto(await admin.finishSecretRotation(request.clientId, "complete", actorOf(context.values))) };
+    },
+    async cancelSecretRotation(request, context) {
+      return { client: clientToProto(await admin.finishSecretRotation(request.clientId, "cancel", actorOf(context.values))) };
     },
     async listSigningKeys() {
       return { keys: options.keyRing.keys().map(signingKeyToProto) };
     },
-    importClient: () => notYet("ImportClient"),
-    listClients: () => notYet("ListClients"),
-    updateClient: () => notYet("UpdateClient"),
-    deactivateClient: () => notYet("DeactivateClient"),
-    reactivateClient: () => notYet("ReactivateClient"),
-    deleteClient: () => notYet("DeleteClient"),
-    startSecretRotation: () => notYet("StartSecretRotation"),
-    completeSecretRotation: () => notYet("CompleteSecretRotation"),
-    cancelSecretRotation: () => notYet("CancelSecretRotation"),
-    rotateSigningKey: () => notYet("RotateSigningKey"),
-    revokeSigningKey: () => notYet("RevokeSigningKey"),
-    listAuditEvents: () => notYet("ListAuditEvents"),
+    rotateSigningKey: () => unimplemented("RotateSigningKey"),
+    revokeSigningKey: () => unimplemented("RevokeSigningKey"),
+    async listAuditEvents(request) {
+      const page = await admin.listAuditEvents({ pageSize: request.pageSize, pageToken: request.pageToken, clientId: request.clientId });
+      return { events: page.events.map(auditEventToProto), nextPageToken: page.nextPageToken };
+    },
   };
 }

@@ -4,7 +4,9 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
-import type { ClientRecord, JsonObject } from "../../clients/client.js";
+import type { ClientRecord, ClientStatus as DomainStatus, JsonObject } from "../../clients/client.js";
+import type { AuditEventRecord, ClientChanges } from "../../clients/client-repository.js";
+import { AuditEventSchema, type AuditEvent } from "../../gen/tessera/v1/audit_event_pb.js";
 import { clientEtag } from "../../clients/client.js";
 import type { CreateClientInput } from "../../clients/client-admin.js";
 import { invalidArgument } from "../../clients/client-validation.js";
@@ -62,6 +64,76 @@ export function createClientInput(request: CreateClientRequest): CreateClientInp
     expireTime: dateOrNull(request.expireTime),
     refreshTokensEnabled: request.refreshTokensEnabled,
   };
+}
+
+/** UpdateClient's field mask paths (AIP-134) and how each reads its value from the message. */
+const UPDATABLE_FIELDS: Readonly<Record<string, (client: Client) => ClientChanges>> = {
+  name: (client) => ({ name: client.name }),
+  description: (client) => ({ description: client.description }),
+  scopes: (client) => ({ allowedScopes: client.scopes }),
+  audiences: (client) => ({ allowedAudiences: client.audiences }),
+  default_scopes: (client) => ({ defaultScopes: client.defaultScopes }),
+  default_audiences: (client) => ({ defaultAudiences: client.defaultAudiences }),
+  trusted_metadata: (client) => ({ trustedMetadata: (client.trustedMetadata ?? {}) as JsonObject }),
+  token_lifetime: (client) => ({ tokenLifetimeSeconds: durationSeconds(client.tokenLifetime, "client.token_lifetime") }),
+  signing_algorithm: (client) => ({ signingAlg: algorithmFromProto(client.signingAlgorithm, "client.signing_algorithm") }),
+  claims_template: (client) => ({ claimsTemplate: (client.claimsTemplate ?? {}) as JsonObject }),
+  jwks: (client) => ({ jwks: (client.jwks as JsonObject | undefined) ?? null }),
+  expire_time: (client) => ({ expireTime: dateOrNull(client.expireTime) }),
+  refresh_tokens_enabled: (client) => ({ refreshTokensEnabled: client.refreshTokensEnabled }),
+};
+
+export function clientChanges(client: Client | undefined, paths: readonly string[]): ClientChanges {
+  if (!client) throw invalidArgument("client", "is required");
+  if (paths.length === 0) throw invalidArgument("update_mask", "must name at least one field");
+  let changes: ClientChanges = {};
+  for (const path of paths) {
+    const read = UPDATABLE_FIELDS[path];
+    if (!read) throw invalidArgument("update_mask", `${path} is not a field that can be updated`);
+    changes = { ...changes, ...read(client) };
+  }
+  return changes;
+}
+
+export function statusFromProto(status: ClientStatus): DomainStatus | undefined {
+  if (status === ClientStatus.UNSPECIFIED) return undefined;
+  if (status === ClientStatus.ACTIVE) return "active";
+  if (status === ClientStatus.INACTIVE) return "inactive";
+  throw invalidArgument("status", `unknown status ${status}`);
+}
+
+/** ImportClient carries a Client message; output-only fields in it are ignored (AIP-203). */
+export function importClientInput(client: Client | undefined): CreateClientInput {
+  if (!client) throw invalidArgument("client", "is required");
+  return {
+    clientId: client.clientId,
+    name: client.name,
+    description: client.description,
+    allowedScopes: client.scopes,
+    defaultScopes: client.defaultScopes,
+    allowedAudiences: client.audiences,
+    defaultAudiences: client.defaultAudiences,
+    trustedMetadata: client.trustedMetadata as JsonObject | undefined,
+    tokenLifetimeSeconds: durationSeconds(client.tokenLifetime, "client.token_lifetime"),
+    signingAlg: algorithmFromProto(client.signingAlgorithm, "client.signing_algorithm"),
+    claimsTemplate: client.claimsTemplate as JsonObject | undefined,
+    jwks: (client.jwks as JsonObject | undefined) ?? null,
+    expireTime: dateOrNull(client.expireTime),
+    refreshTokensEnabled: client.refreshTokensEnabled,
+  };
+}
+
+export function auditEventToProto(event: AuditEventRecord): AuditEvent {
+  return create(AuditEventSchema, {
+    eventId: String(event.id),
+    time: timestampFromDate(event.time),
+    actor: event.actor,
+    action: event.action,
+    clientId: event.targetClientId ?? "",
+    outcome: event.outcome,
+    requestId: event.requestId ?? "",
+    details: (event.details ?? {}) as JsonObject,
+  });
 }
 
 export function clientToProto(record: ClientRecord): Client {
