@@ -16,7 +16,10 @@ import { AssertionReplayCache } from "./oauth/client-authentication/assertion-re
 import { ASSERTION_ALGORITHMS } from "./oauth/client-authentication/private-key-jwt.js";
 import { ClientAuthenticator } from "./oauth/client-authentication/client-authenticator.js";
 import { ClientCredentialsGrant } from "./oauth/grants/client-credentials-grant.js";
+import { RevocationList } from "./oauth/revocation-list.js";
 import { TokenEndpoint } from "./oauth/token-endpoint.js";
+import { TokenIntrospection } from "./oauth/token-introspection.js";
+import { PrismaRevocationRepository } from "./store/revocation-store.js";
 import { PrismaAuditLog } from "./store/audit-store.js";
 import { PrismaClientRepository } from "./store/client-store.js";
 import { openDatabase, type Database } from "./store/database.js";
@@ -40,6 +43,7 @@ import { Health, file_grpc_health_v1_health } from "./gen/grpc/health/v1/health_
 
 /** How long verifiers may cache /keys. The key rotation issue ties this to pre-publication. */
 const JWKS_MAX_AGE_SECONDS = 300;
+const REVOCATION_PURGE_INTERVAL_MS = 10 * 60_000;
 
 export interface App {
   readonly port: number;
@@ -115,13 +119,16 @@ async function assemble(
     maxLifetimeSeconds: config.maxTokenLifetimeSeconds,
     now,
   });
-  const verifier = new AccessTokenVerifier({ issuer: config.issuer, keyRing, registry, now });
+  const revocations = new RevocationList(new PrismaRevocationRepository(database.prisma));
+  await revocations.load(now());
+  const verifier = new AccessTokenVerifier({ issuer: config.issuer, keyRing, registry, revocations, now });
   const authenticator = new ClientAuthenticator({
     registry,
     now,
     assertionAudiences: [config.issuer, endpointUrl(config.issuer, TOKEN_PATH)],
     replayCache: new AssertionReplayCache(),
   });
+  const introspection = new TokenIntrospection({ issuer: config.issuer, verifier, authenticator, revocations });
   const tokenEndpoint = new TokenEndpoint({
     authenticator,
     grants: [new ClientCredentialsGrant({ issuer, scopePolicy: config.scopePolicy })],
@@ -149,6 +156,9 @@ async function assemble(
   };
   const gateway = createHttpGateway({
     tokenEndpoint,
+    introspection,
+    issuer: config.issuer,
+    now,
     keyRing,
     metadata: renderMetadata({
       issuer: config.issuer,
@@ -174,7 +184,7 @@ async function assemble(
   const handler = connectNodeAdapter({
     routes(router) {
       router.service(TokenService, tokenServiceImpl(tokenEndpoint));
-      router.service(IntrospectionService, introspectionServiceImpl());
+      router.service(IntrospectionService, introspectionServiceImpl({ introspection, issuer: config.issuer, now }));
       router.service(ClientAdminService, clientAdminServiceImpl({ admin, keyRing }));
       router.service(Health, healthServiceImpl(health));
       for (const [service, impl] of reflection) router.service(service, impl);
@@ -198,12 +208,19 @@ async function assemble(
   for (const service of [TokenService, IntrospectionService, ClientAdminService]) health.set(service.typeName, "SERVING");
   log.info({ port: listener.port, issuer: config.issuer, storage: database.kind, tls: config.tls !== undefined }, "tessera listening");
 
+  // Revocations outlive their tokens by nothing: purge them once the tokens have expired.
+  const purge = setInterval(() => {
+    revocations.purge(now()).catch((error: unknown) => log.warn({ err: error }, "could not purge expired revocations"));
+  }, REVOCATION_PURGE_INTERVAL_MS);
+  purge.unref();
+
   let closing: Promise<void> | undefined;
   return {
     port: listener.port,
     config,
     close() {
       closing ??= (async () => {
+        clearInterval(purge);
         health.shutdown();
         await listener.close(config.shutdownTimeoutMs);
         await database.close();

@@ -1,13 +1,14 @@
 /**
  * Deciding whether one of our access tokens is active: our issuer, a published key of the
- * token's own algorithm, RFC 9068 `typ`, unexpired, and a client that still exists and is
- * active. Everything is read from memory. Any failure is simply "inactive" (RFC 7662 §2.2
+ * token's own algorithm, RFC 9068 `typ`, unexpired, not revoked, and a client that still exists
+ * and is active. Everything is read from memory. Any failure is simply "inactive" (RFC 7662 §2.2
  * gives no reasons), and the verifier never throws for a bad token.
  */
 import type { ClientRecord } from "../clients/client.js";
 import type { ClientRegistry } from "../clients/client-registry.js";
 import { decodeCompactJws, JwsFormatError, verifyJwsSignature, type JwtClaims } from "../keys/jwt.js";
 import type { KeyRing } from "../keys/key-ring.js";
+import type { RevocationList } from "./revocation-list.js";
 import { isUsable } from "./client-authentication/client-authenticator.js";
 import { ACCESS_TOKEN_TYPE } from "./access-token-issuer.js";
 
@@ -32,12 +33,28 @@ export class AccessTokenVerifier {
       issuer: string;
       keyRing: KeyRing;
       registry: ClientRegistry;
+      revocations: RevocationList;
       now: () => Date;
     },
   ) {}
 
   /** The token's facts if it is active now; undefined otherwise. */
   async verify(token: string): Promise<ActiveAccessToken | undefined> {
+    const facts = this.verifySignedClaims(token);
+    if (!facts || this.options.revocations.isRevoked(facts.jti)) return undefined;
+    const now = this.options.now();
+    if (facts.expiresAt <= now.getTime() / 1000) return undefined;
+    const client = await this.options.registry.find(facts.clientId);
+    if (!client || !isUsable(client, now)) return undefined;
+    return { ...facts, client };
+  }
+
+  /**
+   * A token we signed, with well-formed claims — whatever its expiry, revocation or client
+   * status. Revocation needs this: a token of a deactivated client can still be revoked, so it
+   * stays dead if the client is reactivated.
+   */
+  verifySignedClaims(token: string): Omit<ActiveAccessToken, "client"> | undefined {
     let jws;
     try {
       jws = decodeCompactJws(token);
@@ -57,18 +74,10 @@ export class AccessTokenVerifier {
     if (typeof exp !== "number" || typeof iat !== "number" || typeof jti !== "string" || typeof clientId !== "string") {
       return undefined;
     }
-    const now = this.options.now();
-    const nowSeconds = now.getTime() / 1000;
-    if (exp <= nowSeconds) return undefined;
     const notBefore = typeof nbf === "number" ? nbf : iat;
-    if (notBefore > nowSeconds + CLOCK_SKEW_SECONDS) return undefined;
-
+    if (notBefore > this.options.now().getTime() / 1000 + CLOCK_SKEW_SECONDS) return undefined;
     const audiences = typeof payload.aud === "string" ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : undefined;
     if (!audiences || !audiences.every((value): value is string => typeof value === "string")) return undefined;
-
-    const client = await this.options.registry.find(clientId);
-    if (!client || !isUsable(client, now)) return undefined;
-
     return {
       claims: payload,
       clientId,
@@ -78,7 +87,6 @@ export class AccessTokenVerifier {
       issuedAt: iat,
       notBefore,
       expiresAt: exp,
-      client,
     };
   }
 }

@@ -5,9 +5,11 @@
 import type { KeyRing } from "../../keys/key-ring.js";
 import type { Logger } from "../../log/logger.js";
 import type { TokenEndpoint } from "../../oauth/token-endpoint.js";
+import type { TokenIntrospection } from "../../oauth/token-introspection.js";
+import { handleIntrospection, handleRevocation } from "./introspection-routes.js";
 import { REQUEST_ID_HEADER, requestIdFrom } from "../request-id.js";
 import { sendJson, type HttpRequest, type HttpResponse } from "./http-io.js";
-import { JWKS_PATH, TOKEN_PATH } from "./metadata.js";
+import { INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH } from "./metadata.js";
 import { sendOAuthError } from "./oauth-error-response.js";
 import { handleTokenRequest } from "./token-route.js";
 
@@ -18,6 +20,9 @@ export interface Readiness {
 
 export interface GatewayOptions {
   readonly tokenEndpoint: TokenEndpoint;
+  readonly introspection: TokenIntrospection;
+  readonly issuer: string;
+  readonly now: () => Date;
   readonly keyRing: KeyRing;
   /** The serialized RFC 8414 metadata document. */
   readonly metadata: string;
@@ -53,6 +58,8 @@ export function createHttpGateway(options: GatewayOptions): (request: HttpReques
 
   const routes = new Map<string, Route>([
     [TOKEN_PATH, { POST: (request, response) => handleTokenRequest(request, response, options.tokenEndpoint) }],
+    [INTROSPECTION_PATH, { POST: (request, response) => handleIntrospection(request, response, options) }],
+    [REVOCATION_PATH, { POST: (request, response) => handleRevocation(request, response, options) }],
     [JWKS_PATH, { GET: sendKeys }],
     ["/.well-known/jwks.json", { GET: sendKeys }],
     ["/.well-known/oauth-authorization-server", { GET: sendMetadata }],

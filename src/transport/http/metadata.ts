@@ -17,6 +17,8 @@ export function endpointUrl(issuer: string, path: string): string {
 }
 
 export const TOKEN_PATH = "/oauth/token";
+export const INTROSPECTION_PATH = "/oauth/introspect";
+export const REVOCATION_PATH = "/oauth/revoke";
 export const JWKS_PATH = "/keys";
 
 export function renderMetadata(input: MetadataInput): string {
@@ -24,6 +26,10 @@ export function renderMetadata(input: MetadataInput): string {
     issuer: input.issuer,
     token_endpoint: endpointUrl(input.issuer, TOKEN_PATH),
     jwks_uri: endpointUrl(input.issuer, JWKS_PATH),
+    introspection_endpoint: endpointUrl(input.issuer, INTROSPECTION_PATH),
+    introspection_endpoint_auth_methods_supported: [...input.authMethods, "bearer"],
+    revocation_endpoint: endpointUrl(input.issuer, REVOCATION_PATH),
+    revocation_endpoint_auth_methods_supported: [...input.authMethods, "bearer"],
     grant_types_supported: input.grantTypes,
     token_endpoint_auth_methods_supported: input.authMethods,
     scopes_supported: input.scopes,
@@ -32,6 +38,8 @@ export function renderMetadata(input: MetadataInput): string {
   };
   if (input.authMethods.includes("private_key_jwt")) {
     document.token_endpoint_auth_signing_alg_values_supported = input.assertionAlgorithms;
+    document.introspection_endpoint_auth_signing_alg_values_supported = input.assertionAlgorithms;
+    document.revocation_endpoint_auth_signing_alg_values_supported = input.assertionAlgorithms;
   }
   return JSON.stringify(document);
 }

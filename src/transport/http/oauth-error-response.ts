@@ -41,10 +41,16 @@ export function sendOAuthError(response: HttpResponse, error: unknown, log: Logg
     ? error.code
     : error.code === "invalid_argument"
       ? "invalid_request"
-      : "server_error";
+      : error.code === "unavailable"
+        ? "temporarily_unavailable"
+        : "server_error";
   const status = error instanceof BodyTooLargeError ? 413 : HTTP_STATUS[code];
   const headers: Record<string, string> = { ...NO_STORE };
   if (code === "invalid_client") headers["www-authenticate"] = `Basic realm="${AUTHENTICATION_REALM}", charset="UTF-8"`;
+  // RFC 6750 §3: a refused Bearer token is challenged with its error.
+  if (code === "invalid_token" || code === "insufficient_scope") {
+    headers["www-authenticate"] = `Bearer realm="${AUTHENTICATION_REALM}", error="${code}"`;
+  }
   const body = code === "server_error" ? { error: code } : { error: code, error_description: error.description };
   sendJson(response, status, body, headers);
 }

@@ -1,0 +1,56 @@
+/**
+ * POST /oauth/introspect (RFC 7662) and POST /oauth/revoke (RFC 7009): form bodies, the caller
+ * authenticated by client credentials or a Bearer token, answers as the RFCs shape them.
+ */
+import type { ActiveAccessToken } from "../../oauth/access-token-verifier.js";
+import { TesseraError } from "../../errors.js";
+import type { TokenIntrospection } from "../../oauth/token-introspection.js";
+import { callerCredentials } from "./client-credentials.js";
+import { single } from "./form-body.js";
+import { NO_STORE, sendJson, type HttpRequest, type HttpResponse } from "./http-io.js";
+import { readParameters } from "./token-route.js";
+
+/** RFC 7662 §2.2 member names. */
+export function introspectionJson(token: ActiveAccessToken, issuer: string): Record<string, unknown> {
+  return {
+    active: true,
+    scope: token.scopes.join(" "),
+    client_id: token.clientId,
+    token_type: "Bearer",
+    exp: token.expiresAt,
+    iat: token.issuedAt,
+    nbf: token.notBefore,
+    sub: typeof token.claims.sub === "string" ? token.claims.sub : token.clientId,
+    aud: token.audiences.length === 1 ? token.audiences[0] : token.audiences,
+    iss: issuer,
+    jti: token.jti,
+  };
+}
+
+export async function handleIntrospection(
+  request: HttpRequest,
+  response: HttpResponse,
+  options: { introspection: TokenIntrospection; issuer: string },
+): Promise<void> {
+  const parameters = await readParameters(request);
+  const caller = await options.introspection.authenticateCaller(callerCredentials(request, parameters));
+  const token = single(parameters, "token");
+  if (!token) throw new TesseraError("invalid_request", "token is required");
+  const active = await options.introspection.introspect(caller, token);
+  sendJson(response, 200, active ? introspectionJson(active, options.issuer) : { active: false }, NO_STORE);
+}
+
+export async function handleRevocation(
+  request: HttpRequest,
+  response: HttpResponse,
+  options: { introspection: TokenIntrospection; now: () => Date },
+): Promise<void> {
+  const parameters = await readParameters(request);
+  const caller = await options.introspection.authenticateCaller(callerCredentials(request, parameters));
+  const token = single(parameters, "token");
+  if (!token) throw new TesseraError("invalid_request", "token is required");
+  await options.introspection.revoke(caller, token, options.now());
+  // RFC 7009 §2.2: 200 whether or not the token was valid; the body is ignored by clients.
+  response.writeHead(200, { ...NO_STORE, "content-length": "0" });
+  response.end();
+}
