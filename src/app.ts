@@ -7,7 +7,9 @@ import { ClientAdmin, ADMIN_SCOPE, CLIENTS_READ_SCOPE, INTROSPECT_SCOPE } from "
 import { ClientRegistry } from "./clients/client-registry.js";
 import type { Config } from "./config/config.js";
 import { SIGNING_ALGORITHMS } from "./keys/algorithms.js";
+import { KeyManager } from "./keys/key-manager.js";
 import { KeyRing } from "./keys/key-ring.js";
+import type { KeyPolicy } from "./keys/key-lifecycle.js";
 import { resolveKeyEncryptionKeys } from "./keys/key-encryption.js";
 import type { Logger } from "./log/logger.js";
 import { AccessTokenIssuer } from "./oauth/access-token-issuer.js";
@@ -41,13 +43,30 @@ import { TokenService, file_tessera_v1_token_service } from "./gen/tessera/v1/to
 import { file_tessera_v1_oauth_error } from "./gen/tessera/v1/oauth_error_pb.js";
 import { Health, file_grpc_health_v1_health } from "./gen/grpc/health/v1/health_pb.js";
 
-/** How long verifiers may cache /keys. The key rotation issue ties this to pre-publication. */
-const JWKS_MAX_AGE_SECONDS = 300;
+/** How often each replica moves keys along their lifecycle and reloads keys changed elsewhere. */
+const KEY_MAINTENANCE_INTERVAL_MS = 10_000;
 const REVOCATION_PURGE_INTERVAL_MS = 10 * 60_000;
+/** Clock skew tolerated between replicas and verifiers. */
+const CLOCK_SKEW_SECONDS = 60;
+
+/**
+ * A key is published two JWKS cache periods (plus a maintenance pass) before it signs, so every
+ * verifier honouring Cache-Control has fetched it; it stays published for the longest token
+ * lifetime after it stops signing.
+ */
+export function keyPolicy(config: Config): KeyPolicy {
+  return {
+    rotationIntervalSeconds: config.keyRotationIntervalSeconds,
+    publicationLeadSeconds: 2 * config.jwksMaxAgeSeconds + KEY_MAINTENANCE_INTERVAL_MS / 1000,
+    retentionSeconds: config.maxTokenLifetimeSeconds + CLOCK_SKEW_SECONDS,
+  };
+}
 
 export interface App {
   readonly port: number;
   readonly config: Config;
+  /** Runs the periodic work now (key lifecycle, key reload); the timers do the same on their own. */
+  maintain(): Promise<void>;
   /** Graceful stop: refuse new work, drain, close storage. */
   close(): Promise<void>;
 }
@@ -98,10 +117,19 @@ async function assemble(
   const audit = new PrismaAuditLog(database.prisma);
 
   // Domain, warmed into memory: the hot path never waits on the database.
-  const keyRing = new KeyRing({ repository: keyRepository, keks, rsaModulusLength: config.rsaModulusLength, log });
+  const keyRing = new KeyRing({ repository: keyRepository, keks, log });
+  const keyManager = new KeyManager({
+    repository: keyRepository,
+    keyRing,
+    keks,
+    // Every algorithm has a key from the start, so a client can switch algorithms at any time.
+    algorithms: SIGNING_ALGORITHMS,
+    policy: keyPolicy(config),
+    rsaModulusLength: config.rsaModulusLength,
+    log,
+  });
   await keyRing.load();
-  // Every algorithm has a key from the start, so a client can switch algorithms at any time.
-  await keyRing.ensureActiveKeys(SIGNING_ALGORITHMS);
+  await keyManager.bootstrap(now());
   const registry = new ClientRegistry(clientRepository);
   await registry.loadAll();
   const admin = new ClientAdmin({ repository: clientRepository, registry, maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds });
@@ -168,7 +196,7 @@ async function assemble(
       scopes: [ADMIN_SCOPE, CLIENTS_READ_SCOPE, INTROSPECT_SCOPE],
     }),
     issuerPath: new URL(config.issuer).pathname,
-    jwksMaxAgeSeconds: JWKS_MAX_AGE_SECONDS,
+    jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
     readiness,
     log,
   });
@@ -185,7 +213,7 @@ async function assemble(
     routes(router) {
       router.service(TokenService, tokenServiceImpl(tokenEndpoint));
       router.service(IntrospectionService, introspectionServiceImpl({ introspection, issuer: config.issuer, now }));
-      router.service(ClientAdminService, clientAdminServiceImpl({ admin, keyRing }));
+      router.service(ClientAdminService, clientAdminServiceImpl({ admin, keyRing, keyManager, defaultAlgorithm: config.defaultAlgorithm, now }));
       router.service(Health, healthServiceImpl(health));
       for (const [service, impl] of reflection) router.service(service, impl);
     },
@@ -213,14 +241,27 @@ async function assemble(
     revocations.purge(now()).catch((error: unknown) => log.warn({ err: error }, "could not purge expired revocations"));
   }, REVOCATION_PURGE_INTERVAL_MS);
   purge.unref();
+  let maintaining: Promise<void> | undefined;
+  const maintainKeys = () => {
+    maintaining ??= keyManager
+      .maintain(now())
+      .catch((error: unknown) => log.warn({ err: error }, "signing key maintenance failed; retrying on the next pass"))
+      .finally(() => (maintaining = undefined));
+    return maintaining;
+  };
+  const keyTimer = setInterval(maintainKeys, KEY_MAINTENANCE_INTERVAL_MS);
+  keyTimer.unref();
 
   let closing: Promise<void> | undefined;
   return {
     port: listener.port,
     config,
+    maintain: maintainKeys,
     close() {
       closing ??= (async () => {
         clearInterval(purge);
+        clearInterval(keyTimer);
+        await maintaining;
         health.shutdown();
         await listener.close(config.shutdownTimeoutMs);
         await database.close();

@@ -37,6 +37,10 @@ export interface Config {
   readonly tokenLifetimeSeconds: number;
   readonly maxTokenLifetimeSeconds: number;
   readonly scopePolicy: ScopePolicy;
+  /** How long a signing key signs before its successor takes over. */
+  readonly keyRotationIntervalSeconds: number;
+  /** Cache-Control max-age of /keys; new keys are published 2 × this before they sign. */
+  readonly jwksMaxAgeSeconds: number;
   readonly logLevel: LogLevel;
   /** How long a graceful shutdown may drain before connections are cut. */
   readonly shutdownTimeoutMs: number;
@@ -120,6 +124,12 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push("TESSERA_TOKEN_LIFETIME must not exceed TESSERA_MAX_TOKEN_LIFETIME");
   }
 
+  const keyRotationIntervalSeconds = parseDuration(read("TESSERA_KEY_ROTATION_INTERVAL"), { name: "TESSERA_KEY_ROTATION_INTERVAL", fallback: 30 * 86_400 }, problems);
+  const jwksMaxAgeSeconds = parseDuration(read("TESSERA_JWKS_MAX_AGE"), { name: "TESSERA_JWKS_MAX_AGE", fallback: 300 }, problems);
+  if (keyRotationIntervalSeconds < 4 * jwksMaxAgeSeconds + 60) {
+    problems.push("TESSERA_KEY_ROTATION_INTERVAL must be well above the JWKS publication lead (4 × TESSERA_JWKS_MAX_AGE + 60 s)");
+  }
+
   const scopePolicy = read("TESSERA_SCOPE_POLICY") ?? "strict";
   if (scopePolicy !== "strict" && scopePolicy !== "narrow") problems.push("TESSERA_SCOPE_POLICY must be strict or narrow");
 
@@ -145,6 +155,8 @@ export function loadConfig(env: Env = process.env): Config {
     tokenLifetimeSeconds,
     maxTokenLifetimeSeconds,
     scopePolicy: scopePolicy as ScopePolicy,
+    keyRotationIntervalSeconds,
+    jwksMaxAgeSeconds,
     logLevel: logLevel as LogLevel,
     shutdownTimeoutMs,
   });

@@ -6,7 +6,6 @@
 import { createHash, createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from "node:crypto";
 import type { Logger } from "../log/logger.js";
 import type { SigningAlgorithm } from "./algorithms.js";
-import { generateSigningKeyPair } from "./key-generation.js";
 import { KekError, type KeyEncryptionKeys } from "./key-encryption.js";
 import type { SigningKeyRepository, SigningKeyState, StoredSigningKey } from "./signing-key.js";
 
@@ -37,7 +36,6 @@ export class KeyRing {
     private readonly options: {
       repository: SigningKeyRepository;
       keks: KeyEncryptionKeys;
-      rsaModulusLength: number;
       log: Logger;
     },
   ) {}
@@ -51,6 +49,13 @@ export class KeyRing {
     const activeByAlg = new Map<SigningAlgorithm, LoadedSigningKey>();
     for (const key of stored) {
       if (key.state === "revoked") continue;
+      // Reloads run every few seconds: keep what is already imported unless it changed.
+      const known = this.byKid.get(key.kid);
+      if (known && known.state === key.state && known.stored.kekId === key.kekId && known.stored.removeTime?.getTime() === key.removeTime?.getTime()) {
+        byKid.set(key.kid, known);
+        if (key.state === "active" && !activeByAlg.has(key.alg)) activeByAlg.set(key.alg, known);
+        continue;
+      }
       let privateKey: KeyObject | undefined;
       if (key.state === "active" || key.state === "next") {
         const kek =
@@ -87,35 +92,10 @@ export class KeyRing {
       await this.options.repository.resealSigningKeys(reseal);
       this.options.log.info({ keys: reseal.length, kek: keks.current.id }, "re-encrypted signing keys under the current KEK");
     }
+    const changed = byKid.size !== this.byKid.size || [...byKid.values()].some((key) => this.byKid.get(key.kid) !== key);
     this.byKid = byKid;
     this.activeByAlg = activeByAlg;
-    this.jwksDocument = renderJwks([...byKid.values()]);
-  }
-
-  /** Makes sure each algorithm has an active key, creating the first one where missing. */
-  async ensureActiveKeys(algorithms: readonly SigningAlgorithm[]): Promise<void> {
-    let created = false;
-    for (const alg of algorithms) {
-      if (this.activeByAlg.has(alg)) continue;
-      const pair = await generateSigningKeyPair(alg, { rsaModulusLength: this.options.rsaModulusLength });
-      const der = pair.privateKey.export({ format: "der", type: "pkcs8" });
-      const now = new Date();
-      const inserted = await this.options.repository.insertFirstActiveKey({
-        kid: pair.kid,
-        alg,
-        state: "active",
-        publicJwk: pair.publicJwk,
-        encryptedPrivateKey: this.options.keks.current.seal(der, pair.kid),
-        kekId: this.options.keks.current.id,
-        createTime: now,
-        activateTime: now,
-        retireTime: null,
-        removeTime: null,
-      });
-      if (inserted) this.options.log.info({ kid: pair.kid, alg }, "created signing key");
-      created = true;
-    }
-    if (created) await this.load();
+    if (changed) this.jwksDocument = renderJwks([...byKid.values()]);
   }
 
   /** The key that signs new tokens of an algorithm, if any. */

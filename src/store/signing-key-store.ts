@@ -1,10 +1,11 @@
 /**
- * SigningKeyRepository on Prisma. Creating the first active key of an algorithm takes a
- * transaction-scoped advisory lock, so replicas starting together create exactly one.
+ * SigningKeyRepository on Prisma. Every change to keys happens in a transaction holding one
+ * advisory lock, so replicas starting or rotating together make exactly one change.
  */
 import type { JsonWebKey } from "node:crypto";
 import { isSigningAlgorithm } from "../keys/algorithms.js";
-import type { SigningKeyRepository, SigningKeyState, StoredSigningKey } from "../keys/signing-key.js";
+import type { SigningKeyRepository, SigningKeyState, SigningKeyTransaction, StoredSigningKey } from "../keys/signing-key.js";
+import { auditEventData } from "./audit-store.js";
 import type { Prisma, PrismaClient } from "./generated/client.js";
 import type { SigningKeyModel as SigningKeyRow } from "./generated/models.js";
 
@@ -24,11 +25,41 @@ export class PrismaSigningKeyRepository implements SigningKeyRepository {
     });
   }
 
-  async insertFirstActiveKey(key: StoredSigningKey): Promise<boolean> {
-    return this.prisma.$transaction(async (tx) => {
-      await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`);
-      const active = await tx.signingKey.count({ where: { alg: key.alg, state: "active" } });
-      if (active > 0) return false;
+  async withSigningKeyLock<T>(options: { wait: boolean }, work: (tx: SigningKeyTransaction) => Promise<T>): Promise<T | undefined> {
+    return this.prisma.$transaction(
+      async (tx) => {
+        if (options.wait) {
+          await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`);
+        } else {
+          const [row] = await tx.$queryRawUnsafe<{ locked: boolean }[]>(`SELECT pg_try_advisory_xact_lock(${SIGNING_KEY_LOCK}) AS locked`);
+          if (!row?.locked) return undefined;
+        }
+        return work(keyTransaction(tx));
+      },
+      // Key generation (RSA) runs inside the transaction; give it room.
+      { timeout: 60_000, maxWait: 30_000 },
+    );
+  }
+
+  async resealSigningKeys(updates: readonly { kid: string; encryptedPrivateKey: Buffer; kekId: string }[]): Promise<void> {
+    await this.prisma.$transaction(
+      updates.map((update) =>
+        this.prisma.signingKey.update({
+          where: { kid: update.kid },
+          data: { encryptedPrivateKey: new Uint8Array(update.encryptedPrivateKey), kekId: update.kekId },
+        }),
+      ),
+    );
+  }
+}
+
+function keyTransaction(tx: Prisma.TransactionClient): SigningKeyTransaction {
+  return {
+    async listSigningKeys() {
+      const rows = await tx.signingKey.findMany({ orderBy: [{ createTime: "desc" }, { kid: "asc" }] });
+      return rows.flatMap((row) => toStoredKey(row) ?? []);
+    },
+    async insertSigningKey(key) {
       await tx.signingKey.create({
         data: {
           kid: key.kid,
@@ -43,20 +74,17 @@ export class PrismaSigningKeyRepository implements SigningKeyRepository {
           removeTime: key.removeTime,
         },
       });
-      return true;
-    });
-  }
-
-  async resealSigningKeys(updates: readonly { kid: string; encryptedPrivateKey: Buffer; kekId: string }[]): Promise<void> {
-    await this.prisma.$transaction(
-      updates.map((update) =>
-        this.prisma.signingKey.update({
-          where: { kid: update.kid },
-          data: { encryptedPrivateKey: new Uint8Array(update.encryptedPrivateKey), kekId: update.kekId },
-        }),
-      ),
-    );
-  }
+    },
+    async updateSigningKey(kid, transition) {
+      await tx.signingKey.update({ where: { kid }, data: transition });
+    },
+    async deleteSigningKey(kid) {
+      await tx.signingKey.delete({ where: { kid } });
+    },
+    async audit(entry) {
+      await tx.auditEvent.create({ data: auditEventData(entry) });
+    },
+  };
 }
 
 function toStoredKey(row: SigningKeyRow): StoredSigningKey | undefined {

@@ -26,14 +26,17 @@ export async function createTestSchema(prefix = "test"): Promise<TestSchema> {
   return {
     name,
     url: `${POSTGRES_BASE_URL}?schema=${name}`,
-    async drop() {
-      const admin = new pg.Client({ connectionString: POSTGRES_BASE_URL });
-      await admin.connect();
-      try {
-        await admin.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
-      } finally {
-        await admin.end();
-      }
-    },
+    drop: () => dropSchema(name),
   };
+}
+
+export async function dropSchema(name: string): Promise<void> {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`not a schema name: ${name}`);
+  const admin = new pg.Client({ connectionString: POSTGRES_BASE_URL });
+  await admin.connect();
+  try {
+    await admin.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
+  } finally {
+    await admin.end();
+  }
 }

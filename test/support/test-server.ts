@@ -11,7 +11,7 @@ import { startApp, type App } from "../../src/app.js";
 import { loadConfig, type Config } from "../../src/config/config.js";
 import { createLogger } from "../../src/log/logger.js";
 import { freePort } from "./ports.js";
-import { createTestSchema, type TestSchema } from "./postgres.js";
+import { createTestSchema, dropSchema } from "./postgres.js";
 
 export type StorageKind = "embedded" | "postgres";
 export const STORAGE_KINDS: readonly StorageKind[] = ["embedded", "postgres"];
@@ -27,6 +27,8 @@ export interface TestServer {
   readonly config: Config;
   readonly dataDir: string;
   readonly databaseUrl: string | undefined;
+  /** Runs the periodic work now (key lifecycle); see App.maintain. */
+  maintain(): Promise<void>;
   /** Stops the server; keeps its storage for a restart. */
   stop(): Promise<void>;
   /** Stops the server and deletes its storage. */
@@ -39,7 +41,9 @@ export interface TestServerOptions {
   readonly storage: StorageKind;
   readonly env?: Readonly<Record<string, string>>;
   /** Reuse storage from an earlier server (restart). */
-  readonly reuse?: Pick<TestServer, "dataDir" | "databaseUrl"> & { readonly kek?: string };
+  readonly reuse?: Pick<TestServer, "dataDir" | "databaseUrl">;
+  /** The server's clock, for tests that move time. */
+  readonly now?: () => Date;
 }
 
 /** One KEK for a whole test run on PostgreSQL, as an operator would configure it. */
@@ -47,15 +51,13 @@ export const TEST_KEK = randomBytes(32).toString("base64");
 
 export async function startTestServer(options: TestServerOptions): Promise<TestServer> {
   let dataDir = options.reuse?.dataDir;
-  let schema: TestSchema | undefined;
   let databaseUrl = options.reuse?.databaseUrl;
   if (!dataDir) {
     dataDir = mkdtempSync(path.join(tmpdir(), "tessera-test-"));
     if (options.storage === "embedded") cpSync(inject("pgliteTemplate"), path.join(dataDir, "pglite"), { recursive: true });
   }
   if (options.storage === "postgres" && !databaseUrl) {
-    schema = await createTestSchema();
-    databaseUrl = schema.url;
+    databaseUrl = (await createTestSchema()).url;
   }
   const port = await freePort();
   const env: Record<string, string> = {
@@ -70,7 +72,10 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     ...options.env,
   };
   const config = loadConfig(env);
-  const app: App = await startApp(config, { log: createLogger({ level: config.logLevel, destination: process.stderr }) });
+  const app: App = await startApp(config, {
+    log: createLogger({ level: config.logLevel, destination: process.stderr }),
+    ...(options.now ? { now: options.now } : {}),
+  });
   const url = `http://127.0.0.1:${app.port}`;
   const keptDataDir = dataDir;
   let stopped = false;
@@ -86,10 +91,12 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     dataDir: keptDataDir,
     databaseUrl,
     stop,
+    maintain: () => app.maintain(),
     async destroy() {
       await stop();
       rmSync(keptDataDir, { recursive: true, force: true });
-      await schema?.drop();
+      // Drops the schema also when this server reused another's: the last one out cleans up.
+      if (databaseUrl) await dropSchema(new URL(databaseUrl).searchParams.get("schema")!);
     },
     async adminToken(scope) {
       const response = await fetch(`${url}/oauth/token`, {

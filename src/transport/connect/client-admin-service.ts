@@ -4,7 +4,9 @@
  */
 import type { ServiceImpl } from "@connectrpc/connect";
 import { ADMIN_SCOPE, CLIENTS_READ_SCOPE, type ClientAdmin } from "../../clients/client-admin.js";
-import { unimplemented } from "../../errors.js";
+import { invalidArgument } from "../../clients/client-validation.js";
+import type { SigningAlgorithm } from "../../keys/algorithms.js";
+import type { KeyManager } from "../../keys/key-manager.js";
 import type { KeyRing } from "../../keys/key-ring.js";
 import { ClientAdminService } from "../../gen/tessera/v1/client_admin_service_pb.js";
 import { actorOf } from "./context.js";
@@ -14,7 +16,9 @@ import {
   clientToProto,
   createClientInput,
   importClientInput,
+  algorithmFromProto,
   signingKeyToProto,
+  storedKeyToProto,
   statusFromProto,
 } from "./converters.js";
 import type { ScopeRule } from "./interceptors.js";
@@ -27,7 +31,13 @@ export const CLIENT_ADMIN_SCOPES: ReadonlyMap<string, ScopeRule> = new Map(
   ClientAdminService.methods.map((method) => [method.name, method.name === "GetClient" || method.name === "ListClients" ? READ : ADMIN]),
 );
 
-export function clientAdminServiceImpl(options: { admin: ClientAdmin; keyRing: KeyRing }): ServiceImpl<typeof ClientAdminService> {
+export function clientAdminServiceImpl(options: {
+  admin: ClientAdmin;
+  keyRing: KeyRing;
+  keyManager: KeyManager;
+  defaultAlgorithm: SigningAlgorithm;
+  now: () => Date;
+}): ServiceImpl<typeof ClientAdminService> {
   const { admin } = options;
   return {
     async createClient(request, context) {
@@ -87,10 +97,18 @@ export function clientAdminServiceImpl(options: { admin: ClientAdmin; keyRing: K
       return { client: clientToProto(await admin.finishSecretRotation(request.clientId, "cancel", actorOf(context.values))) };
     },
     async listSigningKeys() {
-      return { keys: options.keyRing.keys().map(signingKeyToProto) };
+      return { keys: options.keyRing.keys().map((key) => signingKeyToProto(key)) };
     },
-    rotateSigningKey: () => unimplemented("RotateSigningKey"),
-    revokeSigningKey: () => unimplemented("RevokeSigningKey"),
+    async rotateSigningKey(request, context) {
+      const alg = algorithmFromProto(request.algorithm, "algorithm") ?? options.defaultAlgorithm;
+      const stored = await options.keyManager.rotate(alg, options.now(), actorOf(context.values));
+      return { key: storedKeyToProto(stored) };
+    },
+    async revokeSigningKey(request, context) {
+      if (!request.kid) throw invalidArgument("kid", "is required");
+      const stored = await options.keyManager.revoke(request.kid, options.now(), actorOf(context.values));
+      return { key: storedKeyToProto(stored) };
+    },
     async listAuditEvents(request) {
       const page = await admin.listAuditEvents({ pageSize: request.pageSize, pageToken: request.pageToken, clientId: request.clientId });
       return { events: page.events.map(auditEventToProto), nextPageToken: page.nextPageToken };

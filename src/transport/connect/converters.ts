@@ -12,7 +12,7 @@ import type { CreateClientInput } from "../../clients/client-admin.js";
 import { invalidArgument } from "../../clients/client-validation.js";
 import type { SigningAlgorithm as DomainAlgorithm } from "../../keys/algorithms.js";
 import type { LoadedSigningKey } from "../../keys/key-ring.js";
-import type { SigningKeyState as DomainKeyState } from "../../keys/signing-key.js";
+import type { SigningKeyState as DomainKeyState, StoredSigningKey } from "../../keys/signing-key.js";
 import { ClientSchema, ClientStatus, SigningAlgorithm, type Client } from "../../gen/tessera/v1/client_pb.js";
 import type { CreateClientRequest } from "../../gen/tessera/v1/client_admin_service_pb.js";
 import { SigningKeySchema, SigningKeyState, type SigningKey } from "../../gen/tessera/v1/signing_key_pb.js";
@@ -170,11 +170,14 @@ const KEY_STATE_TO_PROTO: Readonly<Record<DomainKeyState, SigningKeyState>> = {
 };
 
 export function signingKeyToProto(key: LoadedSigningKey): SigningKey {
-  const { stored } = key;
+  return storedKeyToProto(key.stored);
+}
+
+export function storedKeyToProto(stored: StoredSigningKey): SigningKey {
   return create(SigningKeySchema, {
-    kid: key.kid,
-    algorithm: ALGORITHM_TO_PROTO[key.alg],
-    state: KEY_STATE_TO_PROTO[key.state],
+    kid: stored.kid,
+    algorithm: ALGORITHM_TO_PROTO[stored.alg],
+    state: KEY_STATE_TO_PROTO[stored.state],
     createTime: timestampFromDate(stored.createTime),
     activateTime: stored.activateTime ? timestampFromDate(stored.activateTime) : undefined,
     retireTime: stored.retireTime ? timestampFromDate(stored.retireTime) : undefined,
