@@ -22,6 +22,8 @@ import { RevocationList } from "./oauth/revocation-list.js";
 import { TokenEndpoint } from "./oauth/token-endpoint.js";
 import { TokenIntrospection } from "./oauth/token-introspection.js";
 import { PrismaRevocationRepository } from "./store/revocation-store.js";
+import { databaseChangeSource } from "./store/change-listener.js";
+import { ReplicaSync } from "./sync/replica-sync.js";
 import { PrismaAuditLog } from "./store/audit-store.js";
 import { PrismaClientRepository } from "./store/client-store.js";
 import { openDatabase, type Database } from "./store/database.js";
@@ -46,6 +48,8 @@ import { Health, file_grpc_health_v1_health } from "./gen/grpc/health/v1/health_
 /** How often each replica moves keys along their lifecycle and reloads keys changed elsewhere. */
 const KEY_MAINTENANCE_INTERVAL_MS = 10_000;
 const REVOCATION_PURGE_INTERVAL_MS = 10 * 60_000;
+/** The safety net under LISTEN/NOTIFY: a full reload of clients, revocations and keys. */
+const RESYNC_INTERVAL_MS = 60_000;
 /** Clock skew tolerated between replicas and verifiers. */
 const CLOCK_SKEW_SECONDS = 60;
 
@@ -128,14 +132,32 @@ async function assemble(
     rsaModulusLength: config.rsaModulusLength,
     log,
   });
-  await keyRing.load();
-  await keyManager.bootstrap(now());
   const registry = new ClientRegistry(clientRepository);
-  await registry.loadAll();
+  const revocations = new RevocationList(new PrismaRevocationRepository(database.prisma));
+  const sync = new ReplicaSync({
+    source: databaseChangeSource(database),
+    registry,
+    revocations,
+    keyRing,
+    now,
+    resyncIntervalMs: RESYNC_INTERVAL_MS,
+    log,
+  });
+  // Listen before the first load, so no change committed in between goes unheard.
+  await sync.start();
   const admin = new ClientAdmin({ repository: clientRepository, registry, maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds });
-  if (config.admin) {
-    await admin.ensureBootstrapAdmin({ ...config.admin, audience: config.issuer });
-    log.info({ clientId: config.admin.clientId }, "bootstrap admin client ready");
+  try {
+    await keyRing.load();
+    await keyManager.bootstrap(now());
+    await registry.loadAll();
+    await revocations.load(now());
+    if (config.admin) {
+      await admin.ensureBootstrapAdmin({ ...config.admin, audience: config.issuer });
+      log.info({ clientId: config.admin.clientId }, "bootstrap admin client ready");
+    }
+  } catch (error) {
+    await sync.stop();
+    throw error;
   }
 
   // OAuth core.
@@ -147,8 +169,6 @@ async function assemble(
     maxLifetimeSeconds: config.maxTokenLifetimeSeconds,
     now,
   });
-  const revocations = new RevocationList(new PrismaRevocationRepository(database.prisma));
-  await revocations.load(now());
   const verifier = new AccessTokenVerifier({ issuer: config.issuer, keyRing, registry, revocations, now });
   const authenticator = new ClientAuthenticator({
     registry,
@@ -262,6 +282,7 @@ async function assemble(
         clearInterval(purge);
         clearInterval(keyTimer);
         await maintaining;
+        await sync.stop();
         health.shutdown();
         await listener.close(config.shutdownTimeoutMs);
         await database.close();

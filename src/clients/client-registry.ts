@@ -6,24 +6,65 @@
 import type { ClientRecord } from "./client.js";
 import type { ClientRepository } from "./client-repository.js";
 
+/** How long "no such client" is remembered, so random ids cannot make every request a query. */
+const NEGATIVE_TTL_MS = 5_000;
+/** At most this many unknown ids are remembered; the oldest are forgotten first. */
+const NEGATIVE_CAPACITY = 10_000;
+
 export class ClientRegistry {
   private readonly records = new Map<string, ClientRecord>();
+  /** Unknown client ids → when to forget them (insertion order = age). */
+  private readonly unknown = new Map<string, number>();
 
-  constructor(private readonly repository: Pick<ClientRepository, "findClient" | "listAllClients">) {}
+  constructor(
+    private readonly repository: Pick<ClientRepository, "findClient" | "listAllClients">,
+    private readonly clock: () => number = Date.now,
+  ) {}
 
   async loadAll(): Promise<void> {
     const all = await this.repository.listAllClients();
-    this.records.clear();
+    const ids = new Set(all.map((record) => record.client.id));
+    for (const id of this.records.keys()) if (!ids.has(id)) this.records.delete(id);
     for (const record of all) this.records.set(record.client.id, record);
+    this.unknown.clear();
   }
 
-  /** The client from memory, falling back to storage for one this process has not seen. */
+  /**
+   * The client from memory, falling back to storage for one this replica has not seen yet
+   * (created elsewhere a moment ago). A miss is remembered briefly and boundedly.
+   */
   async find(clientId: string): Promise<ClientRecord | undefined> {
     const cached = this.records.get(clientId);
     if (cached) return cached;
+    const forgetAt = this.unknown.get(clientId);
+    if (forgetAt !== undefined) {
+      if (forgetAt > this.clock()) return undefined;
+      this.unknown.delete(clientId);
+    }
     const stored = await this.repository.findClient(clientId);
     if (stored) this.records.set(clientId, stored);
+    else this.rememberUnknown(clientId);
     return stored;
+  }
+
+  /** Re-reads one client after another replica changed it. */
+  async refresh(clientId: string): Promise<void> {
+    this.unknown.delete(clientId);
+    const stored = await this.repository.findClient(clientId);
+    if (stored) this.records.set(clientId, stored);
+    else this.records.delete(clientId);
+  }
+
+  private rememberUnknown(clientId: string): void {
+    if (this.unknown.size >= NEGATIVE_CAPACITY) {
+      const oldest = this.unknown.keys().next().value;
+      if (oldest !== undefined) this.unknown.delete(oldest);
+    }
+    this.unknown.set(clientId, this.clock() + NEGATIVE_TTL_MS);
+  }
+
+  get unknownSize(): number {
+    return this.unknown.size;
   }
 
   /** The client from memory only; for verification paths that must never wait on storage. */
@@ -32,6 +73,7 @@ export class ClientRegistry {
   }
 
   put(record: ClientRecord): void {
+    this.unknown.delete(record.client.id);
     this.records.set(record.client.id, record);
   }
 

@@ -38,6 +38,11 @@ export class RevocationList {
     this.expiries.set(revocation.jti, revocation.expireTime.getTime());
   }
 
+  /** Applies a revocation another replica already stored. */
+  remember(jti: string, expireTime: Date): void {
+    this.expiries.set(jti, expireTime.getTime());
+  }
+
   /** Forgets revocations of expired tokens, in memory and in storage. */
   async purge(now: Date): Promise<number> {
     const cutoff = now.getTime();

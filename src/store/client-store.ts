@@ -15,10 +15,14 @@ import type {
 import { TesseraError } from "../errors.js";
 import { isSigningAlgorithm } from "../keys/algorithms.js";
 import { auditEventData } from "./audit-store.js";
+import { announceChange } from "./change-feed.js";
 import { Prisma, type PrismaClient } from "./generated/client.js";
 import type { ClientModel as ClientRow, ClientSecretModel as ClientSecretRow } from "./generated/models.js";
 
 type Transaction = Prisma.TransactionClient;
+
+/** Advisory lock key serializing start-up client bootstraps ("tessera boot"). */
+const ENSURE_CLIENT_LOCK = 0x7465_7373_626f_6f74n;
 
 export class PrismaClientRepository implements ClientRepository {
   constructor(private readonly prisma: PrismaClient) {}
@@ -28,6 +32,7 @@ export class PrismaClientRepository implements ClientRepository {
       return await this.prisma.$transaction(async (tx) => {
         const record = await insertClient(tx, input.client, input.secret);
         await tx.auditEvent.create({ data: auditEventData(input.audit) });
+        await announceChange(tx, { kind: "client", clientId: record.client.id });
         return record;
       });
     } catch (error) {
@@ -50,10 +55,13 @@ export class PrismaClientRepository implements ClientRepository {
 
   async ensureClient(input: { client: NewClient; secret: ClientSecretHash; audit: AuditEntry }): Promise<ClientRecord> {
     return this.prisma.$transaction(async (tx) => {
+      // Replicas starting together all ensure the same client: one at a time.
+      await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${ENSURE_CLIENT_LOCK})`);
       const existing = await tx.client.findUnique({ where: { id: input.client.id }, include: { secrets: true } });
       if (!existing) {
         const record = await insertClient(tx, input.client, input.secret);
         await tx.auditEvent.create({ data: auditEventData(input.audit) });
+        await announceChange(tx, { kind: "client", clientId: record.client.id });
         return record;
       }
       const missingScopes = input.client.allowedScopes.filter((scope) => !existing.allowedScopes.includes(scope));
@@ -77,6 +85,7 @@ export class PrismaClientRepository implements ClientRepository {
       await tx.auditEvent.create({
         data: auditEventData({ ...input.audit, details: { addedScopes: missingScopes, secretReplaced: secretChanged } }),
       });
+      await announceChange(tx, { kind: "client", clientId: existing.id });
       return toRecord(row);
     });
   }
@@ -127,6 +136,7 @@ export class PrismaClientRepository implements ClientRepository {
         include: { secrets: true },
       });
       await tx.auditEvent.create({ data: auditEventData(change.audit) });
+      await announceChange(tx, { kind: "client", clientId: change.clientId });
       return toRecord(row);
     });
   }
@@ -136,6 +146,7 @@ export class PrismaClientRepository implements ClientRepository {
       await claimRevision(tx, change);
       await tx.client.delete({ where: { id: change.clientId } });
       await tx.auditEvent.create({ data: auditEventData(change.audit) });
+      await announceChange(tx, { kind: "client", clientId: change.clientId });
     });
   }
 
@@ -157,6 +168,7 @@ export class PrismaClientRepository implements ClientRepository {
         }
       }
       await tx.auditEvent.create({ data: auditEventData(change.audit) });
+      await announceChange(tx, { kind: "client", clientId: change.clientId });
       const row = await tx.client.findUniqueOrThrow({ where: { id: change.clientId }, include: { secrets: true } });
       return toRecord(row);
     });

@@ -17,12 +17,30 @@ import type { SqlSession } from "./sql-connection.js";
 export interface Database {
   readonly kind: StorageConfig["kind"];
   readonly prisma: PrismaClient;
+  /** The schema holding Tessera's tables ("public" on the embedded database). */
+  readonly schema: string;
   /** A raw session on one connection, for migrations, advisory locks and probes. */
   session(): Promise<SqlSession>;
+  /**
+   * LISTENs on a channel until the returned function is called. On PostgreSQL this holds a
+   * dedicated connection and re-establishes it after failures, calling `onReconnect` each time
+   * (notifications sent while it was down are lost).
+   */
+  listen(channel: string, handlers: ListenHandlers): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
-const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+export interface ListenHandlers {
+  onMessage(payload: string): void;
+  onReconnect(): void;
+}
+
+const CHANNEL_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const RECONNECT_MIN_MS = 250;
+const RECONNECT_MAX_MS = 10_000;
+
+/** Short enough that the change channel ("tessera_changes_" + schema) is a valid identifier. */
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,46}$/;
 
 export async function openDatabase(storage: StorageConfig): Promise<Database> {
   return storage.kind === "embedded" ? openEmbedded(storage.dataDir) : openPostgres(storage.url);
@@ -46,7 +64,9 @@ async function openEmbedded(dataDir: string): Promise<Database> {
   return {
     kind: "embedded",
     prisma,
+    schema: "public",
     session: async () => session,
+    listen: async (channel, handlers) => pglite.listen(channel, (payload) => handlers.onMessage(payload)),
     close: async () => {
       await prisma.$disconnect();
       await pglite.close();
@@ -87,6 +107,7 @@ async function openPostgres(url: string): Promise<Database> {
   return {
     kind: "postgres",
     prisma,
+    schema,
     session: async () => {
       const connection = await pool.connect();
       return {
@@ -98,9 +119,62 @@ async function openPostgres(url: string): Promise<Database> {
         release: async () => connection.release(),
       };
     },
+    listen: (channel, handlers) => listenOnPostgres(poolConfig, channel, handlers),
     close: async () => {
       await prisma.$disconnect();
       await pool.end();
     },
+  };
+}
+
+async function listenOnPostgres(poolConfig: pg.PoolConfig, channel: string, handlers: ListenHandlers): Promise<() => Promise<void>> {
+  if (!CHANNEL_NAME.test(channel)) throw new Error(`not a channel name: ${channel}`);
+  let stopped = false;
+  let client: pg.Client | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let delay = RECONNECT_MIN_MS;
+
+  const connect = async (): Promise<void> => {
+    const candidate = new pg.Client({ ...poolConfig, application_name: "tessera-listen" });
+    candidate.on("error", () => {});
+    candidate.on("notification", (message) => {
+      if (message.channel === channel && message.payload !== undefined) handlers.onMessage(message.payload);
+    });
+    candidate.on("end", () => {
+      if (client === candidate) client = undefined;
+      if (!stopped) scheduleReconnect();
+    });
+    await candidate.connect();
+    try {
+      await candidate.query(`LISTEN "${channel}"`);
+    } catch (error) {
+      await candidate.end().catch(() => {});
+      throw error;
+    }
+    client = candidate;
+  };
+  const scheduleReconnect = () => {
+    if (stopped || retryTimer) return;
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      connect().then(
+        () => {
+          delay = RECONNECT_MIN_MS;
+          handlers.onReconnect();
+        },
+        () => {
+          delay = Math.min(delay * 2, RECONNECT_MAX_MS);
+          scheduleReconnect();
+        },
+      );
+    }, delay);
+    retryTimer.unref();
+  };
+
+  await connect();
+  return async () => {
+    stopped = true;
+    clearTimeout(retryTimer);
+    await client?.end().catch(() => {});
   };
 }

@@ -2,16 +2,25 @@
  * RevocationRepository on Prisma.
  */
 import type { Revocation, RevocationRepository } from "../oauth/revocation-list.js";
+import { announceChange } from "./change-feed.js";
 import type { PrismaClient } from "./generated/client.js";
 
 export class PrismaRevocationRepository implements RevocationRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
   async saveRevocation(revocation: Revocation): Promise<void> {
-    await this.prisma.revokedToken.upsert({
-      where: { jti: revocation.jti },
-      create: { jti: revocation.jti, clientId: revocation.clientId, expireTime: revocation.expireTime },
-      update: {},
+    await this.prisma.$transaction(async (tx) => {
+      await tx.revokedToken.upsert({
+        where: { jti: revocation.jti },
+        create: { jti: revocation.jti, clientId: revocation.clientId, expireTime: revocation.expireTime },
+        update: {},
+      });
+      await announceChange(tx, {
+        kind: "revocation",
+        jti: revocation.jti,
+        clientId: revocation.clientId,
+        expireTime: revocation.expireTime.getTime(),
+      });
     });
   }
 

@@ -6,6 +6,7 @@ import type { JsonWebKey } from "node:crypto";
 import { isSigningAlgorithm } from "../keys/algorithms.js";
 import type { SigningKeyRepository, SigningKeyState, SigningKeyTransaction, StoredSigningKey } from "../keys/signing-key.js";
 import { auditEventData } from "./audit-store.js";
+import { announceChange } from "./change-feed.js";
 import type { Prisma, PrismaClient } from "./generated/client.js";
 import type { SigningKeyModel as SigningKeyRow } from "./generated/models.js";
 
@@ -34,7 +35,10 @@ export class PrismaSigningKeyRepository implements SigningKeyRepository {
           const [row] = await tx.$queryRawUnsafe<{ locked: boolean }[]>(`SELECT pg_try_advisory_xact_lock(${SIGNING_KEY_LOCK}) AS locked`);
           if (!row?.locked) return undefined;
         }
-        return work(keyTransaction(tx));
+        const changes = { made: false };
+        const result = await work(keyTransaction(tx, changes));
+        if (changes.made) await announceChange(tx, { kind: "keys" });
+        return result;
       },
       // Key generation (RSA) runs inside the transaction; give it room.
       { timeout: 60_000, maxWait: 30_000 },
@@ -53,13 +57,14 @@ export class PrismaSigningKeyRepository implements SigningKeyRepository {
   }
 }
 
-function keyTransaction(tx: Prisma.TransactionClient): SigningKeyTransaction {
+function keyTransaction(tx: Prisma.TransactionClient, changes: { made: boolean }): SigningKeyTransaction {
   return {
     async listSigningKeys() {
       const rows = await tx.signingKey.findMany({ orderBy: [{ createTime: "desc" }, { kid: "asc" }] });
       return rows.flatMap((row) => toStoredKey(row) ?? []);
     },
     async insertSigningKey(key) {
+      changes.made = true;
       await tx.signingKey.create({
         data: {
           kid: key.kid,
@@ -76,9 +81,11 @@ function keyTransaction(tx: Prisma.TransactionClient): SigningKeyTransaction {
       });
     },
     async updateSigningKey(kid, transition) {
+      changes.made = true;
       await tx.signingKey.update({ where: { kid }, data: transition });
     },
     async deleteSigningKey(kid) {
+      changes.made = true;
       await tx.signingKey.delete({ where: { kid } });
     },
     async audit(entry) {

@@ -1,0 +1,72 @@
+/**
+ * Keeps this replica's in-memory state — clients, revocations, signing keys — in step with
+ * changes committed by any replica, so the hot path can read memory only. Target: a change on one
+ * replica is honoured by every other within a second (LISTEN/NOTIFY), with a full resync after a
+ * reconnect and on a slow safety timer.
+ */
+import type { ClientRegistry } from "../clients/client-registry.js";
+import type { KeyRing } from "../keys/key-ring.js";
+import type { Logger } from "../log/logger.js";
+import type { RevocationList } from "../oauth/revocation-list.js";
+import type { Change, ChangeSource } from "./change.js";
+
+export class ReplicaSync {
+  private stopListening: (() => Promise<void>) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private resyncing: Promise<void> | undefined;
+  /** When the last full resync finished, for metrics and readiness. */
+  lastResync: Date | undefined;
+
+  constructor(
+    private readonly options: {
+      source: ChangeSource;
+      registry: ClientRegistry;
+      revocations: RevocationList;
+      keyRing: KeyRing;
+      now: () => Date;
+      resyncIntervalMs: number;
+      log: Logger;
+    },
+  ) {}
+
+  async start(): Promise<void> {
+    this.stopListening = await this.options.source.subscribe({
+      onChange: (change) => this.apply(change),
+      onResync: () => void this.resync(),
+    });
+    this.timer = setInterval(() => void this.resync(), this.options.resyncIntervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.stopListening?.();
+    await this.resyncing;
+  }
+
+  private apply(change: Change): void {
+    const { registry, revocations, keyRing, log } = this.options;
+    const work =
+      change.kind === "client"
+        ? registry.refresh(change.clientId)
+        : change.kind === "revocation"
+          ? Promise.resolve(revocations.remember(change.jti, new Date(change.expireTime)))
+          : keyRing.load();
+    work.catch((error: unknown) => {
+      log.warn({ err: error, change: change.kind }, "could not apply a change from another replica; resyncing");
+      void this.resync();
+    });
+  }
+
+  /** Reloads everything; concurrent calls share one pass. */
+  resync(): Promise<void> {
+    const { registry, revocations, keyRing, now, log } = this.options;
+    this.resyncing ??= Promise.all([registry.loadAll(), revocations.load(now()), keyRing.load()])
+      .then(() => {
+        this.lastResync = now();
+      })
+      .catch((error: unknown) => log.warn({ err: error }, "resync failed; retrying on the next pass"))
+      .finally(() => (this.resyncing = undefined));
+    return this.resyncing;
+  }
+}
