@@ -18,6 +18,9 @@ import { AssertionReplayCache } from "./oauth/client-authentication/assertion-re
 import { ASSERTION_ALGORITHMS } from "./oauth/client-authentication/private-key-jwt.js";
 import { ClientAuthenticator } from "./oauth/client-authentication/client-authenticator.js";
 import { ClientCredentialsGrant } from "./oauth/grants/client-credentials-grant.js";
+import { RefreshTokenGrant } from "./oauth/grants/refresh-token-grant.js";
+import { RefreshTokens } from "./oauth/refresh-tokens.js";
+import { PrismaRefreshTokenRepository } from "./store/refresh-token-store.js";
 import { RevocationList } from "./oauth/revocation-list.js";
 import { TokenEndpoint } from "./oauth/token-endpoint.js";
 import { TokenIntrospection } from "./oauth/token-introspection.js";
@@ -176,10 +179,18 @@ async function assemble(
     assertionAudiences: [config.issuer, endpointUrl(config.issuer, TOKEN_PATH)],
     replayCache: new AssertionReplayCache(),
   });
-  const introspection = new TokenIntrospection({ issuer: config.issuer, verifier, authenticator, revocations });
+  const refreshTokens = new RefreshTokens({
+    repository: new PrismaRefreshTokenRepository(database.prisma),
+    lifetimeSeconds: config.refreshTokenLifetimeSeconds,
+    now,
+  });
+  const introspection = new TokenIntrospection({ issuer: config.issuer, verifier, authenticator, revocations, refreshTokens });
   const tokenEndpoint = new TokenEndpoint({
     authenticator,
-    grants: [new ClientCredentialsGrant({ issuer, scopePolicy: config.scopePolicy })],
+    grants: [
+      new ClientCredentialsGrant({ issuer, scopePolicy: config.scopePolicy, refreshTokens }),
+      new RefreshTokenGrant({ issuer, refreshTokens }),
+    ],
   });
 
   // Transports.

@@ -37,6 +37,8 @@ export interface Config {
   readonly tokenLifetimeSeconds: number;
   readonly maxTokenLifetimeSeconds: number;
   readonly scopePolicy: ScopePolicy;
+  /** Lifetime of refresh tokens, for clients that opted in to them. */
+  readonly refreshTokenLifetimeSeconds: number;
   /** How long a signing key signs before its successor takes over. */
   readonly keyRotationIntervalSeconds: number;
   /** Cache-Control max-age of /keys; new keys are published 2 × this before they sign. */
@@ -130,6 +132,8 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push("TESSERA_KEY_ROTATION_INTERVAL must be well above the JWKS publication lead (4 × TESSERA_JWKS_MAX_AGE + 60 s)");
   }
 
+  const refreshTokenLifetimeSeconds = parseDuration(read("TESSERA_REFRESH_TOKEN_LIFETIME"), { name: "TESSERA_REFRESH_TOKEN_LIFETIME", fallback: 7 * 86_400 }, problems);
+
   const scopePolicy = read("TESSERA_SCOPE_POLICY") ?? "strict";
   if (scopePolicy !== "strict" && scopePolicy !== "narrow") problems.push("TESSERA_SCOPE_POLICY must be strict or narrow");
 
@@ -155,6 +159,7 @@ export function loadConfig(env: Env = process.env): Config {
     tokenLifetimeSeconds,
     maxTokenLifetimeSeconds,
     scopePolicy: scopePolicy as ScopePolicy,
+    refreshTokenLifetimeSeconds,
     keyRotationIntervalSeconds,
     jwksMaxAgeSeconds,
     logLevel: logLevel as LogLevel,

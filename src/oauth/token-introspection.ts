@@ -9,6 +9,7 @@ import type { JsonObject, JsonValue } from "../clients/client.js";
 import { TesseraError } from "../errors.js";
 import type { ActiveAccessToken, AccessTokenVerifier } from "./access-token-verifier.js";
 import type { ClientAuthenticator } from "./client-authentication/client-authenticator.js";
+import { REFRESH_TOKEN_PREFIX, type RefreshTokens } from "./refresh-tokens.js";
 import type { RevocationList } from "./revocation-list.js";
 import type { PresentedClientCredentials } from "./token-request.js";
 
@@ -37,6 +38,7 @@ export class TokenIntrospection {
       verifier: AccessTokenVerifier;
       authenticator: ClientAuthenticator;
       revocations: RevocationList;
+      refreshTokens: RefreshTokens;
     },
   ) {}
 
@@ -92,6 +94,10 @@ export class TokenIntrospection {
    * client is refused unless the caller holds tessera:introspect.
    */
   async revoke(caller: Caller, token: string, now: Date): Promise<void> {
+    if (token.startsWith(REFRESH_TOKEN_PREFIX)) {
+      await this.options.refreshTokens.revoke(token, (clientId) => clientId === caller.clientId || caller.mayIntrospectAny);
+      return;
+    }
     const facts = this.options.verifier.verifySignedClaims(token);
     if (!facts || facts.expiresAt * 1000 <= now.getTime()) return;
     if (facts.clientId !== caller.clientId && !caller.mayIntrospectAny) {

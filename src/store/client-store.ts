@@ -135,6 +135,10 @@ export class PrismaClientRepository implements ClientRepository {
         },
         include: { secrets: true },
       });
+      if (changes.status === "inactive") {
+        // Deactivation ends refresh-token chains for good: reactivating must not revive them.
+        await tx.refreshToken.updateMany({ where: { clientId: change.clientId, useTime: null }, data: { useTime: new Date() } });
+      }
       await tx.auditEvent.create({ data: auditEventData(change.audit) });
       await announceChange(tx, { kind: "client", clientId: change.clientId });
       return toRecord(row);

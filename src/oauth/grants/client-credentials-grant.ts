@@ -7,13 +7,14 @@ import type { Client, ClientRecord } from "../../clients/client.js";
 import type { ScopePolicy } from "../../config/config.js";
 import { TesseraError } from "../../errors.js";
 import type { AccessTokenIssuer } from "../access-token-issuer.js";
+import type { RefreshTokens } from "../refresh-tokens.js";
 import type { TokenRequest, TokenResponse } from "../token-request.js";
 import type { GrantHandler } from "./grant-handler.js";
 
 export class ClientCredentialsGrant implements GrantHandler {
   readonly grantType = "client_credentials";
 
-  constructor(private readonly options: { issuer: AccessTokenIssuer; scopePolicy: ScopePolicy }) {}
+  constructor(private readonly options: { issuer: AccessTokenIssuer; scopePolicy: ScopePolicy; refreshTokens: RefreshTokens }) {}
 
   async handle(request: TokenRequest, record: ClientRecord): Promise<TokenResponse> {
     const { client } = record;
@@ -27,6 +28,8 @@ export class ClientCredentialsGrant implements GrantHandler {
       scopes,
       audiences,
       expireTime: issued.expireTime,
+      // Opt-in only: RFC 6749 §4.4.3 says a refresh token SHOULD NOT be included by default.
+      refreshToken: client.refreshTokensEnabled ? await this.options.refreshTokens.startChain(record, { scopes, audiences }) : undefined,
     };
   }
 }

@@ -1,0 +1,34 @@
+/**
+ * The refresh token grant (RFC 6749 §6) for clients that opted in: the authenticated client
+ * redeems its refresh token for a new access token and the token's successor.
+ */
+import type { ClientRecord } from "../../clients/client.js";
+import { TesseraError } from "../../errors.js";
+import type { AccessTokenIssuer } from "../access-token-issuer.js";
+import type { RefreshTokens } from "../refresh-tokens.js";
+import type { TokenRequest, TokenResponse } from "../token-request.js";
+import type { GrantHandler } from "./grant-handler.js";
+
+export class RefreshTokenGrant implements GrantHandler {
+  readonly grantType = "refresh_token";
+
+  constructor(private readonly options: { issuer: AccessTokenIssuer; refreshTokens: RefreshTokens }) {}
+
+  async handle(request: TokenRequest, record: ClientRecord): Promise<TokenResponse> {
+    if (!request.refreshToken) throw new TesseraError("invalid_request", "refresh_token is required");
+    const redeemed = await this.options.refreshTokens.redeem(record, request.refreshToken, {
+      scopes: request.scopes,
+      audiences: request.audiences,
+    });
+    const issued = await this.options.issuer.issue({ client: record.client, scopes: redeemed.scopes, audiences: redeemed.audiences });
+    return {
+      accessToken: issued.token,
+      tokenType: "Bearer",
+      expiresIn: issued.expiresIn,
+      scopes: redeemed.scopes,
+      audiences: redeemed.audiences,
+      expireTime: issued.expireTime,
+      refreshToken: redeemed.refreshToken,
+    };
+  }
+}
