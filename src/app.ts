@@ -26,6 +26,8 @@ import { TokenEndpoint } from "./oauth/token-endpoint.js";
 import { TokenIntrospection } from "./oauth/token-introspection.js";
 import { PrismaRevocationRepository } from "./store/revocation-store.js";
 import { databaseChangeSource } from "./store/change-listener.js";
+import { guardStorage } from "./store/storage-errors.js";
+import { StorageHealth } from "./sync/storage-health.js";
 import { ReplicaSync } from "./sync/replica-sync.js";
 import { PrismaAuditLog } from "./store/audit-store.js";
 import { PrismaClientRepository } from "./store/client-store.js";
@@ -53,6 +55,8 @@ const KEY_MAINTENANCE_INTERVAL_MS = 10_000;
 const REVOCATION_PURGE_INTERVAL_MS = 10 * 60_000;
 /** The safety net under LISTEN/NOTIFY: a full reload of clients, revocations and keys. */
 const RESYNC_INTERVAL_MS = 60_000;
+/** How often the database is probed for health checks and the degraded-mode window. */
+const STORAGE_PROBE_INTERVAL_MS = 2_000;
 /** Clock skew tolerated between replicas and verifiers. */
 const CLOCK_SKEW_SECONDS = 60;
 
@@ -119,9 +123,10 @@ async function assemble(
   }
 
   // Storage.
-  const clientRepository = new PrismaClientRepository(database.prisma);
-  const keyRepository = new PrismaSigningKeyRepository(database.prisma);
-  const audit = new PrismaAuditLog(database.prisma);
+  // Every repository turns an unreachable database into `unavailable` (UNAVAILABLE / 503).
+  const clientRepository = guardStorage(new PrismaClientRepository(database.prisma));
+  const keyRepository = guardStorage(new PrismaSigningKeyRepository(database.prisma));
+  const audit = guardStorage(new PrismaAuditLog(database.prisma));
 
   // Domain, warmed into memory: the hot path never waits on the database.
   const keyRing = new KeyRing({ repository: keyRepository, keks, log });
@@ -136,7 +141,7 @@ async function assemble(
     log,
   });
   const registry = new ClientRegistry(clientRepository);
-  const revocations = new RevocationList(new PrismaRevocationRepository(database.prisma));
+  const revocations = new RevocationList(guardStorage(new PrismaRevocationRepository(database.prisma)));
   const sync = new ReplicaSync({
     source: databaseChangeSource(database),
     registry,
@@ -180,13 +185,40 @@ async function assemble(
     replayCache: new AssertionReplayCache(),
   });
   const refreshTokens = new RefreshTokens({
-    repository: new PrismaRefreshTokenRepository(database.prisma),
+    repository: guardStorage(new PrismaRefreshTokenRepository(database.prisma)),
     lifetimeSeconds: config.refreshTokenLifetimeSeconds,
     now,
   });
-  const introspection = new TokenIntrospection({ issuer: config.issuer, verifier, authenticator, revocations, refreshTokens });
+  const storageHealth = new StorageHealth({
+    probe: async () => {
+      const probe = await database.session();
+      try {
+        await probe.query("SELECT 1");
+      } finally {
+        await probe.release();
+      }
+    },
+    intervalMs: STORAGE_PROBE_INTERVAL_MS,
+    degradedWindowMs: config.degradedWindowSeconds * 1000,
+    now,
+    onChange: (healthy) => {
+      servingStates(healthy ? "SERVING" : "NOT_SERVING");
+      // Announcements made while we could not hear them are lost: reload everything.
+      if (healthy) void sync.resync();
+    },
+    log,
+  });
+  const introspection = new TokenIntrospection({
+    issuer: config.issuer,
+    verifier,
+    authenticator,
+    revocations,
+    refreshTokens,
+    availability: storageHealth,
+  });
   const tokenEndpoint = new TokenEndpoint({
     authenticator,
+    availability: storageHealth,
     grants: [
       new ClientCredentialsGrant({ issuer, scopePolicy: config.scopePolicy, refreshTokens }),
       new RefreshTokenGrant({ issuer, refreshTokens }),
@@ -195,6 +227,10 @@ async function assemble(
 
   // Transports.
   const health = new HealthStatus();
+  const servingStates = (state: "SERVING" | "NOT_SERVING") => {
+    health.set("", state);
+    for (const service of [TokenService, IntrospectionService, ClientAdminService]) health.set(service.typeName, state);
+  };
   const readiness: Readiness = {
     async check() {
       const checks: Record<string, string> = {};
@@ -263,8 +299,8 @@ async function assemble(
   });
 
   const listener = await listen({ handler, host: config.host, port: config.port, tls: config.tls, log });
-  health.set("", "SERVING");
-  for (const service of [TokenService, IntrospectionService, ClientAdminService]) health.set(service.typeName, "SERVING");
+  servingStates("SERVING");
+  storageHealth.start();
   log.info({ port: listener.port, issuer: config.issuer, storage: database.kind, tls: config.tls !== undefined }, "tessera listening");
 
   // Revocations outlive their tokens by nothing: purge them once the tokens have expired.
@@ -290,6 +326,7 @@ async function assemble(
     maintain: maintainKeys,
     close() {
       closing ??= (async () => {
+        storageHealth.stop();
         clearInterval(purge);
         clearInterval(keyTimer);
         await maintaining;

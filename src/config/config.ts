@@ -37,6 +37,8 @@ export interface Config {
   readonly tokenLifetimeSeconds: number;
   readonly maxTokenLifetimeSeconds: number;
   readonly scopePolicy: ScopePolicy;
+  /** How long tokens are still issued and verified from memory while the database is unreachable. */
+  readonly degradedWindowSeconds: number;
   /** Lifetime of refresh tokens, for clients that opted in to them. */
   readonly refreshTokenLifetimeSeconds: number;
   /** How long a signing key signs before its successor takes over. */
@@ -134,6 +136,8 @@ export function loadConfig(env: Env = process.env): Config {
 
   const refreshTokenLifetimeSeconds = parseDuration(read("TESSERA_REFRESH_TOKEN_LIFETIME"), { name: "TESSERA_REFRESH_TOKEN_LIFETIME", fallback: 7 * 86_400 }, problems);
 
+  const degradedWindowSeconds = parseDuration(read("TESSERA_DEGRADED_WINDOW"), { name: "TESSERA_DEGRADED_WINDOW", fallback: 300 }, problems);
+
   const scopePolicy = read("TESSERA_SCOPE_POLICY") ?? "strict";
   if (scopePolicy !== "strict" && scopePolicy !== "narrow") problems.push("TESSERA_SCOPE_POLICY must be strict or narrow");
 
@@ -159,6 +163,7 @@ export function loadConfig(env: Env = process.env): Config {
     tokenLifetimeSeconds,
     maxTokenLifetimeSeconds,
     scopePolicy: scopePolicy as ScopePolicy,
+    degradedWindowSeconds,
     refreshTokenLifetimeSeconds,
     keyRotationIntervalSeconds,
     jwksMaxAgeSeconds,

@@ -14,6 +14,8 @@ export class TokenEndpoint {
     private readonly options: {
       authenticator: ClientAuthenticator;
       grants: readonly GrantHandler[];
+      /** Refuses service when in-memory state can no longer be trusted (database gone too long). */
+      availability?: { assertFresh(): void };
     },
   ) {
     this.grants = new Map(options.grants.map((grant) => [grant.grantType, grant]));
@@ -24,6 +26,7 @@ export class TokenEndpoint {
   }
 
   async issue(request: TokenRequest): Promise<TokenResponse> {
+    this.options.availability?.assertFresh();
     if (!request.grantType) throw new TesseraError("invalid_request", "grant_type is required");
     const grant = this.grants.get(request.grantType);
     if (!grant) throw new TesseraError("unsupported_grant_type", "grant_type is not supported");

@@ -39,6 +39,8 @@ export class TokenIntrospection {
       authenticator: ClientAuthenticator;
       revocations: RevocationList;
       refreshTokens: RefreshTokens;
+      /** Refuses service when in-memory state can no longer be trusted (database gone too long). */
+      availability?: { assertFresh(): void };
     },
   ) {}
 
@@ -47,6 +49,7 @@ export class TokenIntrospection {
    * client credentials authenticate like at the token endpoint.
    */
   async authenticateCaller(credentials: CallerCredentials | undefined): Promise<Caller> {
+    this.options.availability?.assertFresh();
     if (credentials?.bearerToken !== undefined) {
       const token = await this.options.verifier.verify(credentials.bearerToken);
       if (!token || !token.audiences.includes(this.options.issuer)) {

@@ -95,8 +95,11 @@ export function postgresConnection(url: string): { poolConfig: pg.PoolConfig; sc
 async function openPostgres(url: string): Promise<Database> {
   const { poolConfig, schema } = postgresConnection(url);
   const pool = new pg.Pool(poolConfig);
-  // An idle client's network error must not crash the process; the next query reports it.
+  // A connection dropping (database restart, network cut) emits 'error' on its client; with no
+  // listener that is an uncaught exception that would take the process down. Queries in flight
+  // still reject and are reported; idle clients are still evicted by the pool's own listener.
   pool.on("error", () => {});
+  pool.on("connect", (client) => client.on("error", () => {}));
   const client = await pool.connect();
   try {
     await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
