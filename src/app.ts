@@ -2,12 +2,16 @@
  * The composition root: storage → domain → transports. The only module that sees every room,
  * and the only place dependencies are constructed.
  */
+import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { originKey } from "./transport/connect/context.js";
 import { ClientAdmin, ADMIN_SCOPE, CLIENTS_READ_SCOPE, INTROSPECT_SCOPE } from "./clients/client-admin.js";
 import { ClientRegistry } from "./clients/client-registry.js";
 import type { Config } from "./config/config.js";
 import { SIGNING_ALGORITHMS } from "./keys/algorithms.js";
 import { KeyManager } from "./keys/key-manager.js";
+import { Metrics } from "./observability/metrics.js";
+import { AbuseLimits } from "./oauth/abuse-limits.js";
 import { KeyRing } from "./keys/key-ring.js";
 import type { KeyPolicy } from "./keys/key-lifecycle.js";
 import { resolveKeyEncryptionKeys } from "./keys/key-encryption.js";
@@ -159,6 +163,7 @@ async function assemble(
     await keyManager.bootstrap(now());
     await registry.loadAll();
     await revocations.load(now());
+    sync.lastResync = now();
     if (config.admin) {
       await admin.ensureBootstrapAdmin({ ...config.admin, audience: config.issuer });
       log.info({ clientId: config.admin.clientId }, "bootstrap admin client ready");
@@ -178,11 +183,22 @@ async function assemble(
     now,
   });
   const verifier = new AccessTokenVerifier({ issuer: config.issuer, keyRing, registry, revocations, now });
+  // Metrics are created before the OAuth core so limits can count refusals.
+  const metrics = new Metrics({
+    clients: () => registry.size,
+    unknownClients: () => registry.unknownSize,
+    revocations: () => revocations.size,
+    signingKeys: () => keyRing.keys().length,
+    syncLagSeconds: () => (sync.lastResync ? (now().getTime() - sync.lastResync.getTime()) / 1000 : -1),
+    databaseUp: () => storageHealth.isHealthy,
+  });
+  const limits = new AbuseLimits(config.abuseLimits, { now: () => now().getTime(), onLimited: (limit) => metrics.rateLimit(limit) });
   const authenticator = new ClientAuthenticator({
     registry,
     now,
     assertionAudiences: [config.issuer, endpointUrl(config.issuer, TOKEN_PATH)],
     replayCache: new AssertionReplayCache(),
+    limits,
   });
   const refreshTokens = new RefreshTokens({
     repository: guardStorage(new PrismaRefreshTokenRepository(database.prisma)),
@@ -215,6 +231,7 @@ async function assemble(
     revocations,
     refreshTokens,
     availability: storageHealth,
+    limits,
   });
   const tokenEndpoint = new TokenEndpoint({
     authenticator,
@@ -265,6 +282,7 @@ async function assemble(
     issuerPath: new URL(config.issuer).pathname,
     jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
     readiness,
+    metrics,
     log,
   });
   const reflection = reflectionServiceImpls({
@@ -278,14 +296,16 @@ async function assemble(
   });
   const handler = connectNodeAdapter({
     routes(router) {
-      router.service(TokenService, tokenServiceImpl(tokenEndpoint));
+      router.service(TokenService, tokenServiceImpl(tokenEndpoint, metrics));
       router.service(IntrospectionService, introspectionServiceImpl({ introspection, issuer: config.issuer, now }));
       router.service(ClientAdminService, clientAdminServiceImpl({ admin, keyRing, keyManager, defaultAlgorithm: config.defaultAlgorithm, now }));
       router.service(Health, healthServiceImpl(health));
       for (const [service, impl] of reflection) router.service(service, impl);
     },
+    // The peer address travels with each call, for rate limits and the lockout.
+    contextValues: (request) => createContextValues().set(originKey, { ip: request.socket?.remoteAddress ?? "unknown" }),
     interceptors: [
-      loggingInterceptor(log),
+      loggingInterceptor(log, metrics),
       bearerAuthorizationInterceptor({
         serviceTypeName: ClientAdminService.typeName,
         rules: CLIENT_ADMIN_SCOPES,

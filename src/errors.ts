@@ -30,7 +30,9 @@ export type ResourceErrorCode =
   | "unauthenticated"
   | "permission_denied"
   | "unavailable"
-  | "unimplemented";
+  | "unimplemented"
+  /** A rate limit or lockout; carries retryAfterSeconds. Not an RFC 6749 code (none exists). */
+  | "too_many_requests";
 
 export type ErrorCode = OAuthErrorCode | ResourceErrorCode;
 
@@ -42,6 +44,8 @@ export class TesseraError extends Error {
     readonly description: string,
     /** For invalid_argument: the request field at fault. */
     readonly field?: string,
+    /** For too_many_requests: when to try again. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(description);
   }

@@ -54,6 +54,7 @@ export interface CreateClientInput {
   readonly jwks?: JsonObject | null | undefined;
   readonly expireTime?: Date | null | undefined;
   readonly refreshTokensEnabled?: boolean | undefined;
+  readonly rateLimitPerSecond?: number | null | undefined;
 }
 
 export interface CreatedClient {
@@ -252,6 +253,7 @@ export class ClientAdmin {
       jwks,
       expireTime: input.expireTime ?? null,
       refreshTokensEnabled: input.refreshTokensEnabled ?? false,
+      rateLimitPerSecond: input.rateLimitPerSecond || null,
     };
   }
 
@@ -279,6 +281,7 @@ export class ClientAdmin {
         jwks: null,
         expireTime: null,
         refreshTokensEnabled: false,
+        rateLimitPerSecond: null,
       },
       secret: hashNewSecret(input.clientSecret, "current"),
       audit: { actor: "bootstrap", action: "client.bootstrap", targetClientId: input.clientId, outcome: "success" },

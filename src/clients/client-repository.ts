@@ -22,6 +22,7 @@ export type ClientChanges = Partial<
     | "jwks"
     | "expireTime"
     | "refreshTokensEnabled"
+    | "rateLimitPerSecond"
   >
 >;
 

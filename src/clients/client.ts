@@ -27,6 +27,8 @@ export interface Client {
   readonly jwks: JsonObject | null;
   readonly expireTime: Date | null;
   readonly refreshTokensEnabled: boolean;
+  /** Per-client override of the token-endpoint rate limit (requests/s); null: the server default. */
+  readonly rateLimitPerSecond: number | null;
   /** Incremented on every change; the etag. */
   readonly revision: number;
   readonly createTime: Date;

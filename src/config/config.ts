@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from "../keys/algorithms.js";
+import type { AbuseLimitPolicy } from "../oauth/abuse-limits.js";
 
 export type ScopePolicy = "strict" | "narrow";
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -37,6 +38,7 @@ export interface Config {
   readonly tokenLifetimeSeconds: number;
   readonly maxTokenLifetimeSeconds: number;
   readonly scopePolicy: ScopePolicy;
+  readonly abuseLimits: AbuseLimitPolicy;
   /** How long tokens are still issued and verified from memory while the database is unreachable. */
   readonly degradedWindowSeconds: number;
   /** Lifetime of refresh tokens, for clients that opted in to them. */
@@ -138,6 +140,14 @@ export function loadConfig(env: Env = process.env): Config {
 
   const degradedWindowSeconds = parseDuration(read("TESSERA_DEGRADED_WINDOW"), { name: "TESSERA_DEGRADED_WINDOW", fallback: 300 }, problems);
 
+  const abuseLimits: AbuseLimitPolicy = {
+    perIpPerSecond: parseInteger(read("TESSERA_RATE_LIMIT_PER_IP"), { name: "TESSERA_RATE_LIMIT_PER_IP", fallback: 20_000, min: 0, max: 10_000_000 }, problems),
+    perClientPerSecond: parseInteger(read("TESSERA_RATE_LIMIT_PER_CLIENT"), { name: "TESSERA_RATE_LIMIT_PER_CLIENT", fallback: 10_000, min: 0, max: 10_000_000 }, problems),
+    lockoutThreshold: parseInteger(read("TESSERA_LOCKOUT_THRESHOLD"), { name: "TESSERA_LOCKOUT_THRESHOLD", fallback: 10, min: 0, max: 1_000 }, problems),
+    lockoutBaseSeconds: 1,
+    lockoutMaxSeconds: parseDuration(read("TESSERA_LOCKOUT_MAX"), { name: "TESSERA_LOCKOUT_MAX", fallback: 900 }, problems),
+  };
+
   const scopePolicy = read("TESSERA_SCOPE_POLICY") ?? "strict";
   if (scopePolicy !== "strict" && scopePolicy !== "narrow") problems.push("TESSERA_SCOPE_POLICY must be strict or narrow");
 
@@ -164,6 +174,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxTokenLifetimeSeconds,
     scopePolicy: scopePolicy as ScopePolicy,
     degradedWindowSeconds,
+    abuseLimits: Object.freeze(abuseLimits),
     refreshTokenLifetimeSeconds,
     keyRotationIntervalSeconds,
     jwksMaxAgeSeconds,

@@ -30,7 +30,7 @@ export class TokenEndpoint {
     if (!request.grantType) throw new TesseraError("invalid_request", "grant_type is required");
     const grant = this.grants.get(request.grantType);
     if (!grant) throw new TesseraError("unsupported_grant_type", "grant_type is not supported");
-    const client = await this.options.authenticator.authenticate(request.credentials);
+    const client = await this.options.authenticator.authenticate(request.credentials, request.origin);
     return grant.handle(request, client);
   }
 }

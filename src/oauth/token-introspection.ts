@@ -9,6 +9,7 @@ import type { JsonObject, JsonValue } from "../clients/client.js";
 import { TesseraError } from "../errors.js";
 import type { ActiveAccessToken, AccessTokenVerifier } from "./access-token-verifier.js";
 import type { ClientAuthenticator } from "./client-authentication/client-authenticator.js";
+import { UNKNOWN_ORIGIN, type AbuseLimits, type RequestOrigin } from "./abuse-limits.js";
 import { REFRESH_TOKEN_PREFIX, type RefreshTokens } from "./refresh-tokens.js";
 import type { RevocationList } from "./revocation-list.js";
 import type { PresentedClientCredentials } from "./token-request.js";
@@ -41,6 +42,7 @@ export class TokenIntrospection {
       refreshTokens: RefreshTokens;
       /** Refuses service when in-memory state can no longer be trusted (database gone too long). */
       availability?: { assertFresh(): void };
+      limits?: AbuseLimits;
     },
   ) {}
 
@@ -48,9 +50,10 @@ export class TokenIntrospection {
    * A Bearer token must be an active token for Tessera itself carrying tessera:introspect;
    * client credentials authenticate like at the token endpoint.
    */
-  async authenticateCaller(credentials: CallerCredentials | undefined): Promise<Caller> {
+  async authenticateCaller(credentials: CallerCredentials | undefined, origin: RequestOrigin = UNKNOWN_ORIGIN): Promise<Caller> {
     this.options.availability?.assertFresh();
     if (credentials?.bearerToken !== undefined) {
+      this.options.limits?.beforeAuthentication(origin, undefined);
       const token = await this.options.verifier.verify(credentials.bearerToken);
       if (!token || !token.audiences.includes(this.options.issuer)) {
         throw new TesseraError("invalid_token", "the bearer token is not active");
@@ -60,7 +63,7 @@ export class TokenIntrospection {
       }
       return { clientId: token.clientId, mayIntrospectAny: true };
     }
-    const record = await this.options.authenticator.authenticate(credentials?.client);
+    const record = await this.options.authenticator.authenticate(credentials?.client, origin);
     return { clientId: record.client.id, mayIntrospectAny: record.client.allowedScopes.includes(INTROSPECT_SCOPE) };
   }
 

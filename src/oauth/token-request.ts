@@ -4,6 +4,8 @@
  * both get back a TokenResponse or a TesseraError.
  */
 
+import type { RequestOrigin } from "./abuse-limits.js";
+
 export type ClientAuthenticationMethod = "client_secret_basic" | "client_secret_post" | "private_key_jwt";
 
 /** The credentials as presented, before they are checked. */
@@ -16,6 +18,8 @@ export interface PresentedClientCredentials {
 }
 
 export interface TokenRequest {
+  /** Where the request came from, for rate limits and the lockout. */
+  readonly origin?: RequestOrigin | undefined;
   /** RFC 6749 `grant_type`; undefined when missing. */
   readonly grantType: string | undefined;
   /** undefined when the request carried no client authentication at all. */
@@ -28,6 +32,10 @@ export interface TokenRequest {
 }
 
 export interface TokenResponse {
+  /** Who got the token, how it was signed and by which grant: for metrics and logs. */
+  readonly clientId: string;
+  readonly alg: string;
+  readonly grantType: string;
   readonly accessToken: string;
   readonly tokenType: "Bearer";
   readonly expiresIn: number;

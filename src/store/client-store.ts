@@ -132,6 +132,7 @@ export class PrismaClientRepository implements ClientRepository {
           ...(changes.jwks !== undefined ? { jwks: changes.jwks === null ? Prisma.DbNull : (changes.jwks as Prisma.InputJsonObject) } : {}),
           ...(changes.expireTime !== undefined ? { expireTime: changes.expireTime } : {}),
           ...(changes.refreshTokensEnabled !== undefined ? { refreshTokensEnabled: changes.refreshTokensEnabled } : {}),
+          ...(changes.rateLimitPerSecond !== undefined ? { rateLimitPerSecond: changes.rateLimitPerSecond } : {}),
         },
         include: { secrets: true },
       });
@@ -234,6 +235,7 @@ async function insertClient(tx: Transaction, client: NewClient, secret: ClientSe
       jwks: client.jwks === null ? Prisma.DbNull : (client.jwks as Prisma.InputJsonObject),
       expireTime: client.expireTime,
       refreshTokensEnabled: client.refreshTokensEnabled,
+      rateLimitPerSecond: client.rateLimitPerSecond,
       createTime: now,
       updateTime: now,
     },
@@ -275,6 +277,7 @@ export function toClient(row: ClientRow): Client {
     jwks: row.jwks === null ? null : asJsonObject(row.jwks),
     expireTime: row.expireTime,
     refreshTokensEnabled: row.refreshTokensEnabled,
+    rateLimitPerSecond: row.rateLimitPerSecond,
     revision: row.revision,
     createTime: row.createTime,
     updateTime: row.updateTime,

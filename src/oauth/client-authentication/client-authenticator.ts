@@ -9,6 +9,7 @@ import type { ClientRegistry } from "../../clients/client-registry.js";
 import { TesseraError } from "../../errors.js";
 import type { ClientAuthenticationMethod, PresentedClientCredentials } from "../token-request.js";
 import { authenticateWithSecret } from "./client-secret-methods.js";
+import { UNKNOWN_ORIGIN, type AbuseLimits, type RequestOrigin } from "../abuse-limits.js";
 import type { AssertionReplayCache } from "./assertion-replay-cache.js";
 import { invalidClient } from "./invalid-client.js";
 import { authenticateWithPrivateKeyJwt } from "./private-key-jwt.js";
@@ -19,6 +20,8 @@ export interface ClientAuthenticationContext {
   /** Accepted `aud` values of client assertions: the issuer and the token endpoint URL. */
   readonly assertionAudiences: readonly string[];
   readonly replayCache: AssertionReplayCache;
+  /** Rate limits and the failed-authentication lockout; none when absent. */
+  readonly limits?: AbuseLimits;
 }
 
 export type ClientAuthenticationHandler = (
@@ -41,12 +44,21 @@ export class ClientAuthenticator {
   }
 
   /** Returns the authenticated, active client or throws invalid_client. */
-  async authenticate(credentials: PresentedClientCredentials | undefined): Promise<ClientRecord> {
+  async authenticate(credentials: PresentedClientCredentials | undefined, origin: RequestOrigin = UNKNOWN_ORIGIN): Promise<ClientRecord> {
+    const { limits } = this.context;
+    limits?.beforeAuthentication(origin, credentials?.clientId);
     if (!credentials) throw new TesseraError("invalid_client", "client authentication is required");
-    const handler = this.handlers.get(credentials.method);
-    if (!handler) throw invalidClient();
-    const record = await handler(credentials, this.context);
-    if (!isUsable(record, this.context.now())) throw invalidClient();
+    let record: ClientRecord;
+    try {
+      const handler = this.handlers.get(credentials.method);
+      if (!handler) throw invalidClient();
+      record = await handler(credentials, this.context);
+      if (!isUsable(record, this.context.now())) throw invalidClient();
+    } catch (error) {
+      if (error instanceof TesseraError && error.code === "invalid_client") limits?.authenticationFailed(origin, credentials.clientId);
+      throw error;
+    }
+    limits?.afterAuthentication(origin, record.client.id, record.client.rateLimitPerSecond);
     return record;
   }
 }

@@ -22,6 +22,9 @@ export class ClientCredentialsGrant implements GrantHandler {
     const audiences = grantAudiences(client, request.audiences);
     const issued = await this.options.issuer.issue({ client, scopes, audiences });
     return {
+      clientId: record.client.id,
+      alg: issued.alg,
+      grantType: this.grantType,
       accessToken: issued.token,
       tokenType: "Bearer",
       expiresIn: issued.expiresIn,

@@ -22,6 +22,9 @@ export class RefreshTokenGrant implements GrantHandler {
     });
     const issued = await this.options.issuer.issue({ client: record.client, scopes: redeemed.scopes, audiences: redeemed.audiences });
     return {
+      clientId: record.client.id,
+      alg: issued.alg,
+      grantType: this.grantType,
       accessToken: issued.token,
       tokenType: "Bearer",
       expiresIn: issued.expiresIn,

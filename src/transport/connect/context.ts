@@ -3,7 +3,10 @@
  */
 import { createContextKey } from "@connectrpc/connect";
 import type { Actor } from "../../audit/audit-event.js";
+import { UNKNOWN_ORIGIN, type RequestOrigin } from "../../oauth/abuse-limits.js";
 import type { ActiveAccessToken } from "../../oauth/access-token-verifier.js";
+
+export const originKey = createContextKey<RequestOrigin>(UNKNOWN_ORIGIN, { description: "peer address of the call" });
 
 export const requestIdKey = createContextKey<string>("", { description: "request id of the call" });
 

@@ -63,6 +63,7 @@ export function createClientInput(request: CreateClientRequest): CreateClientInp
     jwks: (request.jwks as JsonObject | undefined) ?? null,
     expireTime: dateOrNull(request.expireTime),
     refreshTokensEnabled: request.refreshTokensEnabled,
+    rateLimitPerSecond: request.rateLimitPerSecond || null,
   };
 }
 
@@ -81,6 +82,7 @@ const UPDATABLE_FIELDS: Readonly<Record<string, (client: Client) => ClientChange
   jwks: (client) => ({ jwks: (client.jwks as JsonObject | undefined) ?? null }),
   expire_time: (client) => ({ expireTime: dateOrNull(client.expireTime) }),
   refresh_tokens_enabled: (client) => ({ refreshTokensEnabled: client.refreshTokensEnabled }),
+  rate_limit_per_second: (client) => ({ rateLimitPerSecond: client.rateLimitPerSecond || null }),
 };
 
 export function clientChanges(client: Client | undefined, paths: readonly string[]): ClientChanges {
@@ -120,6 +122,7 @@ export function importClientInput(client: Client | undefined): CreateClientInput
     jwks: (client.jwks as JsonObject | undefined) ?? null,
     expireTime: dateOrNull(client.expireTime),
     refreshTokensEnabled: client.refreshTokensEnabled,
+    rateLimitPerSecond: client.rateLimitPerSecond || null,
   };
 }
 
@@ -159,6 +162,7 @@ export function clientToProto(record: ClientRecord): Client {
     expireTime: client.expireTime ? timestampFromDate(client.expireTime) : undefined,
     etag: clientEtag(client),
     refreshTokensEnabled: client.refreshTokensEnabled,
+    rateLimitPerSecond: client.rateLimitPerSecond ?? 0,
   });
 }
 

@@ -31,6 +31,7 @@ export const CONNECT_CODE: Readonly<Record<ErrorCode, Code>> = {
   permission_denied: Code.PermissionDenied,
   unavailable: Code.Unavailable,
   unimplemented: Code.Unimplemented,
+  too_many_requests: Code.ResourceExhausted,
 };
 
 export function toConnectError(error: unknown, log: Logger): ConnectError {
@@ -38,7 +39,8 @@ export function toConnectError(error: unknown, log: Logger): ConnectError {
     const details = isOAuthErrorCode(error.code)
       ? [{ desc: OAuthErrorSchema, value: { error: error.code, errorDescription: error.description } }]
       : [];
-    return new ConnectError(error.description, CONNECT_CODE[error.code], undefined, details);
+    const metadata = error.retryAfterSeconds !== undefined ? { "retry-after": String(error.retryAfterSeconds) } : undefined;
+    return new ConnectError(error.description, CONNECT_CODE[error.code], metadata, details);
   }
   if (error instanceof ConnectError) return error;
   // Not ours: log it, and tell the caller nothing about it.

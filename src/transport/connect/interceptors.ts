@@ -4,13 +4,15 @@
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { AuditLog } from "../../audit/audit-event.js";
+import { TesseraError } from "../../errors.js";
 import type { Logger } from "../../log/logger.js";
+import type { Metrics } from "../../observability/metrics.js";
 import type { AccessTokenVerifier } from "../../oauth/access-token-verifier.js";
 import { REQUEST_ID_HEADER, requestIdFrom } from "../request-id.js";
 import { callerTokenKey, requestIdKey } from "./context.js";
 import { toConnectError } from "./errors.js";
 
-export function loggingInterceptor(log: Logger): Interceptor {
+export function loggingInterceptor(log: Logger, metrics: Metrics): Interceptor {
   return (next) => async (request) => {
     const started = process.hrtime.bigint();
     const requestId = requestIdFrom(request.header.get(REQUEST_ID_HEADER));
@@ -20,15 +22,20 @@ export function loggingInterceptor(log: Logger): Interceptor {
     try {
       const response = await next(request);
       response.header.set(REQUEST_ID_HEADER, requestId);
-      callLog.info({ rpc, code: "ok", ms: Number(process.hrtime.bigint() - started) / 1e6 }, "rpc");
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      metrics.rpc(rpc, "ok", ms / 1000);
+      callLog.info({ rpc, code: "ok", ms }, "rpc");
       return response;
     } catch (error) {
       const connectError = toConnectError(error, callLog);
       connectError.metadata.set(REQUEST_ID_HEADER, requestId);
-      callLog.info(
-        { rpc, code: Code[connectError.code], ms: Number(process.hrtime.bigint() - started) / 1e6 },
-        "rpc",
-      );
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      const code = Code[connectError.code];
+      metrics.rpc(rpc, code, ms / 1000);
+      if (connectError.code === Code.Unauthenticated || connectError.code === Code.PermissionDenied || connectError.code === Code.ResourceExhausted) {
+        metrics.authFailure(error instanceof TesseraError ? error.code : code);
+      }
+      callLog.info({ rpc, code, ms }, "rpc");
       throw connectError;
     }
   };

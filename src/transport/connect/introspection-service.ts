@@ -9,6 +9,7 @@ import { TesseraError } from "../../errors.js";
 import type { Caller, TokenIntrospection } from "../../oauth/token-introspection.js";
 import { IntrospectionService } from "../../gen/tessera/v1/introspection_service_pb.js";
 import { parseAuthorizationHeader } from "../authorization-header.js";
+import { originKey } from "./context.js";
 
 const seconds = (value: number) => timestampFromDate(new Date(value * 1000));
 
@@ -19,6 +20,7 @@ async function callerOf(introspection: TokenIntrospection, context: HandlerConte
     header.scheme === "bearer"
       ? { bearerToken: header.token }
       : { client: { method: "client_secret_basic", clientId: header.clientId, clientSecret: header.clientSecret } },
+    context.values.get(originKey),
   );
 }
 

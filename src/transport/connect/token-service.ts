@@ -5,6 +5,8 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { TokenEndpoint } from "../../oauth/token-endpoint.js";
+import type { Metrics } from "../../observability/metrics.js";
+import { originKey } from "./context.js";
 import type { PresentedClientCredentials, TokenRequest } from "../../oauth/token-request.js";
 import { GrantType, TokenService, type IssueTokenRequest } from "../../gen/tessera/v1/token_service_pb.js";
 
@@ -32,9 +34,9 @@ function credentialsOf(request: IssueTokenRequest): PresentedClientCredentials |
   }
 }
 
-export function tokenServiceImpl(endpoint: TokenEndpoint): ServiceImpl<typeof TokenService> {
+export function tokenServiceImpl(endpoint: TokenEndpoint, metrics: Metrics): ServiceImpl<typeof TokenService> {
   return {
-    async issueToken(request) {
+    async issueToken(request, context) {
       const tokenRequest: TokenRequest = {
         // An unknown enum number has no grant: let the core answer unsupported_grant_type.
         grantType: GRANT_TYPES[request.grantType] ?? `unknown:${request.grantType}`,
@@ -42,8 +44,10 @@ export function tokenServiceImpl(endpoint: TokenEndpoint): ServiceImpl<typeof To
         scopes: request.scopes.length > 0 ? request.scopes : undefined,
         audiences: request.audiences,
         refreshToken: request.refreshToken || undefined,
+        origin: context.values.get(originKey),
       };
       const answer = await endpoint.issue(tokenRequest);
+      metrics.tokenIssued(answer.clientId, answer.alg, answer.grantType);
       return {
         accessToken: answer.accessToken,
         tokenType: answer.tokenType,

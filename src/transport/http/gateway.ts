@@ -2,7 +2,9 @@
  * The OAuth HTTP gateway: every non-RPC path on the shared port. A thin adapter — it parses,
  * calls the OAuth core, and writes standard answers; it holds no OAuth logic of its own.
  */
+import { TesseraError } from "../../errors.js";
 import type { KeyRing } from "../../keys/key-ring.js";
+import type { Metrics } from "../../observability/metrics.js";
 import type { Logger } from "../../log/logger.js";
 import type { TokenEndpoint } from "../../oauth/token-endpoint.js";
 import type { TokenIntrospection } from "../../oauth/token-introspection.js";
@@ -31,8 +33,12 @@ export interface GatewayOptions {
   /** How long verifiers may cache /keys. */
   readonly jwksMaxAgeSeconds: number;
   readonly readiness: Readiness;
+  readonly metrics: Metrics;
   readonly log: Logger;
 }
+
+/** Refusals counted as authentication failures, by their OAuth code. */
+const AUTH_FAILURE_CODES = new Set(["invalid_client", "invalid_token", "insufficient_scope", "unauthorized_client", "invalid_grant", "too_many_requests"]);
 
 type Handler = (request: HttpRequest, response: HttpResponse) => Promise<void> | void;
 type Route = Partial<Record<"GET" | "POST", Handler>>;
@@ -57,13 +63,23 @@ export function createHttpGateway(options: GatewayOptions): (request: HttpReques
   };
 
   const routes = new Map<string, Route>([
-    [TOKEN_PATH, { POST: (request, response) => handleTokenRequest(request, response, options.tokenEndpoint) }],
+    [TOKEN_PATH, { POST: (request, response) => handleTokenRequest(request, response, options) }],
     [INTROSPECTION_PATH, { POST: (request, response) => handleIntrospection(request, response, options) }],
     [REVOCATION_PATH, { POST: (request, response) => handleRevocation(request, response, options) }],
     [JWKS_PATH, { GET: sendKeys }],
     ["/.well-known/jwks.json", { GET: sendKeys }],
     ["/.well-known/oauth-authorization-server", { GET: sendMetadata }],
     ["/.well-known/openid-configuration", { GET: sendMetadata }],
+    [
+      "/metrics",
+      {
+        GET: async (_request, response) => {
+          const { contentType, body } = await options.metrics.render();
+          response.writeHead(200, { "content-type": contentType, "cache-control": "no-store" });
+          response.end(body);
+        },
+      },
+    ],
     ["/healthz", { GET: (_request, response) => sendJson(response, 200, { status: "ok" }, { "cache-control": "no-store" }) }],
     [
       "/readyz",
@@ -92,10 +108,9 @@ export function createHttpGateway(options: GatewayOptions): (request: HttpReques
     const requestLog = log.child({ requestId });
 
     response.on("finish", () => {
-      requestLog.info(
-        { method: request.method, path, status: response.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 },
-        "http request",
-      );
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      options.metrics.httpRequest(route ? path : "unmatched", request.method ?? "", response.statusCode, ms / 1000);
+      requestLog.info({ method: request.method, path, status: response.statusCode, ms }, "http request");
     });
     if (!route) {
       sendJson(response, 404, { error: "not_found", error_description: `no route for ${path.slice(0, 100)}` });
@@ -112,6 +127,9 @@ export function createHttpGateway(options: GatewayOptions): (request: HttpReques
     }
     Promise.resolve()
       .then(() => handler(request, response))
-      .catch((error: unknown) => sendOAuthError(response, error, requestLog));
+      .catch((error: unknown) => {
+        if (error instanceof TesseraError && AUTH_FAILURE_CODES.has(error.code)) options.metrics.authFailure(error.code);
+        sendOAuthError(response, error, requestLog);
+      });
   };
 }

@@ -8,7 +8,7 @@ import type { TokenIntrospection } from "../../oauth/token-introspection.js";
 import { callerCredentials } from "./client-credentials.js";
 import { single } from "./form-body.js";
 import { NO_STORE, sendJson, type HttpRequest, type HttpResponse } from "./http-io.js";
-import { readParameters } from "./token-route.js";
+import { originOf, readParameters } from "./token-route.js";
 
 /** RFC 7662 §2.2 member names. */
 export function introspectionJson(token: ActiveAccessToken, issuer: string): Record<string, unknown> {
@@ -33,7 +33,7 @@ export async function handleIntrospection(
   options: { introspection: TokenIntrospection; issuer: string },
 ): Promise<void> {
   const parameters = await readParameters(request);
-  const caller = await options.introspection.authenticateCaller(callerCredentials(request, parameters));
+  const caller = await options.introspection.authenticateCaller(callerCredentials(request, parameters), originOf(request));
   const token = single(parameters, "token");
   if (!token) throw new TesseraError("invalid_request", "token is required");
   const active = await options.introspection.introspect(caller, token);
@@ -46,7 +46,7 @@ export async function handleRevocation(
   options: { introspection: TokenIntrospection; now: () => Date },
 ): Promise<void> {
   const parameters = await readParameters(request);
-  const caller = await options.introspection.authenticateCaller(callerCredentials(request, parameters));
+  const caller = await options.introspection.authenticateCaller(callerCredentials(request, parameters), originOf(request));
   const token = single(parameters, "token");
   if (!token) throw new TesseraError("invalid_request", "token is required");
   await options.introspection.revoke(caller, token, options.now());

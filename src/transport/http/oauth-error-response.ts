@@ -36,6 +36,13 @@ export function sendOAuthError(response: HttpResponse, error: unknown, log: Logg
     sendJson(response, 500, { error: "server_error" }, NO_STORE);
     return;
   }
+  if (error.code === "too_many_requests") {
+    sendJson(response, 429, { error: error.code, error_description: error.description }, {
+      ...NO_STORE,
+      "retry-after": String(error.retryAfterSeconds ?? 1),
+    });
+    return;
+  }
   // Admin-style codes have no OAuth meaning; the gateway only meets invalid_argument.
   const code: OAuthErrorCode = isOAuthErrorCode(error.code)
     ? error.code

@@ -3,11 +3,17 @@
  * transport-free TokenRequest, let the OAuth core answer, write RFC 6749 §5.1 JSON.
  */
 import { TesseraError } from "../../errors.js";
+import type { RequestOrigin } from "../../oauth/abuse-limits.js";
 import type { TokenEndpoint } from "../../oauth/token-endpoint.js";
+import type { Metrics } from "../../observability/metrics.js";
 import { parseScopeParameter, type TokenRequest } from "../../oauth/token-request.js";
 import { presentedCredentials } from "./client-credentials.js";
 import { parseFormBody, parseJsonBody, single, type BodyParameters } from "./form-body.js";
 import { NO_STORE, mediaType, readBody, sendJson, type HttpRequest, type HttpResponse } from "./http-io.js";
+
+export function originOf(request: HttpRequest): RequestOrigin {
+  return { ip: request.socket?.remoteAddress ?? "unknown" };
+}
 
 export async function readParameters(request: HttpRequest): Promise<BodyParameters> {
   const type = mediaType(request);
@@ -25,12 +31,18 @@ export function tokenRequestFrom(request: HttpRequest, parameters: BodyParameter
     scopes: parseScopeParameter(single(parameters, "scope")),
     audiences: [...(parameters.get("resource") ?? []), ...(parameters.get("audience") ?? [])].filter((value) => value !== ""),
     refreshToken: single(parameters, "refresh_token"),
+    origin: originOf(request),
   };
 }
 
-export async function handleTokenRequest(request: HttpRequest, response: HttpResponse, endpoint: TokenEndpoint): Promise<void> {
+export async function handleTokenRequest(
+  request: HttpRequest,
+  response: HttpResponse,
+  options: { tokenEndpoint: TokenEndpoint; metrics: Metrics },
+): Promise<void> {
   const parameters = await readParameters(request);
-  const answer = await endpoint.issue(tokenRequestFrom(request, parameters));
+  const answer = await options.tokenEndpoint.issue(tokenRequestFrom(request, parameters));
+  options.metrics.tokenIssued(answer.clientId, answer.alg, answer.grantType);
   const body: Record<string, unknown> = {
     access_token: answer.accessToken,
     token_type: answer.tokenType,

@@ -1,0 +1,83 @@
+/**
+ * Prometheus metrics (GET /metrics). Transports record requests and outcomes; gauges read the
+ * in-memory state at scrape time. Label values are bounded: routes and RPCs are fixed sets,
+ * client ids beyond MAX_CLIENT_LABELS fold into "other" so 100,000 clients cannot blow up a
+ * time-series database.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+const MAX_CLIENT_LABELS = 500;
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+export interface StateGauges {
+  clients(): number;
+  unknownClients(): number;
+  revocations(): number;
+  signingKeys(): number;
+  /** Seconds since the last full resync with the database, or -1 before the first. */
+  syncLagSeconds(): number;
+  databaseUp(): boolean;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly httpRequests: Counter<"route" | "method" | "status">;
+  private readonly httpDuration: Histogram<"route">;
+  private readonly rpcRequests: Counter<"rpc" | "code">;
+  private readonly rpcDuration: Histogram<"rpc">;
+  private readonly tokensIssued: Counter<"client_id" | "alg" | "grant_type">;
+  private readonly authFailures: Counter<"reason">;
+  private readonly rateLimited: Counter<"limit">;
+  private readonly clientLabels = new Set<string>();
+
+  constructor(state: StateGauges) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: "tessera_process_" });
+    this.httpRequests = new Counter({ name: "tessera_http_requests_total", help: "HTTP gateway requests by route, method and status.", labelNames: ["route", "method", "status"], registers });
+    this.httpDuration = new Histogram({ name: "tessera_http_request_duration_seconds", help: "HTTP gateway latency.", labelNames: ["route"], buckets: LATENCY_BUCKETS, registers });
+    this.rpcRequests = new Counter({ name: "tessera_rpc_requests_total", help: "RPCs by method and outcome code.", labelNames: ["rpc", "code"], registers });
+    this.rpcDuration = new Histogram({ name: "tessera_rpc_duration_seconds", help: "RPC latency.", labelNames: ["rpc"], buckets: LATENCY_BUCKETS, registers });
+    this.tokensIssued = new Counter({ name: "tessera_tokens_issued_total", help: "Access tokens issued by client, algorithm and grant.", labelNames: ["client_id", "alg", "grant_type"], registers });
+    this.authFailures = new Counter({ name: "tessera_auth_failures_total", help: "Refused authentications by reason (OAuth error code or lockout).", labelNames: ["reason"], registers });
+    this.rateLimited = new Counter({ name: "tessera_rate_limited_total", help: "Requests refused by a rate limit, by limit.", labelNames: ["limit"], registers });
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({ name, help, registers, collect() { this.set(read()); } });
+    gauge("tessera_clients_cached", "Clients held in memory.", state.clients);
+    gauge("tessera_unknown_clients_cached", "Unknown client ids remembered (negative cache).", state.unknownClients);
+    gauge("tessera_revocations_cached", "Revoked, unexpired tokens held in memory.", state.revocations);
+    gauge("tessera_signing_keys_published", "Signing keys in /keys.", state.signingKeys);
+    gauge("tessera_sync_lag_seconds", "Seconds since the last full resync with the database.", state.syncLagSeconds);
+    gauge("tessera_database_up", "1 when the database answers, 0 during an outage.", () => (state.databaseUp() ? 1 : 0));
+  }
+
+  httpRequest(route: string, method: string, status: number, seconds: number): void {
+    this.httpRequests.inc({ route, method, status: String(status) });
+    this.httpDuration.observe({ route }, seconds);
+  }
+
+  rpc(rpc: string, code: string, seconds: number): void {
+    this.rpcRequests.inc({ rpc, code });
+    this.rpcDuration.observe({ rpc }, seconds);
+  }
+
+  tokenIssued(clientId: string, alg: string, grantType: string): void {
+    let label = clientId;
+    if (!this.clientLabels.has(clientId)) {
+      if (this.clientLabels.size < MAX_CLIENT_LABELS) this.clientLabels.add(clientId);
+      else label = "other";
+    }
+    this.tokensIssued.inc({ client_id: label, alg, grant_type: grantType });
+  }
+
+  authFailure(reason: string): void {
+    this.authFailures.inc({ reason });
+  }
+
+  rateLimit(limit: string): void {
+    this.rateLimited.inc({ limit });
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
