@@ -42,6 +42,8 @@ export interface TestServerOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Reuse storage from an earlier server (restart). */
   readonly reuse?: Pick<TestServer, "dataDir" | "databaseUrl">;
+  /** Where the server's JSON log lines go (stderr by default). */
+  readonly logDestination?: NodeJS.WritableStream;
   /** The server's clock, for tests that move time. */
   readonly now?: () => Date;
 }
@@ -73,7 +75,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
   };
   const config = loadConfig(env);
   const app: App = await startApp(config, {
-    log: createLogger({ level: config.logLevel, destination: process.stderr }),
+    log: createLogger({ level: config.logLevel, destination: options.logDestination ?? process.stderr }),
     ...(options.now ? { now: options.now } : {}),
   });
   const url = `http://127.0.0.1:${app.port}`;

@@ -7,6 +7,7 @@ import type { AuditLog } from "../../audit/audit-event.js";
 import { TesseraError } from "../../errors.js";
 import type { Logger } from "../../log/logger.js";
 import type { Metrics } from "../../observability/metrics.js";
+import { inServerSpan } from "../../observability/tracing.js";
 import type { AccessTokenVerifier } from "../../oauth/access-token-verifier.js";
 import { REQUEST_ID_HEADER, requestIdFrom } from "../request-id.js";
 import { callerTokenKey, requestIdKey } from "./context.js";
@@ -20,7 +21,9 @@ export function loggingInterceptor(log: Logger, metrics: Metrics): Interceptor {
     const callLog = log.child({ requestId });
     const rpc = `${request.service.typeName}/${request.method.name}`;
     try {
-      const response = await next(request);
+      const response = await inServerSpan(rpc, { "rpc.system": "grpc", "rpc.service": request.service.typeName, "rpc.method": request.method.name }, () =>
+        next(request),
+      );
       response.header.set(REQUEST_ID_HEADER, requestId);
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       metrics.rpc(rpc, "ok", ms / 1000);

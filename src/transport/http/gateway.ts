@@ -5,6 +5,7 @@
 import { TesseraError } from "../../errors.js";
 import type { KeyRing } from "../../keys/key-ring.js";
 import type { Metrics } from "../../observability/metrics.js";
+import { inServerSpan } from "../../observability/tracing.js";
 import type { Logger } from "../../log/logger.js";
 import type { TokenEndpoint } from "../../oauth/token-endpoint.js";
 import type { TokenIntrospection } from "../../oauth/token-introspection.js";
@@ -125,8 +126,7 @@ export function createHttpGateway(options: GatewayOptions): (request: HttpReques
       );
       return;
     }
-    Promise.resolve()
-      .then(() => handler(request, response))
+    inServerSpan(`${method} ${path}`, { "http.request.method": method ?? "", "url.path": path }, async () => handler(request, response))
       .catch((error: unknown) => {
         if (error instanceof TesseraError && AUTH_FAILURE_CODES.has(error.code)) options.metrics.authFailure(error.code);
         sendOAuthError(response, error, requestLog);
