@@ -9,7 +9,7 @@ import { TesseraError } from "../../errors.js";
 import type { AccessTokenIssuer } from "../access-token-issuer.js";
 import type { RefreshTokens } from "../refresh-tokens.js";
 import type { TokenRequest, TokenResponse } from "../token-request.js";
-import type { GrantHandler } from "./grant-handler.js";
+import { tokenResponse, type GrantHandler } from "./grant-handler.js";
 
 export class ClientCredentialsGrant implements GrantHandler {
   readonly grantType = "client_credentials";
@@ -21,19 +21,9 @@ export class ClientCredentialsGrant implements GrantHandler {
     const scopes = grantScopes(client, request.scopes, this.options.scopePolicy);
     const audiences = grantAudiences(client, request.audiences);
     const issued = await this.options.issuer.issue({ client, scopes, audiences });
-    return {
-      clientId: record.client.id,
-      alg: issued.alg,
-      grantType: this.grantType,
-      accessToken: issued.token,
-      tokenType: "Bearer",
-      expiresIn: issued.expiresIn,
-      scopes,
-      audiences,
-      expireTime: issued.expireTime,
-      // Opt-in only: RFC 6749 §4.4.3 says a refresh token SHOULD NOT be included by default.
-      refreshToken: client.refreshTokensEnabled ? await this.options.refreshTokens.startChain(record, { scopes, audiences }) : undefined,
-    };
+    // Opt-in only: RFC 6749 §4.4.3 says a refresh token SHOULD NOT be included by default.
+    const refreshToken = client.refreshTokensEnabled ? await this.options.refreshTokens.startChain(record, { scopes, audiences }) : undefined;
+    return tokenResponse({ record, grantType: this.grantType, issued, scopes, audiences, refreshToken });
   }
 }
 

@@ -7,7 +7,7 @@ import { TesseraError } from "../../errors.js";
 import type { AccessTokenIssuer } from "../access-token-issuer.js";
 import type { RefreshTokens } from "../refresh-tokens.js";
 import type { TokenRequest, TokenResponse } from "../token-request.js";
-import type { GrantHandler } from "./grant-handler.js";
+import { tokenResponse, type GrantHandler } from "./grant-handler.js";
 
 export class RefreshTokenGrant implements GrantHandler {
   readonly grantType = "refresh_token";
@@ -21,17 +21,6 @@ export class RefreshTokenGrant implements GrantHandler {
       audiences: request.audiences,
     });
     const issued = await this.options.issuer.issue({ client: record.client, scopes: redeemed.scopes, audiences: redeemed.audiences });
-    return {
-      clientId: record.client.id,
-      alg: issued.alg,
-      grantType: this.grantType,
-      accessToken: issued.token,
-      tokenType: "Bearer",
-      expiresIn: issued.expiresIn,
-      scopes: redeemed.scopes,
-      audiences: redeemed.audiences,
-      expireTime: issued.expireTime,
-      refreshToken: redeemed.refreshToken,
-    };
+    return tokenResponse({ record, grantType: this.grantType, issued, ...redeemed });
   }
 }

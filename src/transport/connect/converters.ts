@@ -47,24 +47,49 @@ function dateOrNull(timestamp: Timestamp | undefined): Date | null {
   return timestamp ? timestampDate(timestamp) : null;
 }
 
-export function createClientInput(request: CreateClientRequest): CreateClientInput {
+/** The client-definition fields CreateClientRequest and Client share, name for name. */
+type ClientDefinitionFields = Pick<
+  CreateClientRequest,
+  | "clientId"
+  | "name"
+  | "description"
+  | "scopes"
+  | "audiences"
+  | "defaultScopes"
+  | "defaultAudiences"
+  | "trustedMetadata"
+  | "tokenLifetime"
+  | "signingAlgorithm"
+  | "claimsTemplate"
+  | "jwks"
+  | "expireTime"
+  | "refreshTokensEnabled"
+  | "rateLimitPerSecond"
+>;
+
+/** `fieldPrefix` names where the fields sit in the request, for error messages ("client."). */
+function clientDefinition(fields: ClientDefinitionFields, fieldPrefix: string): CreateClientInput {
   return {
-    clientId: request.clientId || undefined,
-    name: request.name,
-    description: request.description,
-    allowedScopes: request.scopes,
-    defaultScopes: request.defaultScopes,
-    allowedAudiences: request.audiences,
-    defaultAudiences: request.defaultAudiences,
-    trustedMetadata: request.trustedMetadata as JsonObject | undefined,
-    tokenLifetimeSeconds: durationSeconds(request.tokenLifetime, "token_lifetime"),
-    signingAlg: algorithmFromProto(request.signingAlgorithm, "signing_algorithm"),
-    claimsTemplate: request.claimsTemplate as JsonObject | undefined,
-    jwks: (request.jwks as JsonObject | undefined) ?? null,
-    expireTime: dateOrNull(request.expireTime),
-    refreshTokensEnabled: request.refreshTokensEnabled,
-    rateLimitPerSecond: request.rateLimitPerSecond || null,
+    clientId: fields.clientId || undefined,
+    name: fields.name,
+    description: fields.description,
+    allowedScopes: fields.scopes,
+    defaultScopes: fields.defaultScopes,
+    allowedAudiences: fields.audiences,
+    defaultAudiences: fields.defaultAudiences,
+    trustedMetadata: fields.trustedMetadata as JsonObject | undefined,
+    tokenLifetimeSeconds: durationSeconds(fields.tokenLifetime, `${fieldPrefix}token_lifetime`),
+    signingAlg: algorithmFromProto(fields.signingAlgorithm, `${fieldPrefix}signing_algorithm`),
+    claimsTemplate: fields.claimsTemplate as JsonObject | undefined,
+    jwks: (fields.jwks as JsonObject | undefined) ?? null,
+    expireTime: dateOrNull(fields.expireTime),
+    refreshTokensEnabled: fields.refreshTokensEnabled,
+    rateLimitPerSecond: fields.rateLimitPerSecond || null,
   };
+}
+
+export function createClientInput(request: CreateClientRequest): CreateClientInput {
+  return clientDefinition(request, "");
 }
 
 /** UpdateClient's field mask paths (AIP-134) and how each reads its value from the message. */
@@ -107,23 +132,7 @@ export function statusFromProto(status: ClientStatus): DomainStatus | undefined 
 /** ImportClient carries a Client message; output-only fields in it are ignored (AIP-203). */
 export function importClientInput(client: Client | undefined): CreateClientInput {
   if (!client) throw invalidArgument("client", "is required");
-  return {
-    clientId: client.clientId,
-    name: client.name,
-    description: client.description,
-    allowedScopes: client.scopes,
-    defaultScopes: client.defaultScopes,
-    allowedAudiences: client.audiences,
-    defaultAudiences: client.defaultAudiences,
-    trustedMetadata: client.trustedMetadata as JsonObject | undefined,
-    tokenLifetimeSeconds: durationSeconds(client.tokenLifetime, "client.token_lifetime"),
-    signingAlg: algorithmFromProto(client.signingAlgorithm, "client.signing_algorithm"),
-    claimsTemplate: client.claimsTemplate as JsonObject | undefined,
-    jwks: (client.jwks as JsonObject | undefined) ?? null,
-    expireTime: dateOrNull(client.expireTime),
-    refreshTokensEnabled: client.refreshTokensEnabled,
-    rateLimitPerSecond: client.rateLimitPerSecond || null,
-  };
+  return clientDefinition(client, "client.");
 }
 
 export function auditEventToProto(event: AuditEventRecord): AuditEvent {
