@@ -1,0 +1,57 @@
+/**
+ * The direction of dependencies (../shared/STYLE.md): transports call the domain, the domain
+ * defines the interfaces the store implements, and nothing in the domain imports a transport,
+ * Prisma, the store or generated protobuf code. Read from the source, so it cannot drift.
+ */
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../src");
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = path.join(dir, name);
+    if (statSync(full).isDirectory()) return name === "gen" || name === "generated" ? [] : sourceFiles(full);
+    return name.endsWith(".ts") ? [full] : [];
+  });
+}
+
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, "utf8");
+  return [...text.matchAll(/^\s*(?:import|export)\s[^;]*?from\s+"([^"]+)"/gms)].map((match) => match[1]!);
+}
+
+const DOMAIN = ["oauth", "clients", "keys", "sync", "audit", "config"];
+const FORBIDDEN_IN_DOMAIN = [/^@connectrpc\//, /^node:http2?$/, /^@prisma\//, /^pg$/, /^@electric-sql\//, /\/store\//, /\/transport\//, /\/gen\//, /^prom-client$/];
+
+describe("layering", () => {
+  const files = sourceFiles(SRC);
+
+  it("finds the source files it checks", () => {
+    expect(files.length).toBeGreaterThan(40);
+  });
+
+  it.each(DOMAIN)("src/%s imports no transport, storage engine, store or generated code", (room) => {
+    const offenders = files
+      .filter((file) => path.relative(SRC, file).startsWith(`${room}/`))
+      .flatMap((file) => importsOf(file).filter((spec) => FORBIDDEN_IN_DOMAIN.some((pattern) => pattern.test(spec))).map((spec) => `${path.relative(SRC, file)} → ${spec}`));
+    expect(offenders).toEqual([]);
+  });
+
+  it("keeps Prisma inside src/store", () => {
+    const offenders = files
+      .filter((file) => !path.relative(SRC, file).startsWith("store/"))
+      .flatMap((file) => importsOf(file).filter((spec) => /^@prisma\/|generated\/|pglite/.test(spec)).map((spec) => `${path.relative(SRC, file)} → ${spec}`));
+    expect(offenders).toEqual([]);
+  });
+
+  it("keeps generated protobuf code inside the Connect transport (and the composition root)", () => {
+    const allowed = (file: string) => /^(transport\/connect\/|app\.ts$|verifier\/|cli\/)/.test(path.relative(SRC, file));
+    const offenders = files
+      .filter((file) => !allowed(file))
+      .flatMap((file) => importsOf(file).filter((spec) => /\/gen\//.test(spec)).map((spec) => `${path.relative(SRC, file)} → ${spec}`));
+    expect(offenders).toEqual([]);
+  });
+});
