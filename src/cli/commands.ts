@@ -1,0 +1,29 @@
+/**
+ * Every command, and finding one by the words on the command line. Adding a command is adding
+ * it to one of these lists; nothing else changes.
+ */
+import { AUDIT_COMMANDS } from "./audit-commands.js";
+import { CLIENT_COMMANDS } from "./client-commands.js";
+import type { Command } from "./command.js";
+import { KEY_COMMANDS } from "./key-commands.js";
+import { SERVE_COMMANDS } from "./serve-command.js";
+import { TOKEN_COMMANDS } from "./token-command.js";
+
+export const COMMANDS: readonly Command[] = [...SERVE_COMMANDS, ...CLIENT_COMMANDS, ...KEY_COMMANDS, ...AUDIT_COMMANDS, ...TOKEN_COMMANDS];
+
+/** Commands of two words are grouped by the first; the group's one-line summary. */
+export const GROUPS: ReadonlyMap<string, string> = new Map([
+  ["clients", "Register and manage clients."],
+  ["keys", "List and rotate signing keys."],
+  ["audit", "Read the audit trail."],
+]);
+
+const BY_NAME: ReadonlyMap<string, Command> = new Map(COMMANDS.map((command) => [command.path.join(" "), command]));
+
+export function findCommand(words: readonly string[]): Command | undefined {
+  return BY_NAME.get(words.join(" "));
+}
+
+export function commandsOf(group: string): Command[] {
+  return COMMANDS.filter((command) => command.path.length > 1 && command.path[0] === group);
+}

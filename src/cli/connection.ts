@@ -1,0 +1,94 @@
+/**
+ * Where the server is and who the CLI is: flags first, then environment variables. Admin
+ * commands exchange the credentials for an access token at `/oauth/token` and call
+ * tessera.v1.ClientAdminService over Connect with it.
+ */
+import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { ClientAdminService } from "../gen/tessera/v1/client_admin_service_pb.js";
+import type { OptionSpecs, ParsedArgs } from "./args.js";
+import { CliError, usageError } from "./cli-error.js";
+import { REQUEST_TIMEOUT_MS, requestToken } from "./token-endpoint.js";
+
+export type CliEnv = Readonly<Record<string, string | undefined>>;
+
+export const DEFAULT_URL = "http://localhost:8080";
+
+export const CONNECTION_OPTIONS: OptionSpecs = {
+  url: { type: "string", placeholder: "URL", help: `Tessera's base URL (env TESSERA_URL; default ${DEFAULT_URL}).` },
+  "client-id": {
+    type: "string",
+    placeholder: "ID",
+    help: "Client to authenticate as (env TESSERA_CLIENT_ID, or TESSERA_ADMIN_CLIENT_ID).",
+  },
+  "client-secret": {
+    type: "string",
+    placeholder: "SECRET",
+    help: "Its secret (env TESSERA_CLIENT_SECRET, or TESSERA_ADMIN_CLIENT_SECRET; flags show in ps).",
+  },
+};
+
+export interface ConnectionSettings {
+  /** Without a trailing slash. */
+  readonly baseUrl: string;
+  readonly clientId: string | undefined;
+  readonly clientSecret: string | undefined;
+}
+
+export interface ClientCredentials {
+  readonly clientId: string;
+  readonly clientSecret: string;
+}
+
+export type AdminApi = Client<typeof ClientAdminService>;
+
+export function connectionSettings(args: ParsedArgs, env: CliEnv): ConnectionSettings {
+  // An empty variable counts as unset, as `VAR= tessera …` means to unset it.
+  const fromEnv = (...names: string[]) => names.map((name) => env[name]).find((value) => value !== undefined && value !== "");
+  const url = args.string("url") ?? fromEnv("TESSERA_URL") ?? DEFAULT_URL;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw usageError(`--url must be an absolute http(s) URL, got ${JSON.stringify(url)}`);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw usageError(`--url must be an http or https URL, got ${JSON.stringify(url)}`);
+  return {
+    baseUrl: url.replace(/\/+$/, ""),
+    clientId: args.string("client-id") ?? fromEnv("TESSERA_CLIENT_ID", "TESSERA_ADMIN_CLIENT_ID"),
+    clientSecret: args.string("client-secret") ?? fromEnv("TESSERA_CLIENT_SECRET", "TESSERA_ADMIN_CLIENT_SECRET"),
+  };
+}
+
+export function requireCredentials(settings: ConnectionSettings): ClientCredentials {
+  const { clientId, clientSecret } = settings;
+  if (!clientId || !clientSecret) {
+    throw usageError("no client credentials: give --client-id and --client-secret, or set TESSERA_CLIENT_ID and TESSERA_CLIENT_SECRET");
+  }
+  return { clientId, clientSecret };
+}
+
+/** A ClientAdminService client that sends an access token for the configured credentials. */
+export async function connectAdminApi(settings: ConnectionSettings): Promise<AdminApi> {
+  const credentials = requireCredentials(settings);
+  let accessToken: string;
+  try {
+    accessToken = (await requestToken({ baseUrl: settings.baseUrl, ...credentials })).access_token;
+  } catch (error) {
+    if (error instanceof CliError && error.code !== "unavailable" && error.code !== "deadline_exceeded") {
+      throw new CliError(error.code, `could not get an admin token for ${credentials.clientId}: ${error.message}`);
+    }
+    throw error;
+  }
+  const bearer: Interceptor = (next) => (request) => {
+    request.header.set("authorization", `Bearer ${accessToken}`);
+    return next(request);
+  };
+  const transport = createConnectTransport({
+    baseUrl: settings.baseUrl,
+    httpVersion: "1.1",
+    interceptors: [bearer],
+    defaultTimeoutMs: REQUEST_TIMEOUT_MS,
+  });
+  return createClient(ClientAdminService, transport);
+}
