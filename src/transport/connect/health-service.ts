@@ -1,85 +1,145 @@
 /**
- * grpc.health.v1.Health (https://github.com/grpc/grpc/blob/master/doc/health-checking.md):
- * Check and Watch over the serving status the application sets. The empty service name is the
- * server as a whole.
+ * grpc.health.v1.Health (https://github.com/grpc/grpc/blob/master/doc/health-checking.md) over
+ * the serving statuses the application sets. The empty service name is the server as a whole.
+ *
+ * - Check: the status, or NOT_FOUND for a service nobody has set.
+ * - List: every service's status (at most 100, else RESOURCE_EXHAUSTED, as the spec says).
+ * - Watch: the current status at once (SERVICE_UNKNOWN for an unknown service, not an error), then
+ *   every change, until the client cancels or `shutdown()` ends the stream with OK.
  */
-import { EventEmitter, on } from "node:events";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 
+export { ServingStatus };
+
+/** The two statuses an application sets; the generated enum is accepted as well. */
 export type HealthState = "SERVING" | "NOT_SERVING";
 
+/** The spec's cap on List: "responses exceeding this limit will result in a RESOURCE_EXHAUSTED error". */
+const LIST_LIMIT = 100;
+
+/** One Watch stream: the newest status not yet sent, and a way to wake the stream up. */
+interface Watcher {
+  readonly service: string;
+  wake(): void;
+}
+
 export class HealthStatus {
-  private readonly statuses = new Map<string, HealthState>();
-  private readonly changes = new EventEmitter().setMaxListeners(0);
+  private readonly statuses = new Map<string, ServingStatus>();
+  private readonly watchers = new Set<Watcher>();
   private stopped = false;
 
-  set(service: string, state: HealthState): void {
-    if (this.statuses.get(service) === state) return;
-    this.statuses.set(service, state);
-    this.changes.emit("change", service);
+  /**
+   * Sets a service's status ("" is the whole server) and notifies its watchers. Ignored after
+   * `shutdown()`, as grpc-go's health server does, so a late update cannot report SERVING again.
+   */
+  set(service: string, status: HealthState | ServingStatus): void {
+    if (this.stopped) return;
+    this.update(service, toServingStatus(status));
   }
 
-  get(service: string): HealthState | undefined {
+  /** The service's status, or undefined when nothing has set it. */
+  get(service: string): ServingStatus | undefined {
     return this.statuses.get(service);
   }
 
-  /** Everything NOT_SERVING, and every Watch stream ends: the server is going away. */
+  /** Every known service and its status. */
+  entries(): [service: string, status: ServingStatus][] {
+    return [...this.statuses];
+  }
+
+  /** Sets every service NOT_SERVING, then ends every Watch stream with OK: the server is going away. */
   shutdown(): void {
-    for (const service of this.statuses.keys()) this.set(service, "NOT_SERVING");
+    if (this.stopped) return;
+    for (const service of this.statuses.keys()) this.update(service, ServingStatus.NOT_SERVING);
     this.stopped = true;
-    this.changes.emit("stop");
+    for (const watcher of this.watchers) watcher.wake();
   }
 
   get isStopped(): boolean {
     return this.stopped;
   }
 
-  /** Yields the service's status now and after every change, until `signal` aborts or shutdown. */
-  async *watch(service: string, signal: AbortSignal): AsyncGenerator<HealthState | undefined> {
-    const stop = new AbortController();
-    const onStop = () => stop.abort();
-    this.changes.once("stop", onStop);
-    const combined = AbortSignal.any([signal, stop.signal]);
+  /** How many Watch streams are open. */
+  get watching(): number {
+    return this.watchers.size;
+  }
+
+  /**
+   * The service's status now (SERVICE_UNKNOWN if unknown) and after every change, until `signal`
+   * aborts or `shutdown()`. A slow reader sees the newest status, not every intermediate one, and
+   * never the same status twice in a row.
+   */
+  async *watch(service: string, signal: AbortSignal): AsyncGenerator<ServingStatus, void, undefined> {
+    let wakeUp: (() => void) | undefined;
+    let woken = false;
+    const watcher: Watcher = {
+      service,
+      wake() {
+        woken = true;
+        wakeUp?.();
+      },
+    };
+    const onAbort = () => watcher.wake();
+    this.watchers.add(watcher);
+    signal.addEventListener("abort", onAbort, { once: true });
     try {
-      let last: HealthState | undefined | null = null;
-      const current = this.statuses.get(service);
-      yield current;
-      last = current;
-      if (this.stopped) return;
-      for await (const [changed] of on(this.changes, "change", { signal: combined })) {
-        if (changed !== service) continue;
-        const next = this.statuses.get(service);
-        if (next === last) continue;
-        last = next;
-        yield next;
+      let sent = this.current(service);
+      yield sent;
+      for (;;) {
+        if (!woken && !signal.aborted && !this.stopped) {
+          await new Promise<void>((resolve) => (wakeUp = resolve));
+          wakeUp = undefined;
+        }
+        woken = false;
+        if (signal.aborted) return;
+        const now = this.current(service);
+        if (now !== sent) {
+          sent = now;
+          yield now;
+        }
+        if (this.stopped) return;
       }
-    } catch (error) {
-      if ((error as Error).name !== "AbortError") throw error;
     } finally {
-      this.changes.off("stop", onStop);
+      signal.removeEventListener("abort", onAbort);
+      this.watchers.delete(watcher);
     }
+  }
+
+  private current(service: string): ServingStatus {
+    return this.statuses.get(service) ?? ServingStatus.SERVICE_UNKNOWN;
+  }
+
+  private update(service: string, status: ServingStatus): void {
+    if (this.statuses.get(service) === status) return;
+    this.statuses.set(service, status);
+    for (const watcher of this.watchers) if (watcher.service === service) watcher.wake();
   }
 }
 
-function toProto(state: HealthState | undefined): ServingStatus {
-  if (state === undefined) return ServingStatus.SERVICE_UNKNOWN;
-  return state === "SERVING" ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+function toServingStatus(status: HealthState | ServingStatus): ServingStatus {
+  if (status === "SERVING") return ServingStatus.SERVING;
+  if (status === "NOT_SERVING") return ServingStatus.NOT_SERVING;
+  return status;
 }
 
 export function healthServiceImpl(status: HealthStatus): ServiceImpl<typeof Health> {
   return {
     check(request) {
-      const state = status.get(request.service);
-      // The health checking protocol: an unknown service is NOT_FOUND for Check.
-      if (state === undefined) throw new ConnectError(`unknown service ${request.service}`, Code.NotFound);
-      return { status: toProto(state) };
+      const current = status.get(request.service);
+      if (current === undefined) throw new ConnectError(`unknown service ${JSON.stringify(request.service)}`, Code.NotFound);
+      return { status: current };
+    },
+    list() {
+      const entries = status.entries();
+      if (entries.length > LIST_LIMIT) {
+        throw new ConnectError(`${entries.length} services exceed the limit of ${LIST_LIMIT}`, Code.ResourceExhausted);
+      }
+      return { statuses: Object.fromEntries(entries.map(([service, current]) => [service, { status: current }])) };
     },
     async *watch(request, context) {
-      // Watch reports SERVICE_UNKNOWN instead of failing, and keeps the stream open.
-      for await (const state of status.watch(request.service, context.signal)) {
-        yield { status: toProto(state) };
-      }
+      // context.signal aborts when the client cancels, the deadline passes, or the call ends.
+      for await (const current of status.watch(request.service, context.signal)) yield { status: current };
     },
   };
 }

@@ -1,116 +1,199 @@
 /**
- * gRPC server reflection (grpc.reflection.v1 and v1alpha, identical messages), so grpcurl and
- * other tools can list and call our services without .proto files. Descriptors come from the
- * generated code's embedded FileDescriptorProtos; each answer carries the requested file and
- * its transitive dependencies.
+ * gRPC server reflection (https://github.com/grpc/grpc/blob/master/doc/server-reflection.md), so
+ * grpcurl, grpcui, Postman and friends can list and call our services without .proto files.
+ *
+ * grpc.reflection.v1 and the deprecated v1alpha carry field-for-field identical messages, so one
+ * handler, written against the shape they share, serves both. Descriptors are the generated
+ * code's embedded FileDescriptorProtos (`DescFile.proto`): protoc-gen-es v2 strips only
+ * source_code_info (comments) and restores `dependency` and `json_name` when it loads them, so
+ * they are what buf/protoc compiled. Every file answer carries the file found first, then all of
+ * its transitive imports (google/protobuf/*.proto included), each once.
  */
-import { toBinary, type DescFile, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
-import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import type { ServiceImpl } from "@connectrpc/connect";
-import { Code } from "@connectrpc/connect";
+import { createRegistry, toBinary, type DescFile, type Registry } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema, type DescriptorProto } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { ServerReflection as ServerReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ServerReflectionV1Alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
-import type { ServerReflectionRequest, ServerReflectionResponseSchema } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 
-type ResponseInit = MessageInitShape<typeof ServerReflectionResponseSchema>;
+/** ServerReflectionRequest as both versions decode it (their `$typeName`s aside). */
+interface ReflectionRequest {
+  host: string;
+  messageRequest:
+    | { case: "fileByFilename" | "fileContainingSymbol" | "allExtensionNumbersOfType" | "listServices"; value: string }
+    | { case: "fileContainingExtension"; value: { containingType: string; extensionNumber: number } }
+    | { case: undefined; value?: undefined };
+}
 
-class DescriptorIndex {
+/** The `message_response` oneof of ServerReflectionResponse, as both versions accept it. */
+type ReflectionAnswer =
+  | { case: "fileDescriptorResponse"; value: { fileDescriptorProto: Uint8Array[] } }
+  | { case: "allExtensionNumbersResponse"; value: { baseTypeName: string; extensionNumber: number[] } }
+  | { case: "listServicesResponse"; value: { service: { name: string }[] } }
+  | { case: "errorResponse"; value: { errorCode: number; errorMessage: string } };
+
+interface ReflectionResponse {
+  validHost: string;
+  originalRequest: ReflectionRequest;
+  messageResponse: ReflectionAnswer;
+}
+
+/** Answers reflection requests about a fixed set of files and everything they import. */
+export class Reflector {
+  /** Fully-qualified names of the services in the given files, in order, each once. */
+  readonly services: readonly string[];
   private readonly files = new Map<string, DescFile>();
-  private readonly symbols = new Map<string, DescFile>();
-  readonly services: string[] = [];
+  private readonly registry: Registry;
+  private readonly serialized = new Map<string, Uint8Array>();
 
-  constructor(roots: readonly DescFile[]) {
+  constructor(roots: Iterable<DescFile>) {
+    const services = new Set<string>();
     for (const file of roots) {
       this.addFile(file);
-      for (const service of file.services) this.services.push(service.typeName);
+      for (const service of file.services) services.add(service.typeName);
     }
+    this.services = [...services];
+    this.registry = createRegistry(...this.files.values());
   }
 
   private addFile(file: DescFile): void {
-    const name = file.proto.name;
-    if (this.files.has(name)) return;
-    this.files.set(name, file);
+    if (this.files.has(file.proto.name)) return;
+    this.files.set(file.proto.name, file);
     for (const dependency of file.dependencies) this.addFile(dependency);
-    for (const service of file.services) {
-      this.symbols.set(service.typeName, file);
-      for (const method of service.methods) this.symbols.set(`${service.typeName}.${method.name}`, file);
+  }
+
+  answer(request: ReflectionRequest): ReflectionAnswer {
+    const { messageRequest } = request;
+    switch (messageRequest.case) {
+      case "listServices":
+        return { case: "listServicesResponse", value: { service: this.services.map((name) => ({ name })) } };
+      case "fileByFilename":
+        return this.fileAnswer(this.files.get(messageRequest.value), `file ${JSON.stringify(messageRequest.value)} not found`);
+      case "fileContainingSymbol":
+        return this.fileAnswer(this.fileContainingSymbol(messageRequest.value), `symbol ${JSON.stringify(messageRequest.value)} not found`);
+      case "fileContainingExtension": {
+        const { containingType, extensionNumber } = messageRequest.value;
+        const extendee = this.registry.getMessage(stripDot(containingType));
+        const extension = extendee && this.registry.getExtensionFor(extendee, extensionNumber);
+        return this.fileAnswer(extension?.file, `extension ${extensionNumber} of ${JSON.stringify(containingType)} not found`);
+      }
+      case "allExtensionNumbersOfType": {
+        const typeName = stripDot(messageRequest.value);
+        if (!this.registry.getMessage(typeName)) return error(Code.NotFound, `type ${JSON.stringify(messageRequest.value)} not found`);
+        const numbers: number[] = [];
+        for (const type of this.registry) if (type.kind === "extension" && type.extendee.typeName === typeName) numbers.push(type.number);
+        return { case: "allExtensionNumbersResponse", value: { baseTypeName: typeName, extensionNumber: numbers.sort((a, b) => a - b) } };
+      }
+      default:
+        // As grpc-go: a request with no message_request fails the stream.
+        throw new ConnectError("invalid reflection request: no message_request set", Code.InvalidArgument);
     }
-    const addMessage = (message: DescMessage) => {
-      this.symbols.set(message.typeName, file);
-      for (const field of message.fields) this.symbols.set(`${message.typeName}.${field.name}`, file);
-      for (const nested of message.nestedMessages) addMessage(nested);
-      for (const nestedEnum of message.nestedEnums) this.symbols.set(nestedEnum.typeName, file);
-    };
-    for (const message of file.messages) addMessage(message);
-    for (const enumeration of file.enums) this.symbols.set(enumeration.typeName, file);
-    for (const extension of file.extensions) this.symbols.set(extension.typeName, file);
   }
 
-  fileByName(name: string): DescFile | undefined {
-    return this.files.get(name);
-  }
-
+  /**
+   * The file declaring a fully-qualified symbol: a message, enum, service or extension, or a
+   * member of one (method, field, oneof, enum value; enum values are scoped like their enum), or
+   * a map field's synthetic entry message, which protobuf-es keeps only in the descriptor proto.
+   */
   fileContainingSymbol(symbol: string): DescFile | undefined {
-    return this.symbols.get(symbol.replace(/^\./, ""));
+    const name = stripDot(symbol);
+    const type = this.registry.get(name);
+    if (type) return type.file;
+    const dot = name.lastIndexOf(".");
+    if (dot < 0) return undefined;
+    const parent = name.slice(0, dot);
+    const member = name.slice(dot + 1);
+    const service = this.registry.getService(parent);
+    if (service) return service.methods.some((method) => method.name === member) ? service.file : undefined;
+    const message = this.messageProto(parent);
+    if (message) {
+      const { proto } = message;
+      const declared =
+        proto.field.some((field) => field.name === member) ||
+        proto.oneofDecl.some((oneof) => oneof.name === member) ||
+        proto.nestedType.some((nested) => nested.name === member) ||
+        proto.enumType.some((nested) => nested.value.some((value) => value.name === member));
+      return declared ? message.file : undefined;
+    }
+    // A top-level enum's values live in its package's scope.
+    for (const file of this.files.values()) {
+      if (file.proto.package !== parent) continue;
+      if (file.proto.enumType.some((enumeration) => enumeration.value.some((value) => value.name === member))) return file;
+    }
+    return undefined;
   }
 
-  /** The file first, then every file it depends on, transitively, each once. */
-  serializedWithDependencies(file: DescFile): Uint8Array[] {
-    const seen = new Set<string>();
+  /** A message's DescriptorProto by full name, map entries included. */
+  private messageProto(typeName: string): { file: DescFile; proto: DescriptorProto } | undefined {
+    const message = this.registry.getMessage(typeName);
+    if (message) return { file: message.file, proto: message.proto };
+    const dot = typeName.lastIndexOf(".");
+    const parent = dot < 0 ? undefined : this.messageProto(typeName.slice(0, dot));
+    const nested = parent?.proto.nestedType.find((candidate) => candidate.name === typeName.slice(dot + 1));
+    return parent && nested ? { file: parent.file, proto: nested } : undefined;
+  }
+
+  /** The file's serialized FileDescriptorProto first, then its transitive imports', each once. */
+  withDependencies(file: DescFile): Uint8Array[] {
+    const seen = new Set<string>([file.proto.name]);
+    const queue = [file];
     const out: Uint8Array[] = [];
-    const visit = (current: DescFile) => {
-      if (seen.has(current.proto.name)) return;
-      seen.add(current.proto.name);
-      out.push(toBinary(FileDescriptorProtoSchema, current.proto));
-      for (const dependency of current.dependencies) visit(dependency);
-    };
-    visit(file);
+    for (let current = queue.shift(); current; current = queue.shift()) {
+      out.push(this.serialize(current));
+      for (const dependency of current.dependencies) {
+        if (seen.has(dependency.proto.name)) continue;
+        seen.add(dependency.proto.name);
+        queue.push(dependency);
+      }
+    }
     return out;
   }
-}
 
-function answer(index: DescriptorIndex, request: ServerReflectionRequest): ResponseInit {
-  const notFound = (what: string): ResponseInit => ({
-    messageResponse: { case: "errorResponse", value: { errorCode: Code.NotFound, errorMessage: `${what} not found` } },
-  });
-  const files = (file: DescFile | undefined, what: string): ResponseInit =>
-    file
-      ? { messageResponse: { case: "fileDescriptorResponse", value: { fileDescriptorProto: index.serializedWithDependencies(file) } } }
-      : notFound(what);
-  const { messageRequest } = request;
-  switch (messageRequest.case) {
-    case "listServices":
-      return {
-        messageResponse: { case: "listServicesResponse", value: { service: index.services.map((name) => ({ name })) } },
-      };
-    case "fileByFilename":
-      return files(index.fileByName(messageRequest.value), `file ${messageRequest.value}`);
-    case "fileContainingSymbol":
-      return files(index.fileContainingSymbol(messageRequest.value), `symbol ${messageRequest.value}`);
-    case "fileContainingExtension":
-    case "allExtensionNumbersOfType":
-      // Tessera's protos declare no extensions.
-      return {
-        messageResponse: { case: "errorResponse", value: { errorCode: Code.Unimplemented, errorMessage: "extensions are not supported" } },
-      };
-    default:
-      return {
-        messageResponse: { case: "errorResponse", value: { errorCode: Code.InvalidArgument, errorMessage: "empty reflection request" } },
-      };
+  private serialize(file: DescFile): Uint8Array {
+    let bytes = this.serialized.get(file.proto.name);
+    if (!bytes) {
+      bytes = toBinary(FileDescriptorProtoSchema, file.proto);
+      this.serialized.set(file.proto.name, bytes);
+    }
+    return bytes;
+  }
+
+  private fileAnswer(file: DescFile | undefined, notFound: string): ReflectionAnswer {
+    return file ? { case: "fileDescriptorResponse", value: { fileDescriptorProto: this.withDependencies(file) } } : error(Code.NotFound, notFound);
+  }
+
+  /** The ServerReflectionInfo bidi stream: one response per request, in order. */
+  async *serve(requests: AsyncIterable<ReflectionRequest>): AsyncIterable<ReflectionResponse> {
+    for await (const request of requests) {
+      yield { validHost: request.host, originalRequest: request, messageResponse: this.answer(request) };
+    }
   }
 }
 
-/** Implementations of both reflection versions over the given files (and their imports). */
-export function reflectionServiceImpls(registry: { files: readonly DescFile[] }) {
-  const index = new DescriptorIndex([...registry.files, ServerReflectionV1.file, ServerReflectionV1Alpha.file]);
-  // The two versions' messages are field-for-field the same, so one handler serves both.
-  const serve = async function* (requests: AsyncIterable<ServerReflectionRequest>) {
-    for await (const request of requests) {
-      yield { validHost: request.host, originalRequest: request, ...answer(index, request) };
-    }
-  };
+function stripDot(name: string): string {
+  return name.startsWith(".") ? name.slice(1) : name;
+}
+
+function error(code: Code, message: string): ReflectionAnswer {
+  // Connect's Code numbers are gRPC's status codes, which error_code carries.
+  return { case: "errorResponse", value: { errorCode: code, errorMessage: message } };
+}
+
+export type ReflectionServiceImpls = readonly [
+  readonly [typeof ServerReflectionV1, ServiceImpl<typeof ServerReflectionV1>],
+  readonly [typeof ServerReflectionV1Alpha, ServiceImpl<typeof ServerReflectionV1Alpha>],
+];
+
+/**
+ * grpc.reflection.v1 and v1alpha ServerReflection over the given files (and their imports);
+ * list_services names the services declared in those files plus both reflection services.
+ * Register with `for (const [service, impl] of reflectionServiceImpls(...)) router.service(service, impl)`.
+ */
+export function reflectionServiceImpls(registry: { files: Iterable<DescFile> }): ReflectionServiceImpls {
+  const reflector = new Reflector([...registry.files, ServerReflectionV1.file, ServerReflectionV1Alpha.file]);
+  const v1: ServiceImpl<typeof ServerReflectionV1> = { serverReflectionInfo: (requests) => reflector.serve(requests) };
+  const v1alpha: ServiceImpl<typeof ServerReflectionV1Alpha> = { serverReflectionInfo: (requests) => reflector.serve(requests) };
   return [
-    [ServerReflectionV1, { serverReflectionInfo: serve } as unknown as ServiceImpl<typeof ServerReflectionV1>],
-    [ServerReflectionV1Alpha, { serverReflectionInfo: serve } as unknown as ServiceImpl<typeof ServerReflectionV1Alpha>],
-  ] as const;
+    [ServerReflectionV1, v1],
+    [ServerReflectionV1Alpha, v1alpha],
+  ];
 }
