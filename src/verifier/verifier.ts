@@ -1,0 +1,212 @@
+/**
+ * Verifying Tessera's access tokens in a resource server: RFC 9068 §4 validation of a JWT access
+ * token against the issuer's published keys, then the route's scopes (RFC 6750 §3.1
+ * insufficient_scope), and — for revocation-sensitive routes — one call to Tessera.
+ */
+import { errors as joseErrors, jwtVerify, type JWTHeaderParameters } from "jose";
+import { createRemoteAuthentication, type RemoteAuthentication, type RemoteAuthenticationOptions, type RemoteAuthenticationResult } from "./remote-authentication.js";
+import { RemoteKeySet, type RemoteKeySetOptions } from "./remote-key-set.js";
+import { VerifierError } from "./verifier-error.js";
+
+/** The algorithms Tessera signs with; anything else (`none`, HMAC) is refused before any key is looked up. */
+export const ACCESS_TOKEN_ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"] as const;
+export type AccessTokenAlgorithm = (typeof ACCESS_TOKEN_ALGORITHMS)[number];
+
+/** RFC 9068 §2.1: the `typ` header of a JWT access token. */
+const ACCESS_TOKEN_TYPE = "at+jwt";
+
+/** RFC 9068 §2.2: the claims every Tessera access token carries, plus the client's custom claims. */
+export interface AccessTokenClaims {
+  readonly iss: string;
+  readonly sub: string;
+  readonly aud: string | readonly string[];
+  readonly exp: number;
+  readonly iat: number;
+  readonly nbf?: number;
+  readonly jti: string;
+  readonly client_id: string;
+  readonly scope?: string;
+  readonly [claim: string]: unknown;
+}
+
+const REGISTERED_CLAIMS = new Set(["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope"]);
+
+export interface VerifiedAccessToken {
+  /** The machine client the token was issued to (`client_id`). */
+  readonly clientId: string;
+  readonly subject: string;
+  /** `scope`, split on spaces. */
+  readonly scopes: readonly string[];
+  readonly audiences: readonly string[];
+  readonly issuer: string;
+  /** `jti`. */
+  readonly tokenId: string;
+  readonly issuedAt: Date;
+  readonly expiresAt: Date;
+  readonly algorithm: AccessTokenAlgorithm;
+  readonly keyId: string | undefined;
+  /** The whole claim set as signed. */
+  readonly claims: AccessTokenClaims;
+  /** The claims from the client's claims template (everything not registered above). */
+  readonly customClaims: Readonly<Record<string, unknown>>;
+  /** Present when Tessera was asked too (`checkRevocation`). */
+  readonly remote?: RemoteAuthenticationResult;
+}
+
+export interface VerifierOptions {
+  /** Tessera's issuer, exactly as in its tokens' `iss` (its TESSERA_ISSUER). */
+  readonly issuer: string;
+  /** This resource server's audience; a token must name (one of) them in `aud`. */
+  readonly audience: string | readonly string[];
+  /** Default: `<issuer>/keys`. */
+  readonly jwksUri?: string;
+  /** Replaces the global fetch for the JWKS. */
+  readonly fetch?: typeof globalThis.fetch;
+  /** Narrows the accepted algorithms. Default: all of ACCESS_TOKEN_ALGORITHMS. */
+  readonly algorithms?: readonly AccessTokenAlgorithm[];
+  /** Tolerated clock difference for exp, nbf and iat. Default 30. */
+  readonly clockToleranceSeconds?: number;
+  /** JWKS caching: bounds on Cache-Control, unknown-kid cooldown, timeout. */
+  readonly jwks?: Omit<RemoteKeySetOptions, "url" | "fetch" | "now">;
+  /** Enables `checkRevocation`: this resource server's credentials for AuthenticateToken. */
+  readonly remote?: RemoteAuthenticationOptions;
+  /** The clock; for tests. */
+  readonly now?: () => Date;
+}
+
+export interface VerifyOptions {
+  /** Scopes the token must all carry. */
+  readonly requiredScopes?: readonly string[];
+  /** Also ask Tessera, so a revoked token or a deactivated client is refused at once. Needs `remote`. */
+  readonly checkRevocation?: boolean;
+}
+
+export interface Verifier {
+  readonly issuer: string;
+  readonly audiences: readonly string[];
+  /** Whether `checkRevocation` is available (createVerifier was given `remote`). */
+  readonly canCheckRevocation: boolean;
+  /** The token's claims, or a VerifierError: invalid_token, insufficient_scope or temporarily_unavailable. */
+  verify(token: string, options?: VerifyOptions): Promise<VerifiedAccessToken>;
+  /** Fetches the JWKS now, e.g. at start-up to fail fast. */
+  preload(): Promise<void>;
+  /** Closes the connection to Tessera used by `checkRevocation`. */
+  close(): void;
+}
+
+/** Fixed descriptions: they go into WWW-Authenticate, so they never quote the token. */
+function describeJoseError(error: unknown): string {
+  if (error instanceof joseErrors.JWTExpired) return "the token has expired";
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    switch (error.claim) {
+      case "iss":
+        return "the token is from another issuer";
+      case "aud":
+        return "the token is not for this audience";
+      case "nbf":
+        return "the token is not valid yet";
+      case "iat":
+        return "the token's issue time is invalid";
+      case "typ":
+        return "the token is not a JWT access token (typ at+jwt)";
+      default:
+        return `the token lacks a valid ${error.claim} claim`;
+    }
+  }
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return "the token's signing algorithm is not accepted";
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return "the token's signature is invalid";
+  return "the token is malformed";
+}
+
+function stringClaim(payload: Record<string, unknown>, name: string): string {
+  const value = payload[name];
+  if (typeof value !== "string" || value === "") throw new VerifierError("invalid_token", `the token lacks a valid ${name} claim`);
+  return value;
+}
+
+export function createVerifier(options: VerifierOptions): Verifier {
+  const issuer = options.issuer;
+  const audiences = typeof options.audience === "string" ? [options.audience] : [...options.audience];
+  if (audiences.length === 0) throw new TypeError("createVerifier needs at least one audience");
+  const now = options.now ?? (() => new Date());
+  const algorithms = [...(options.algorithms ?? ACCESS_TOKEN_ALGORITHMS)];
+  const keySet = new RemoteKeySet({
+    ...options.jwks,
+    url: options.jwksUri ?? `${issuer.replace(/\/+$/, "")}/keys`,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    now: () => now().getTime(),
+  });
+  const remote: RemoteAuthentication | undefined = options.remote
+    ? createRemoteAuthentication({ ...options.remote, baseUrl: options.remote.baseUrl ?? issuer })
+    : undefined;
+
+  const resolveKey = (header: JWTHeaderParameters) => {
+    // Checked before the key lookup, so that tokens of other kinds never cause a JWKS fetch.
+    if (header.typ?.toLowerCase().replace(/^application\//, "") !== ACCESS_TOKEN_TYPE) {
+      throw new VerifierError("invalid_token", "the token is not a JWT access token (typ at+jwt)");
+    }
+    return keySet.getKey({ kid: header.kid, alg: header.alg });
+  };
+
+  async function verifyLocally(token: string) {
+    try {
+      return await jwtVerify<Record<string, unknown>>(token, resolveKey, {
+        issuer,
+        audience: audiences,
+        algorithms,
+        typ: ACCESS_TOKEN_TYPE,
+        requiredClaims: ["iss", "sub", "aud", "exp", "iat", "jti", "client_id"],
+        clockTolerance: options.clockToleranceSeconds ?? 30,
+        currentDate: now(),
+      });
+    } catch (error) {
+      if (error instanceof VerifierError) throw error;
+      throw new VerifierError("invalid_token", describeJoseError(error), { cause: error });
+    }
+  }
+
+  return {
+    issuer,
+    audiences,
+    canCheckRevocation: remote !== undefined,
+    async verify(token, verifyOptions = {}) {
+      if (verifyOptions.checkRevocation && !remote) {
+        throw new TypeError("checkRevocation needs createVerifier({ remote: { clientId, clientSecret } })");
+      }
+      if (typeof token !== "string" || token === "") throw new VerifierError("invalid_token", "the token is empty");
+      const { payload, protectedHeader } = await verifyLocally(token);
+      const claims = payload as AccessTokenClaims;
+      const scope = payload.scope === undefined ? "" : payload.scope;
+      if (typeof scope !== "string") throw new VerifierError("invalid_token", "the token lacks a valid scope claim");
+      const scopes = scope.split(" ").filter((value) => value !== "");
+      const tokenAudiences = typeof claims.aud === "string" ? [claims.aud] : [...claims.aud];
+      const verified: VerifiedAccessToken = {
+        clientId: stringClaim(payload, "client_id"),
+        subject: stringClaim(payload, "sub"),
+        tokenId: stringClaim(payload, "jti"),
+        issuer: claims.iss,
+        scopes,
+        audiences: tokenAudiences,
+        issuedAt: new Date(claims.iat * 1000),
+        expiresAt: new Date(claims.exp * 1000),
+        algorithm: protectedHeader.alg as AccessTokenAlgorithm,
+        keyId: protectedHeader.kid,
+        claims,
+        customClaims: Object.fromEntries(Object.entries(payload).filter(([name]) => !REGISTERED_CLAIMS.has(name))),
+      };
+
+      // RFC 6750 §3.1: a valid token without the route's scopes is insufficient_scope (403), not invalid.
+      const requiredScopes = verifyOptions.requiredScopes ?? [];
+      const missingScopes = requiredScopes.filter((required) => !scopes.includes(required));
+      if (missingScopes.length > 0) {
+        throw new VerifierError("insufficient_scope", `the token lacks the scopes ${missingScopes.join(" ")}`, { requiredScopes, missingScopes });
+      }
+
+      if (!verifyOptions.checkRevocation || !remote) return verified;
+      const requiredAudience = audiences.find((audience) => tokenAudiences.includes(audience))!;
+      return { ...verified, remote: await remote.authenticate(token, { requiredScopes, requiredAudience }) };
+    },
+    preload: () => keySet.reload(),
+    close: () => remote?.close(),
+  };
+}
