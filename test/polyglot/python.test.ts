@@ -1,0 +1,143 @@
+/**
+ * The polyglot proof: a Python program calls Tessera over gRPC (h2c) with stubs generated from
+ * proto/tessera/v1 by the README's command — TokenService.IssueToken, then
+ * IntrospectionService.AuthenticateToken as a resource server. It runs on Debian's own interpreter
+ * and gRPC packages, installed here when missing (another python3 may come first on PATH, so
+ * /usr/bin/python3 by full path).
+ */
+import { execFile, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { registerClient, type RegisteredClient } from "../support/clients.js";
+import { startTestServer, type TestServer } from "../support/test-server.js";
+
+const run = promisify(execFile);
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const PYTHON = "/usr/bin/python3";
+const CLIENT = path.join(REPO, "test/polyglot/python_client.py");
+/** The runtime, and grpc_tools.protoc for the stubs. */
+const DEBIAN_PACKAGES = ["python3-grpcio", "python3-protobuf", "python3-grpc-tools"];
+const RESOURCE = "orders-api";
+
+function missingPackages(): string[] {
+  return DEBIAN_PACKAGES.filter((name) => {
+    const status = spawnSync("dpkg-query", ["-W", "-f=${Status}", name], { encoding: "utf8" });
+    return status.status !== 0 || !status.stdout.includes("install ok installed");
+  });
+}
+
+/** Installs the Debian packages when missing; fails (never skips) when it cannot. */
+async function ensureDebianPackages(): Promise<void> {
+  const missing = missingPackages();
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) {
+    throw new Error(`the Python polyglot test needs the Debian packages ${missing.join(" ")}; install them with: sudo apt-get install -y --no-install-recommends ${missing.join(" ")}`);
+  }
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  try {
+    // The lock timeout waits for another apt run instead of failing at once.
+    await run("apt-get", ["-o", "DPkg::Lock::Timeout=120", "update"], { env, timeout: 300_000 });
+    await run("apt-get", ["-o", "DPkg::Lock::Timeout=120", "install", "-y", "--no-install-recommends", ...missing], { env, timeout: 300_000 });
+  } catch (error) {
+    const { stderr } = error as { stderr?: string };
+    throw new Error(`could not install ${missing.join(" ")} with apt-get: ${stderr?.trim() || String(error)}`);
+  }
+  const stillMissing = missingPackages();
+  if (stillMissing.length > 0) throw new Error(`apt-get finished but ${stillMissing.join(" ")} is still not installed`);
+}
+
+/** The README's command for a Python team. */
+async function generateStubs(out: string): Promise<void> {
+  const protos = readdirSync(path.join(REPO, "proto/tessera/v1")).filter((name) => name.endsWith(".proto")).map((name) => `proto/tessera/v1/${name}`);
+  await run(PYTHON, ["-m", "grpc_tools.protoc", "-I", "proto", `--python_out=${out}`, `--grpc_python_out=${out}`, ...protos], { cwd: REPO, timeout: 120_000 });
+}
+
+let stubs: string;
+
+async function pythonClient(args: readonly string[]): Promise<{ code: number; output: Record<string, any> }> {
+  try {
+    const { stdout } = await run(PYTHON, [CLIENT, ...args, "--stubs", stubs], { cwd: REPO, timeout: 60_000 });
+    return { code: 0, output: JSON.parse(stdout) as Record<string, any> };
+  } catch (error) {
+    const failure = error as { code?: number; stdout?: string; stderr?: string };
+    if (typeof failure.code === "number" && failure.stdout) return { code: failure.code, output: JSON.parse(failure.stdout) as Record<string, any> };
+    throw new Error(`python_client.py failed: ${failure.stderr ?? String(error)}`);
+  }
+}
+
+describe("calling Tessera from Python (Debian's python3-grpcio, stubs generated from our protos)", () => {
+  let server: TestServer;
+  let worker: RegisteredClient;
+  let resourceServer: RegisteredClient;
+  let address: string;
+
+  beforeAll(async () => {
+    await ensureDebianPackages();
+    stubs = mkdtempSync(path.join(tmpdir(), "tessera-python-stubs-"));
+    await generateStubs(stubs);
+    server = await startTestServer({ storage: "embedded" });
+    address = `127.0.0.1:${server.port}`;
+    // The resource server may check any token (tessera:introspect); the worker's tokens are for it.
+    resourceServer = await registerClient(server, { clientId: RESOURCE, name: "orders api", scopes: ["tessera:introspect"] });
+    worker = await registerClient(server, {
+      name: "python worker",
+      scopes: ["orders:read", "orders:write"],
+      audiences: [RESOURCE],
+      trustedMetadata: { language: "python" },
+      claimsTemplate: { language: "{{metadata.language}}" },
+    });
+  }, 600_000);
+  afterAll(async () => {
+    await server?.destroy();
+    if (stubs) rmSync(stubs, { recursive: true, force: true });
+  });
+
+  it("issues a token with TokenService.IssueToken and authenticates it with IntrospectionService.AuthenticateToken", async () => {
+    const { code, output } = await pythonClient([
+      address,
+      worker.clientId,
+      worker.clientSecret,
+      "--scope", "orders:read",
+      "--audience", RESOURCE,
+      "--authenticate-as", `${resourceServer.clientId}:${resourceServer.clientSecret}`,
+      "--required-scope", "orders:read",
+      "--required-audience", RESOURCE,
+    ]);
+    expect(code).toBe(0);
+    expect(output.runtime).toMatchObject({ python: PYTHON, grpcio: expect.any(String), protobuf: expect.any(String) });
+    expect(output.issue).toMatchObject({
+      access_token: expect.stringMatching(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/),
+      token_type: "Bearer",
+      expires_in: "3600",
+      scopes: ["orders:read"],
+      audiences: [RESOURCE],
+      expire_time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    });
+    expect(output.token_header).toMatchObject({ typ: "at+jwt", alg: "RS256", kid: expect.any(String) });
+    expect(output.authenticate).toMatchObject({
+      client_id: worker.clientId,
+      scopes: ["orders:read"],
+      audiences: [RESOURCE],
+      custom_claims: { language: "python" },
+      trusted_metadata: { language: "python" },
+      token_id: expect.any(String),
+    });
+  });
+
+  it("sees Tessera's refusals as gRPC status codes", async () => {
+    const wrongSecret = await pythonClient([address, worker.clientId, "not-the-secret"]);
+    expect(wrongSecret).toEqual({ code: 1, output: { error: { rpc: "IssueToken", code: "UNAUTHENTICATED", details: expect.any(String) } } });
+    const missingScope = await pythonClient([
+      address, worker.clientId, worker.clientSecret,
+      "--scope", "orders:read",
+      "--authenticate-as", `${resourceServer.clientId}:${resourceServer.clientSecret}`,
+      "--required-scope", "orders:write",
+    ]);
+    expect(missingScope).toMatchObject({ code: 1, output: { error: { rpc: "AuthenticateToken", code: "PERMISSION_DENIED" } } });
+    expect(decodeURIComponent(missingScope.output.error.details)).toBe("missing scopes: orders:write");
+  });
+});
