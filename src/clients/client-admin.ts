@@ -17,9 +17,11 @@ import {
   checkAudiences,
   checkClientId,
   checkDescription,
+  checkNamePrefix,
+  checkRateLimit,
   checkClaimsTemplate,
   checkClientJwks,
-  checkJsonSize,
+  checkJsonField,
   checkName,
   checkScopes,
   checkSubset,
@@ -30,6 +32,7 @@ import {
 
 const DEFAULT_PAGE_SIZE = 50;
 const MAX_PAGE_SIZE = 500;
+const MAX_INT64 = 2n ** 63n - 1n;
 
 /** Scopes that unlock Tessera's own APIs. */
 export const ADMIN_SCOPE = "tessera:admin";
@@ -116,6 +119,7 @@ export class ClientAdmin {
   }): Promise<{ records: ClientRecord[]; nextPageToken: string; totalSize: number }> {
     if (query.pageSize < 0) throw invalidArgument("page_size", "must not be negative");
     const pageSize = Math.min(query.pageSize || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+    if (query.namePrefix) checkNamePrefix(query.namePrefix);
     const filter = { status: query.status, namePrefix: query.namePrefix || undefined };
     const after = query.pageToken ? decodePageToken(query.pageToken, filter) : undefined;
     // One extra row tells whether another page follows without a second query.
@@ -197,9 +201,13 @@ export class ClientAdmin {
     const pageSize = Math.min(query.pageSize || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
     let beforeId: bigint | undefined;
     if (query.pageToken) {
-      if (!/^\d{1,20}$/.test(query.pageToken)) throw invalidArgument("page_token", "is not a token this server issued");
+      // Audit ids are bigint (int64) row ids; anything else was not issued here.
+      if (!/^\d{1,19}$/.test(query.pageToken) || BigInt(query.pageToken) > MAX_INT64) {
+        throw invalidArgument("page_token", "is not a token this server issued");
+      }
       beforeId = BigInt(query.pageToken);
     }
+    if (query.clientId) checkClientId(query.clientId);
     const events = await this.options.repository.listAuditEvents({ pageSize: pageSize + 1, beforeId, clientId: query.clientId || undefined });
     const page = events.slice(0, pageSize);
     return { events: page, nextPageToken: events.length > pageSize ? String(page.at(-1)!.id) : "" };
@@ -231,13 +239,15 @@ export class ClientAdmin {
     checkAudiences(defaultAudiences, "default_audiences");
     checkSubset(defaultAudiences, allowedAudiences, "default_audiences", "audiences");
     const trustedMetadata = input.trustedMetadata ?? {};
-    checkJsonSize(trustedMetadata, "trusted_metadata", LIMITS.trustedMetadataBytes);
+    checkJsonField(trustedMetadata, "trusted_metadata", LIMITS.trustedMetadataBytes);
     const claimsTemplate = input.claimsTemplate ?? {};
     checkClaimsTemplate(claimsTemplate);
     const jwks = input.jwks ?? null;
     checkClientJwks(jwks);
     const tokenLifetimeSeconds = input.tokenLifetimeSeconds ?? null;
     checkTokenLifetime(tokenLifetimeSeconds, this.options.maxTokenLifetimeSeconds);
+    const rateLimitPerSecond = input.rateLimitPerSecond || null;
+    checkRateLimit(rateLimitPerSecond);
     return {
       id: clientId,
       name: input.name,
@@ -253,7 +263,7 @@ export class ClientAdmin {
       jwks,
       expireTime: input.expireTime ?? null,
       refreshTokensEnabled: input.refreshTokensEnabled ?? false,
-      rateLimitPerSecond: input.rateLimitPerSecond || null,
+      rateLimitPerSecond,
     };
   }
 

@@ -3,7 +3,7 @@
  * from here, never from the database. Changes made through this process are applied as they
  * commit; a client not in memory (created by another replica) is read once on first use.
  */
-import type { ClientRecord } from "./client.js";
+import { CLIENT_ID_PATTERN, type ClientRecord } from "./client.js";
 import type { ClientRepository } from "./client-repository.js";
 
 /** How long "no such client" is remembered, so random ids cannot make every request a query. */
@@ -34,6 +34,9 @@ export class ClientRegistry {
    * (created elsewhere a moment ago). A miss is remembered briefly and boundedly.
    */
   async find(clientId: string): Promise<ClientRecord | undefined> {
+    // No stored id falls outside the alphabet, so such an id is answered without a query
+    // (and bytes PostgreSQL refuses, such as NUL, never reach it).
+    if (!CLIENT_ID_PATTERN.test(clientId)) return undefined;
     const cached = this.records.get(clientId);
     if (cached) return cached;
     const forgetAt = this.unknown.get(clientId);
@@ -49,6 +52,7 @@ export class ClientRegistry {
 
   /** Re-reads one client after another replica changed it. */
   async refresh(clientId: string): Promise<void> {
+    if (!CLIENT_ID_PATTERN.test(clientId)) return;
     this.unknown.delete(clientId);
     const stored = await this.repository.findClient(clientId);
     if (stored) this.records.set(clientId, stored);

@@ -3,10 +3,9 @@
  * so admin callers see exactly what to fix.
  */
 import { createPublicKey, type JsonWebKey } from "node:crypto";
-import { CLIENT_ID_PATTERN } from "../config/config.js";
 import { TesseraError } from "../errors.js";
 import { reservedTemplateClaims } from "./claims-template.js";
-import type { JsonObject } from "./client.js";
+import { CLIENT_ID_PATTERN, type JsonObject, type JsonValue } from "./client.js";
 
 export const LIMITS = {
   nameLength: 200,
@@ -17,6 +16,8 @@ export const LIMITS = {
   audienceLength: 512,
   trustedMetadataBytes: 16 * 1024,
   claimsTemplateBytes: 8 * 1024,
+  /** Far above what one replica serves; the bound only keeps the value a sane integer. */
+  rateLimitPerSecond: 1_000_000,
 } as const;
 
 /** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
@@ -24,6 +25,14 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
 export function invalidArgument(field: string, message: string): TesseraError {
   return new TesseraError("invalid_argument", `${field}: ${message}`, field);
+}
+
+/**
+ * Text is stored as UTF-8: a string with a lone UTF-16 surrogate has no UTF-8 form and would
+ * be changed (or refused) on the way in, and PostgreSQL text cannot hold NUL.
+ */
+export function checkStorableText(value: string, field: string): void {
+  if (!isStorableText(value)) throw invalidArgument(field, "must be well-formed Unicode without NUL characters");
 }
 
 export function checkClientId(clientId: string, field = "client_id"): void {
@@ -34,12 +43,26 @@ export function checkName(name: string): void {
   if (name.trim().length === 0) throw invalidArgument("name", "is required");
   if (name.length > LIMITS.nameLength) throw invalidArgument("name", `must be at most ${LIMITS.nameLength} characters`);
   if (/[\u0000-\u001f\u007f]/.test(name)) throw invalidArgument("name", "must not contain control characters");
+  checkStorableText(name, "name");
+}
+
+/** Prefix filters match names, which hold no control characters; a prefix that does is a mistake. */
+export function checkNamePrefix(prefix: string): void {
+  if (prefix.length > LIMITS.nameLength) throw invalidArgument("name_prefix", `must be at most ${LIMITS.nameLength} characters`);
+  if (/[\u0000-\u001f\u007f]/.test(prefix)) throw invalidArgument("name_prefix", "must not contain control characters");
+  checkStorableText(prefix, "name_prefix");
 }
 
 export function checkDescription(description: string): void {
   if (description.length > LIMITS.descriptionLength) {
     throw invalidArgument("description", `must be at most ${LIMITS.descriptionLength} characters`);
   }
+  // Line breaks and tabs are prose; other control characters (NUL above all, which
+  // PostgreSQL text cannot hold) are not.
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(description)) {
+    throw invalidArgument("description", "must not contain control characters other than tab and line breaks");
+  }
+  checkStorableText(description, "description");
 }
 
 export function checkScopes(scopes: readonly string[], field = "scopes"): void {
@@ -58,6 +81,7 @@ export function checkAudiences(audiences: readonly string[], field = "audiences"
     if (audience.length === 0 || audience.length > LIMITS.audienceLength || /[\s\u0000-\u001f\u007f]/.test(audience)) {
       throw invalidArgument(field, `${JSON.stringify(audience.slice(0, 50))} is not a valid audience`);
     }
+    checkStorableText(audience, field);
   }
   if (new Set(audiences).size !== audiences.length) throw invalidArgument(field, "must not repeat a value");
 }
@@ -68,9 +92,36 @@ export function checkSubset(subset: readonly string[], of: readonly string[], fi
   if (extra.length > 0) throw invalidArgument(field, `${extra.join(", ")} not in ${ofField}`);
 }
 
-export function checkJsonSize(value: JsonObject, field: string, maxBytes: number): void {
+/** A JSON field is stored as PostgreSQL jsonb: bounded in size, and free of NUL, which jsonb refuses. */
+export function checkJsonField(value: JsonObject, field: string, maxBytes: number): void {
   if (Buffer.byteLength(JSON.stringify(value), "utf8") > maxBytes) {
     throw invalidArgument(field, `must be at most ${maxBytes} bytes as JSON`);
+  }
+  if (!isStorableJson(value)) {
+    throw invalidArgument(field, "keys and strings must be well-formed Unicode without NUL characters");
+  }
+}
+
+/** In a `u` regular expression a surrogate pair is one code point; only a lone surrogate is \p{Cs}. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+function isStorableText(text: string): boolean {
+  return !LONE_SURROGATE.test(text) && !text.includes("\u0000");
+}
+
+function isStorableJson(value: JsonValue): boolean {
+  if (typeof value === "string") return isStorableText(value);
+  if (Array.isArray(value)) return value.every(isStorableJson);
+  if (value !== null && typeof value === "object") {
+    return Object.entries(value).every(([key, item]) => isStorableText(key) && isStorableJson(item));
+  }
+  return true;
+}
+
+export function checkRateLimit(perSecond: number | null): void {
+  if (perSecond === null) return;
+  if (!Number.isInteger(perSecond) || perSecond < 1 || perSecond > LIMITS.rateLimitPerSecond) {
+    throw invalidArgument("rate_limit_per_second", `must be between 1 and ${LIMITS.rateLimitPerSecond}, or 0 for the server default`);
   }
 }
 
@@ -82,7 +133,7 @@ export function checkTokenLifetime(seconds: number | null, maxSeconds: number): 
 }
 
 export function checkClaimsTemplate(template: JsonObject): void {
-  checkJsonSize(template, "claims_template", LIMITS.claimsTemplateBytes);
+  checkJsonField(template, "claims_template", LIMITS.claimsTemplateBytes);
   const reserved = reservedTemplateClaims(template);
   if (reserved.length > 0) throw invalidArgument("claims_template", `reserved claims cannot be set: ${reserved.join(", ")}`);
 }
@@ -96,7 +147,7 @@ export function checkClientJwks(jwks: JsonObject | null): void {
   if (!Array.isArray(keys) || keys.length === 0 || keys.length > 10) {
     throw invalidArgument("jwks", "must be a JWK Set with 1 to 10 keys");
   }
-  checkJsonSize(jwks, "jwks", 32 * 1024);
+  checkJsonField(jwks, "jwks", 32 * 1024);
   for (const key of keys) {
     if (typeof key !== "object" || key === null || Array.isArray(key)) throw invalidArgument("jwks", "every key must be a JWK object");
     if (PRIVATE_JWK_MEMBERS.some((member) => member in key)) {

@@ -6,6 +6,12 @@ import type { SigningAlgorithm } from "../keys/algorithms.js";
 
 export type ClientStatus = "active" | "inactive";
 
+/**
+ * The client_id alphabet: RFC 3986 unreserved characters, which need no encoding anywhere.
+ * Every stored id matches it, so an id that does not names no client.
+ */
+export const CLIENT_ID_PATTERN = /^[A-Za-z0-9._~-]{3,128}$/;
+
 export type JsonObject = { [key: string]: JsonValue };
 export type JsonValue = string | number | boolean | null | JsonValue[] | JsonObject;
 

@@ -3,6 +3,7 @@
  * filters, so a token cannot be replayed with different filters and silently skip rows.
  */
 import { createHash } from "node:crypto";
+import { CLIENT_ID_PATTERN } from "./client.js";
 import { invalidArgument } from "./client-validation.js";
 
 export interface PagePosition {
@@ -26,7 +27,16 @@ export function decodePageToken(token: string, filter: object): PagePosition {
     throw invalidArgument("page_token", "is not a token this server issued");
   }
   const { t, i, f } = (decoded ?? {}) as { t?: unknown; i?: unknown; f?: unknown };
-  if (typeof t !== "number" || typeof i !== "string" || typeof f !== "string") {
+  // Tokens are not signed: a hand-made one can only choose where a listing the caller may read
+  // resumes. It must still hold a real position, or the query would fail instead of refusing it.
+  if (
+    typeof t !== "number" ||
+    !Number.isSafeInteger(t) ||
+    Number.isNaN(new Date(t).getTime()) ||
+    typeof i !== "string" ||
+    !CLIENT_ID_PATTERN.test(i) ||
+    typeof f !== "string"
+  ) {
     throw invalidArgument("page_token", "is not a token this server issued");
   }
   if (f !== fingerprint(filter)) throw invalidArgument("page_token", "was issued for different filters");

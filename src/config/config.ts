@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from "../keys/algorithms.js";
 import type { AbuseLimitPolicy } from "../oauth/abuse-limits.js";
+import { CLIENT_ID_PATTERN } from "../clients/client.js";
 
 export type ScopePolicy = "strict" | "narrow";
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -182,9 +183,6 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs,
   });
 }
-
-/** The client_id alphabet: RFC 3986 unreserved characters, which need no encoding anywhere. */
-export const CLIENT_ID_PATTERN = /^[A-Za-z0-9._~-]{3,128}$/;
 
 function checkIssuer(issuer: string, problems: string[]): void {
   // RFC 8414 §2: the issuer is an https URL with no query or fragment; plain http is allowed

@@ -3,7 +3,7 @@
  * shape: defaults and validation belong to the domain.
  */
 import { create } from "@bufbuild/protobuf";
-import { timestampDate, timestampFromDate, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { timestampFromDate, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { ClientRecord, ClientStatus as DomainStatus, JsonObject } from "../../clients/client.js";
 import type { AuditEventRecord, ClientChanges } from "../../clients/client-repository.js";
 import { AuditEventSchema, type AuditEvent } from "../../gen/tessera/v1/audit_event_pb.js";
@@ -43,8 +43,22 @@ function durationSeconds(duration: Duration | undefined, field: string): number 
   return Number(duration.seconds);
 }
 
-function dateOrNull(timestamp: Timestamp | undefined): Date | null {
-  return timestamp ? timestampDate(timestamp) : null;
+/** google.protobuf.Timestamp's documented range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z. */
+const TIMESTAMP_MIN_SECONDS = -62_135_596_800n;
+const TIMESTAMP_MAX_SECONDS = 253_402_300_799n;
+
+function dateOrNull(timestamp: Timestamp | undefined, field: string): Date | null {
+  if (!timestamp) return null;
+  // Out-of-range values would be stored and then fail on the way back out; refuse them here.
+  if (timestamp.seconds < TIMESTAMP_MIN_SECONDS || timestamp.seconds > TIMESTAMP_MAX_SECONDS) {
+    throw invalidArgument(field, "must lie between 0001-01-01 and 9999-12-31");
+  }
+  if (!Number.isInteger(timestamp.nanos) || timestamp.nanos < 0 || timestamp.nanos > 999_999_999) {
+    throw invalidArgument(field, "nanos must lie between 0 and 999,999,999");
+  }
+  // Truncated to the millisecond we store; timestampDate rounds, which would carry
+  // 9999-12-31T23:59:59.9995Z into the year 10000.
+  return new Date(Number(timestamp.seconds) * 1000 + Math.floor(timestamp.nanos / 1_000_000));
 }
 
 /** The client-definition fields CreateClientRequest and Client share, name for name. */
@@ -82,7 +96,7 @@ function clientDefinition(fields: ClientDefinitionFields, fieldPrefix: string): 
     signingAlg: algorithmFromProto(fields.signingAlgorithm, `${fieldPrefix}signing_algorithm`),
     claimsTemplate: fields.claimsTemplate as JsonObject | undefined,
     jwks: (fields.jwks as JsonObject | undefined) ?? null,
-    expireTime: dateOrNull(fields.expireTime),
+    expireTime: dateOrNull(fields.expireTime, `${fieldPrefix}expire_time`),
     refreshTokensEnabled: fields.refreshTokensEnabled,
     rateLimitPerSecond: fields.rateLimitPerSecond || null,
   };
@@ -105,7 +119,7 @@ const UPDATABLE_FIELDS: Readonly<Record<string, (client: Client) => ClientChange
   signing_algorithm: (client) => ({ signingAlg: algorithmFromProto(client.signingAlgorithm, "client.signing_algorithm") }),
   claims_template: (client) => ({ claimsTemplate: (client.claimsTemplate ?? {}) as JsonObject }),
   jwks: (client) => ({ jwks: (client.jwks as JsonObject | undefined) ?? null }),
-  expire_time: (client) => ({ expireTime: dateOrNull(client.expireTime) }),
+  expire_time: (client) => ({ expireTime: dateOrNull(client.expireTime, "client.expire_time") }),
   refresh_tokens_enabled: (client) => ({ refreshTokensEnabled: client.refreshTokensEnabled }),
   rate_limit_per_second: (client) => ({ rateLimitPerSecond: client.rateLimitPerSecond || null }),
 };
