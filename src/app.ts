@@ -3,7 +3,6 @@
  * and the only place dependencies are constructed.
  */
 import { createContextValues } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { originKey } from "./transport/connect/context.js";
 import { ClientAdmin, ADMIN_SCOPE, CLIENTS_READ_SCOPE, INTROSPECT_SCOPE } from "./clients/client-admin.js";
 import { ClientRegistry } from "./clients/client-registry.js";
@@ -42,6 +41,7 @@ import { PrismaSigningKeyRepository } from "./store/signing-key-store.js";
 import { clientAdminServiceImpl, CLIENT_ADMIN_SCOPES } from "./transport/connect/client-admin-service.js";
 import { HealthStatus, healthServiceImpl } from "./transport/connect/health-service.js";
 import { bearerAuthorizationInterceptor, loggingInterceptor } from "./transport/connect/interceptors.js";
+import { rpcRequestHandler } from "./transport/connect/rpc-handler.js";
 import { introspectionServiceImpl } from "./transport/connect/introspection-service.js";
 import { reflectionServiceImpls } from "./transport/connect/reflection-service.js";
 import { tokenServiceImpl } from "./transport/connect/token-service.js";
@@ -294,7 +294,7 @@ async function assemble(
       file_grpc_health_v1_health,
     ],
   });
-  const handler = connectNodeAdapter({
+  const handler = rpcRequestHandler({
     routes(router) {
       router.service(TokenService, tokenServiceImpl(tokenEndpoint, metrics));
       router.service(IntrospectionService, introspectionServiceImpl({ introspection, issuer: config.issuer, now }));

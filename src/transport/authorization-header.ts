@@ -5,6 +5,9 @@
  */
 import { TesseraError } from "../errors.js";
 
+/** The realm of every challenge (`WWW-Authenticate`) Tessera sends. */
+export const AUTHENTICATION_REALM = "tessera";
+
 export type AuthorizationHeader =
   | { readonly scheme: "basic"; readonly clientId: string; readonly clientSecret: string }
   | { readonly scheme: "bearer"; readonly token: string };

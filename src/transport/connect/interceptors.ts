@@ -9,16 +9,18 @@ import type { Logger } from "../../log/logger.js";
 import type { Metrics } from "../../observability/metrics.js";
 import { inServerSpan } from "../../observability/tracing.js";
 import type { AccessTokenVerifier } from "../../oauth/access-token-verifier.js";
+import { AUTHENTICATION_REALM } from "../authorization-header.js";
 import { REQUEST_ID_HEADER, requestIdFrom } from "../request-id.js";
 import { callerTokenKey, requestIdKey } from "./context.js";
 import { toConnectError } from "./errors.js";
+
+const UNAUTHENTICATED_CHALLENGE = `Basic realm="${AUTHENTICATION_REALM}", charset="UTF-8", Bearer realm="${AUTHENTICATION_REALM}"`;
 
 export function loggingInterceptor(log: Logger, metrics: Metrics): Interceptor {
   return (next) => async (request) => {
     const started = process.hrtime.bigint();
     const requestId = requestIdFrom(request.header.get(REQUEST_ID_HEADER));
     request.contextValues.set(requestIdKey, requestId);
-    const callLog = log.child({ requestId });
     const rpc = `${request.service.typeName}/${request.method.name}`;
     try {
       const response = await inServerSpan(rpc, { "rpc.system": "grpc", "rpc.service": request.service.typeName, "rpc.method": request.method.name }, () =>
@@ -27,18 +29,24 @@ export function loggingInterceptor(log: Logger, metrics: Metrics): Interceptor {
       response.header.set(REQUEST_ID_HEADER, requestId);
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       metrics.rpc(rpc, "ok", ms / 1000);
-      callLog.info({ rpc, code: "ok", ms }, "rpc");
+      log.info({ requestId, rpc, code: "ok", ms }, "rpc");
       return response;
     } catch (error) {
-      const connectError = toConnectError(error, callLog);
+      // A child logger only on the error path: creating one per call costs the hot path.
+      const connectError = toConnectError(error, log.child({ requestId }));
       connectError.metadata.set(REQUEST_ID_HEADER, requestId);
+      // Over Connect, UNAUTHENTICATED is HTTP 401, which RFC 9110 §15.5.2 requires to carry a
+      // challenge; the RPC services accept client credentials or a Bearer token.
+      if (connectError.code === Code.Unauthenticated && !connectError.metadata.has("www-authenticate")) {
+        connectError.metadata.set("www-authenticate", UNAUTHENTICATED_CHALLENGE);
+      }
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const code = Code[connectError.code];
       metrics.rpc(rpc, code, ms / 1000);
       if (connectError.code === Code.Unauthenticated || connectError.code === Code.PermissionDenied || connectError.code === Code.ResourceExhausted) {
         metrics.authFailure(error instanceof TesseraError ? error.code : code);
       }
-      callLog.info({ rpc, code, ms }, "rpc");
+      log.info({ requestId, rpc, code, ms }, "rpc");
       throw connectError;
     }
   };

@@ -106,12 +106,11 @@ export function createHttpGateway(options: GatewayOptions): (request: HttpReques
     const method = request.method === "HEAD" ? "GET" : request.method;
     const route = routes.get(path);
     const handler = route?.[method as "GET" | "POST"];
-    const requestLog = log.child({ requestId });
 
     response.on("finish", () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       options.metrics.httpRequest(route ? path : "unmatched", request.method ?? "", response.statusCode, ms / 1000);
-      requestLog.info({ method: request.method, path, status: response.statusCode, ms }, "http request");
+      log.info({ requestId, method: request.method, path, status: response.statusCode, ms }, "http request");
     });
     if (!route) {
       sendJson(response, 404, { error: "not_found", error_description: `no route for ${path.slice(0, 100)}` });
@@ -129,7 +128,8 @@ export function createHttpGateway(options: GatewayOptions): (request: HttpReques
     inServerSpan(`${method} ${path}`, { "http.request.method": method ?? "", "url.path": path }, async () => handler(request, response))
       .catch((error: unknown) => {
         if (error instanceof TesseraError && AUTH_FAILURE_CODES.has(error.code)) options.metrics.authFailure(error.code);
-        sendOAuthError(response, error, requestLog);
+        // A child logger only on the error path: creating one per request costs the hot path.
+        sendOAuthError(response, error, log.child({ requestId }));
       });
   };
 }

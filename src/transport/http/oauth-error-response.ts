@@ -5,6 +5,7 @@
  */
 import type { Logger } from "../../log/logger.js";
 import { TesseraError, isOAuthErrorCode, type OAuthErrorCode } from "../../errors.js";
+import { AUTHENTICATION_REALM } from "../authorization-header.js";
 import { BodyTooLargeError, NO_STORE, sendJson, type HttpResponse } from "./http-io.js";
 
 const HTTP_STATUS: Readonly<Record<OAuthErrorCode, number>> = {
@@ -23,8 +24,6 @@ const HTTP_STATUS: Readonly<Record<OAuthErrorCode, number>> = {
   server_error: 500,
   temporarily_unavailable: 503,
 };
-
-export const AUTHENTICATION_REALM = "tessera";
 
 export function sendOAuthError(response: HttpResponse, error: unknown, log: Logger): void {
   if (response.headersSent) {

@@ -1,0 +1,153 @@
+/**
+ * The Node request handler for the Connect, gRPC and gRPC-Web services: connect-node's
+ * `connectNodeAdapter`, with request limits and one correction.
+ *
+ * connect-es answers a request message it cannot decode (truncated or malformed protobuf,
+ * invalid UTF-8, nesting past the recursion limit, a compressed body that does not inflate)
+ * with INTERNAL, as grpc-go does. The fault is the caller's, and our contract (like
+ * connect-go) says INVALID_ARGUMENT. A unary request is decoded before any interceptor runs,
+ * so the code is corrected on the way out, in each protocol's own error form; a streaming
+ * request is decoded as the service reads it, so an interceptor corrects it there.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import {
+  Code,
+  ConnectError,
+  createConnectRouter,
+  createContextKey,
+  type ConnectRouter,
+  type ContextValues,
+  type Interceptor,
+} from "@connectrpc/connect";
+import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import { createAsyncIterable, type Compression, type UniversalServerResponse } from "@connectrpc/connect/protocol";
+
+type NodeRequest = IncomingMessage | Http2ServerRequest;
+type NodeResponse = ServerResponse | Http2ServerResponse;
+
+/**
+ * The largest request message accepted, after decompression. The largest legitimate one, a
+ * CreateClient at every field's cap, is under 100 KiB.
+ */
+export const RPC_READ_MAX_BYTES = 256 * 1024;
+
+/** Set once a call's request was decoded and the interceptors run; absent, a failure is the request's. */
+const decodedKey = createContextKey<{ decoded: boolean }>({ decoded: false }, { description: "request message decoded" });
+
+export interface RpcHandlerOptions {
+  routes(router: ConnectRouter): void;
+  interceptors: Interceptor[];
+  contextValues(request: NodeRequest): ContextValues;
+  fallback(request: NodeRequest, response: NodeResponse): void;
+}
+
+export function rpcRequestHandler(options: RpcHandlerOptions): (request: NodeRequest, response: NodeResponse) => void {
+  const router = createConnectRouter({
+    interceptors: [undecodableStreamInterceptor, ...options.interceptors],
+    acceptCompression: [callerFaultOnFailure(compressionGzip), callerFaultOnFailure(compressionBrotli)],
+    readMaxBytes: RPC_READ_MAX_BYTES,
+  });
+  options.routes(router);
+  const handlers = new Map(router.handlers.map((handler) => [handler.requestPath, handler]));
+
+  return (request, response) => {
+    const handler = handlers.get(request.url?.split("?", 2)[0] ?? "");
+    if (!handler) {
+      options.fallback(request, response);
+      return;
+    }
+    const marker = { decoded: false };
+    const contextValues = options.contextValues(request).set(decodedKey, marker);
+    handler(universalRequestFromNodeRequest(request, response, undefined, contextValues))
+      .then((answer) => (marker.decoded ? answer : undecodableAsInvalidArgument(answer)))
+      .then((answer) => universalResponseToNodeResponse(answer, response))
+      .catch((reason: unknown) => {
+        // The caller went away mid-answer; nothing is left to tell it.
+        if (ConnectError.from(reason).code !== Code.Aborted) response.destroy();
+      });
+  };
+}
+
+/** Marks the call decoded, and corrects decoding failures of streamed request messages. */
+const undecodableStreamInterceptor: Interceptor = (next) => async (request) => {
+  request.contextValues.get(decodedKey).decoded = true;
+  if (!request.stream) return next(request);
+  const messages = request.message;
+  async function* decoded() {
+    try {
+      yield* messages;
+    } catch (error) {
+      throw asCallerFault(error);
+    }
+  }
+  return next({ ...request, message: decoded() });
+};
+
+/** Reading the request stream only splits, inflates and decodes: its INTERNAL is the caller's fault. */
+function asCallerFault(error: unknown): unknown {
+  if (error instanceof ConnectError && error.code === Code.Internal) {
+    return new ConnectError(error.rawMessage, Code.InvalidArgument, error.metadata, undefined, error);
+  }
+  return error;
+}
+
+/** connect-node's zlib codecs call some corrupt inputs (a truncated gzip stream) INTERNAL. */
+function callerFaultOnFailure(compression: Compression): Compression {
+  return {
+    name: compression.name,
+    compress: (bytes) => compression.compress(bytes),
+    decompress: (bytes, readMaxBytes) =>
+      compression.decompress(bytes, readMaxBytes).catch((error: unknown) => {
+        throw asCallerFault(error);
+      }),
+  };
+}
+
+/**
+ * A unary call that never reached the interceptors failed while its request was read. If it
+ * failed INTERNAL, that was a decoding failure: answer INVALID_ARGUMENT in the protocol's form.
+ * This is the error path only; the answer is short and read whole.
+ */
+async function undecodableAsInvalidArgument(answer: UniversalServerResponse): Promise<UniversalServerResponse> {
+  // gRPC: the status travels in trailers, which the handler has already filled in.
+  if (answer.trailer?.get("grpc-status") === String(Code.Internal)) {
+    answer.trailer.set("grpc-status", String(Code.InvalidArgument));
+    return answer;
+  }
+  if (answer.body === undefined) return answer;
+  const frames: Uint8Array[] = [];
+  for await (const frame of answer.body) frames.push(frame);
+  const contentType = answer.header?.get("content-type") ?? "";
+  // gRPC-Web: the status travels in a trailer frame at the end of the body.
+  if (contentType.startsWith("application/grpc-web")) {
+    return { ...answer, body: createAsyncIterable(frames.map(correctGrpcWebTrailerFrame)) };
+  }
+  // Connect unary: the error is a JSON body, with the HTTP status of its code.
+  if (answer.status === 500 && contentType.startsWith("application/json")) {
+    const error = JSON.parse(new TextDecoder().decode(Buffer.concat(frames))) as { code?: string; message?: string };
+    if (error.code === "internal") {
+      const body = new TextEncoder().encode(JSON.stringify({ code: "invalid_argument", message: error.message ?? "" }));
+      const header = new Headers(answer.header);
+      header.set("content-length", String(body.byteLength));
+      return { ...answer, status: 400, header, body: createAsyncIterable([body]) };
+    }
+  }
+  return { ...answer, body: createAsyncIterable(frames) };
+}
+
+const GRPC_WEB_TRAILER_FLAG = 0x80;
+const GRPC_WEB_COMPRESSED_FLAG = 0x01;
+
+function correctGrpcWebTrailerFrame(frame: Uint8Array): Uint8Array {
+  if (frame.byteLength < 5 || (frame[0]! & GRPC_WEB_TRAILER_FLAG) === 0 || (frame[0]! & GRPC_WEB_COMPRESSED_FLAG) !== 0) return frame;
+  const text = new TextDecoder().decode(frame.subarray(5));
+  const corrected = text.replace(/^grpc-status: *13\r$/im, `grpc-status: ${Code.InvalidArgument}\r`);
+  if (corrected === text) return frame;
+  const payload = new TextEncoder().encode(corrected);
+  const out = new Uint8Array(5 + payload.byteLength);
+  out[0] = frame[0]!;
+  new DataView(out.buffer).setUint32(1, payload.byteLength);
+  out.set(payload, 5);
+  return out;
+}
