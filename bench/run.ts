@@ -1,0 +1,492 @@
+/**
+ * `npm run bench`: Tessera against node-oidc-provider doing the same job, on this machine, in one
+ * run — each server in its own process, driven by the same load generator (autocannon as a
+ * library in this process; gRPC from a separate grpc-js process), with the machine's raw
+ * signing and verification ceilings and a bare node:http token endpoint (the floor) beside
+ * them. Prints a table and writes bench/results.json.
+ *
+ *   npm run bench -- [--duration 8] [--warmup 2] [--connections 32] [--clients 10] [--smoke]
+ *                    [--only name[,name…]] [--cpu-prof] [--server-root dir] [--out file]
+ *
+ * --connections autocannon connections, and calls in flight for gRPC and the ceilings.
+ * --clients N   the scale scenario's Tessera has N clients in its database (bulk-inserted with SQL)
+ *               and is started fresh to time start-up; its issuance is compared with the
+ *               10-client figure of the same run. The load rotates over up to 1,000 of the N,
+ *               spread evenly (autocannon copies the request list into every connection). The
+ *               comparison scenarios use 10 clients a side.
+ * --smoke       1-second runs, 3 clients: checks that everything works, measures nothing.
+ * --only        scenario names or prefixes (`ceiling`, `tessera-token`, `grpc`, `scale`, …).
+ * --cpu-prof    writes a V8 CPU profile of the main Tessera process to bench/profiles/.
+ * --server-root runs Tessera from another checkout (its src/main.ts), e.g. to measure a change
+ *               against the same peers and load generator.
+ * --out         where the JSON results go (default bench/results.json, which is committed as
+ *               the record of the last full run).
+ *
+ * Everything listens on 127.0.0.1. Figures drift ±30% between runs on small machines: compare
+ * within one run only.
+ */
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { freePort } from "../test/support/ports.js";
+import {
+  POSTGRES_BASE_URL,
+  TOKEN_REQUEST_BODY,
+  adminApi,
+  assertSchemaName,
+  basicAuthorization,
+  fetchToken,
+  insertClients,
+  randomSecret,
+  registerClients,
+  withPostgres,
+  type BenchClient,
+} from "./clients.js";
+import { httpLoad, postRequests, type LoadResult } from "./http-load.js";
+import { ROOT, cpuSeconds, mainThreadCpuSeconds, runJsonScript, rssMiB, sampleRss, startFloor, startPeer, startTessera, type NodeProcess, type TesseraProcess } from "./processes.js";
+import { printReport, type Results, type ScenarioResult } from "./report.js";
+
+// Scenarios in the order they run; --only selects by name or by a prefix ending at a dash.
+const CEILINGS = [
+  "ceiling-sign-rs256",
+  "ceiling-sign-es256",
+  "ceiling-sign-rs256-sync",
+  "ceiling-verify-rs256",
+  "ceiling-verify-es256",
+  "ceiling-jose-verify-rs256",
+  "ceiling-jose-verify-es256",
+] as const;
+const MAIN = [
+  "tessera-token-rs256",
+  "peer-token-rs256",
+  "tessera-token-es256",
+  "peer-token-es256",
+  "floor-token-rs256",
+  "floor-token-es256",
+  "tessera-introspect",
+  "tessera-introspect-bearer",
+  "peer-introspect",
+  "grpc-issue-token",
+  "grpc-authenticate-token",
+] as const;
+const SCENARIOS = [...CEILINGS, ...MAIN, "pglite-token-rs256", "scale-token-rs256"] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: "string", default: "8" },
+    warmup: { type: "string" },
+    connections: { type: "string", default: "32" },
+    clients: { type: "string" },
+    smoke: { type: "boolean", default: false },
+    only: { type: "string" },
+    "cpu-prof": { type: "boolean", default: false },
+    "server-root": { type: "string" },
+    out: { type: "string", default: "bench/results.json" },
+  },
+});
+const resultsFile = path.resolve(ROOT, values.out);
+const serverRoot = values["server-root"] ? path.resolve(values["server-root"]) : ROOT;
+if (!existsSync(path.join(serverRoot, "src/main.ts"))) fail(`--server-root ${serverRoot} has no src/main.ts`);
+const smoke = values.smoke;
+const settings = {
+  durationSeconds: smoke ? 1 : Number(values.duration),
+  warmupSeconds: values.warmup !== undefined ? Number(values.warmup) : smoke ? 0.25 : 2,
+  connections: Number(values.connections),
+  scaleClients: values.clients !== undefined ? Number(values.clients) : smoke ? 3 : 10,
+  comparisonClients: smoke ? 3 : 10,
+  /** At most this many distinct clients in the scale run's request rotation. */
+  scaleRotation: 1000,
+};
+/** The in-process ceilings need no long runs to be stable; in smoke runs they only have to work. */
+const ceilingSeconds = smoke ? { duration: 0.3, warmup: 0.1 } : { duration: settings.durationSeconds, warmup: settings.warmupSeconds };
+for (const [flag, value, zeroAllowed] of [
+  ["duration", settings.durationSeconds, false],
+  ["warmup", settings.warmupSeconds, true],
+  ["connections", settings.connections, false],
+  ["clients", settings.scaleClients, false],
+] as const) {
+  if (!Number.isFinite(value) || value < 0 || (!zeroAllowed && value === 0)) fail(`--${flag} must be a positive number`);
+}
+
+function selectScenarios(only: string | undefined): Set<Scenario> {
+  if (!only) return new Set(SCENARIOS);
+  const picked = new Set<Scenario>();
+  for (const wanted of only.split(",").map((part) => part.trim()).filter(Boolean)) {
+    const prefix = wanted === "ceilings" ? "ceiling" : wanted;
+    const matches = SCENARIOS.filter((name) => name === prefix || name.startsWith(`${prefix}-`));
+    if (matches.length === 0) fail(`unknown scenario "${wanted}"; known: ${SCENARIOS.join(", ")}`);
+    for (const name of matches) picked.add(name);
+  }
+  return picked;
+}
+const selected = selectScenarios(values.only);
+
+function fail(message: string): never {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(2);
+}
+
+const results: Results = {
+  meta: {
+    date: new Date().toISOString(),
+    commit: gitCommit(ROOT),
+    ...(serverRoot !== ROOT ? { serverRoot, serverCommit: gitCommit(serverRoot) } : {}),
+    node: process.version,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? "unknown",
+    smoke,
+    loadAverageAtStart: os.loadavg().map((value) => Math.round(value * 100) / 100),
+    ...settings,
+  },
+  scenarios: {},
+  startup: {},
+  rss: {},
+};
+
+// Everything started is stopped and everything created is removed, also on failure or Ctrl-C.
+const cleanups: (() => Promise<void>)[] = [];
+async function cleanUp(): Promise<void> {
+  while (cleanups.length > 0) await cleanups.pop()!().catch((error: unknown) => process.stderr.write(`bench: cleanup: ${String(error)}\n`));
+}
+process.once("SIGINT", () => void cleanUp().then(() => process.exit(130)));
+process.once("SIGTERM", () => void cleanUp().then(() => process.exit(143)));
+
+const ADMIN: BenchClient = { clientId: "bench-admin", clientSecret: randomSecret() };
+const KEK = randomBytes(32).toString("base64");
+
+const benchStarted = performance.now();
+function log(message: string): void {
+  process.stderr.write(`[bench ${((performance.now() - benchStarted) / 1000).toFixed(1)}s] ${message}\n`);
+}
+
+function gitCommit(root: string): string {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+async function createSchema(): Promise<string> {
+  const schema = `bench_${randomBytes(6).toString("hex")}`;
+  assertSchemaName(schema);
+  await withPostgres((db) => db.query(`CREATE SCHEMA "${schema}"`));
+  cleanups.push(() => withPostgres(async (db) => void (await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`))));
+  return schema;
+}
+
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function tesseraEnv(options: { port: number; dataDir: string; schema?: string }): Record<string, string> {
+  return {
+    PORT: String(options.port),
+    TESSERA_HOST: "127.0.0.1",
+    TESSERA_ISSUER: `http://127.0.0.1:${options.port}`,
+    TESSERA_DATA_DIR: options.dataDir,
+    TESSERA_LOG_LEVEL: "warn",
+    TESSERA_ADMIN_CLIENT_ID: ADMIN.clientId,
+    TESSERA_ADMIN_CLIENT_SECRET: ADMIN.clientSecret,
+    ...(options.schema ? { DATABASE_URL: `${POSTGRES_BASE_URL}?schema=${options.schema}`, TESSERA_KEK: KEK } : {}),
+  };
+}
+
+async function launchTessera(env: Record<string, string>, nodeFlags: readonly string[] = []): Promise<TesseraProcess> {
+  const server = await startTessera(env, { nodeFlags, root: serverRoot });
+  cleanups.push(() => server.stop());
+  return server;
+}
+
+/**
+ * Runs a load while sampling the RSS of `server` and counting its CPU time (all threads) from
+ * the start of the measured run — or of the whole run for the gRPC client, which reports its
+ * warm-up calls too — so each row also says what one request costs the server.
+ */
+async function measured(
+  server: NodeProcess,
+  run: (onMeasureStart: () => void) => Promise<LoadResult | ScenarioResult>,
+): Promise<ScenarioResult & { rssPeakMiB: number; serverCpuMsPerRequest: number; serverMainThreadMsPerRequest: number }> {
+  const sampler = sampleRss(server.pid);
+  const cpuNow = () => ({ all: cpuSeconds(server.pid), main: mainThreadCpuSeconds(server.pid) });
+  let atStart = cpuNow();
+  try {
+    const result = await run(() => (atStart = cpuNow()));
+    const atEnd = cpuNow();
+    const { peakMiB } = sampler.stop();
+    const served = Number("completedIncludingWarmup" in result ? result.completedIncludingWarmup : result.requests);
+    const perRequest = (seconds: number) => (served > 0 ? Math.round((1e6 * seconds) / served) / 1000 : 0);
+    return {
+      ...result,
+      rssPeakMiB: peakMiB,
+      serverCpuMsPerRequest: perRequest(atEnd.all - atStart.all),
+      serverMainThreadMsPerRequest: perRequest(atEnd.main - atStart.main),
+    };
+  } catch (error) {
+    sampler.stop();
+    throw error;
+  }
+}
+
+function record(name: Scenario, row: ScenarioResult): void {
+  // Other work on the machine skews a row; the 1-minute load average at its end says how much.
+  results.scenarios[name] = { ...row, loadAverage: Math.round(os.loadavg()[0]! * 100) / 100 };
+  log(`${name}: ${row.requestsPerSecond} req/s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, errors ${row.errors}${row.rssPeakMiB ? `, RSS ${row.rssPeakMiB} MiB` : ""}`);
+}
+
+const load = (url: string, requests: Parameters<typeof httpLoad>[0]["requests"]) => (onMeasureStart: () => void) =>
+  httpLoad({ url, requests, connections: settings.connections, durationSeconds: settings.durationSeconds, warmupSeconds: settings.warmupSeconds, onMeasureStart });
+
+const tokenRequests = (clients: readonly BenchClient[]) =>
+  postRequests("/oauth/token", clients, (client) => ({ authorization: basicAuthorization(client), body: TOKEN_REQUEST_BODY }));
+
+async function runCeilings(): Promise<void> {
+  const names = CEILINGS.filter((name) => selected.has(name));
+  if (names.length === 0) return;
+  log(`ceilings: ${names.join(", ")}`);
+  const ceilings = await runJsonScript<Record<string, ScenarioResult>>("bench/ceilings.ts", [
+    "--duration", String(ceilingSeconds.duration),
+    "--warmup", String(ceilingSeconds.warmup),
+    "--concurrency", String(settings.connections),
+    "--only", names.join(","),
+  ]);
+  for (const name of names) {
+    const row = ceilings[name];
+    if (!row) throw new Error(`ceilings.ts reported nothing for ${name}`);
+    record(name, { ...row, serverMainThreadMsPerRequest: undefined, server: "in-process", note: name.includes("sync") || name.startsWith("ceiling-verify") ? "synchronous, one core" : `${row.inFlight ?? settings.connections} in flight` });
+  }
+}
+
+/** The main run's PostgreSQL schema and environment, reused by the scale run once it is stopped. */
+let mainDatabase: { schema: string; env: Record<string, string> } | undefined;
+
+/** Tessera on PostgreSQL and the two oidc-provider peers, compared scenario by scenario. */
+async function runComparisons(): Promise<void> {
+  const wanted = MAIN.filter((name) => selected.has(name));
+  if (wanted.length === 0) return;
+  const needsTessera = wanted.some((name) => !name.startsWith("peer-") && !name.startsWith("floor-"));
+  const needsPeer = (alg: "rs256" | "es256") => wanted.some((name) => name === `peer-token-${alg}` || (alg === "rs256" && name === "peer-introspect"));
+  const needsFloor = (alg: "rs256" | "es256") => wanted.includes(`floor-token-${alg}`);
+  const count = settings.comparisonClients;
+
+  // The peers' clients: secrets of Tessera's shape and length.
+  const peerClients = Array.from({ length: count }, (_, i) => ({ id: `bench-peer-${i}`, secret: randomSecret() }));
+  const helpers = {
+    rs256: needsPeer("rs256") ? startPeer({ port: await freePort(), alg: "RS256", clients: peerClients }) : undefined,
+    es256: needsPeer("es256") ? startPeer({ port: await freePort(), alg: "ES256", clients: peerClients }) : undefined,
+    floorRs256: needsFloor("rs256") ? startFloor({ port: await freePort(), alg: "RS256", clients: peerClients }) : undefined,
+    floorEs256: needsFloor("es256") ? startFloor({ port: await freePort(), alg: "ES256", clients: peerClients }) : undefined,
+  };
+  for (const helper of Object.values(helpers)) helper?.then((started) => cleanups.push(() => started.stop()), () => {});
+
+  let tessera: TesseraProcess | undefined;
+  let rsClients: BenchClient[] = [];
+  let esClients: BenchClient[] = [];
+  const nodeFlags = values["cpu-prof"] ? ["--cpu-prof", "--cpu-prof-dir", path.join(ROOT, "bench/profiles")] : [];
+  if (needsTessera) {
+    const schema = await createSchema();
+    const env = tesseraEnv({ port: await freePort(), dataDir: tempDir("tessera-bench-"), schema });
+    tessera = await launchTessera(env, nodeFlags);
+    mainDatabase = { schema, env };
+    results.startup["postgres-first-start"] = { ms: tessera.startupMs, clients: 0, note: "empty schema: migrations, key generation, bootstrap admin" };
+    const api = await adminApi(tessera.url, ADMIN);
+    rsClients = await registerClients(api, count, { prefix: "bench-rs256" });
+    if (selected.has("tessera-token-es256")) esClients = await registerClients(api, count, { prefix: "bench-es256", signingAlgorithm: "ES256" });
+    results.rss["postgres-idle"] = { peakMiB: rssMiB(tessera.pid), note: `${2 * count + 1} clients, before any load` };
+  }
+  const peerRs = await helpers.rs256;
+  const peerEs = await helpers.es256;
+  const floorRs = await helpers.floorRs256;
+  const floorEs = await helpers.floorEs256;
+  const peerBasic = (client: { id: string; secret: string }) => basicAuthorization({ clientId: client.id, clientSecret: client.secret });
+
+  for (const name of wanted) {
+    switch (name) {
+      case "tessera-token-rs256":
+        record(name, { ...(await measured(tessera!, load(tessera!.url, tokenRequests(rsClients)))), server: "tessera", note: `${count} clients, client_secret_basic` });
+        break;
+      case "tessera-token-es256":
+        record(name, { ...(await measured(tessera!, load(tessera!.url, tokenRequests(esClients)))), server: "tessera", note: `${count} clients with signing_algorithm ES256` });
+        break;
+      case "peer-token-rs256":
+      case "peer-token-es256": {
+        const peer = name === "peer-token-rs256" ? peerRs! : peerEs!;
+        const requests = postRequests("/token", peerClients, (client) => ({ authorization: peerBasic(client), body: TOKEN_REQUEST_BODY }));
+        record(name, { ...(await measured(peer, load(peer.url, requests))), server: "oidc-provider", note: `${count} clients, client_secret_basic` });
+        break;
+      }
+      case "floor-token-rs256":
+      case "floor-token-es256": {
+        const floor = name === "floor-token-rs256" ? floorRs! : floorEs!;
+        const requests = tokenRequests(peerClients.map((client) => ({ clientId: client.id, clientSecret: client.secret })));
+        record(name, { ...(await measured(floor, load(floor.url, requests))), server: "bare node:http", note: "floor: no validation, limits, metrics, logs (bench/floor-server.ts)" });
+        break;
+      }
+      case "tessera-introspect":
+      case "tessera-introspect-bearer": {
+        const tokens = await Promise.all(rsClients.map((client) => fetchToken(`${tessera!.url}/oauth/token`, client)));
+        const bearer = name === "tessera-introspect-bearer" ? `Bearer ${await fetchToken(`${tessera!.url}/oauth/token`, ADMIN, { scope: "tessera:introspect" })}` : undefined;
+        const requests = postRequests("/oauth/introspect", rsClients.map((client, i) => ({ client, token: tokens[i]! })), ({ client, token }) => ({
+          authorization: bearer ?? basicAuthorization(client),
+          body: new URLSearchParams({ token }).toString(),
+        }));
+        record(name, {
+          ...(await measured(tessera!, load(tessera!.url, requests))),
+          server: "tessera",
+          note: bearer ? "RS256 JWT; caller: Bearer token with tessera:introspect" : "RS256 JWT; caller: the token's client, Basic",
+        });
+        break;
+      }
+      case "peer-introspect": {
+        // oidc-provider 9 answers unsupported_token_type for JWT access tokens, so its
+        // introspection is measured on opaque tokens (a lookup in its in-memory adapter).
+        const tokens = await Promise.all(
+          peerClients.map((client) => fetchToken(`${peerRs!.url}/token`, { clientId: client.id, clientSecret: client.secret }, { resource: "https://opaque.bench.example" })),
+        );
+        const requests = postRequests("/token/introspection", peerClients.map((client, i) => ({ client, token: tokens[i]! })), ({ client, token }) => ({
+          authorization: peerBasic(client),
+          body: new URLSearchParams({ token }).toString(),
+        }));
+        record(name, {
+          ...(await measured(peerRs!, load(peerRs!.url, requests))),
+          server: "oidc-provider",
+          note: "OPAQUE token (oidc-provider 9 cannot introspect JWT access tokens); caller: Basic",
+        });
+        break;
+      }
+      case "grpc-issue-token":
+      case "grpc-authenticate-token": {
+        const dir = tempDir("tessera-bench-grpc-");
+        const clientsFile = path.join(dir, "clients.json");
+        writeFileSync(clientsFile, JSON.stringify(rsClients));
+        const args = [
+          "--address", new URL(tessera!.url).host,
+          "--clients", clientsFile,
+          "--concurrency", String(settings.connections),
+          "--duration", String(settings.durationSeconds),
+          "--warmup", String(settings.warmupSeconds),
+        ];
+        if (name === "grpc-authenticate-token") {
+          const tokensFile = path.join(dir, "tokens.json");
+          writeFileSync(tokensFile, JSON.stringify(await Promise.all(rsClients.map((client) => fetchToken(`${tessera!.url}/oauth/token`, client)))));
+          args.push("--rpc", "AuthenticateToken", "--token-file", tokensFile);
+        } else {
+          args.push("--rpc", "IssueToken");
+        }
+        const row = await measured(tessera!, () => runJsonScript<ScenarioResult>("bench/grpc-load.ts", args));
+        record(name, {
+          ...row,
+          server: "tessera",
+          note: name === "grpc-issue-token" ? `gRPC (h2c), RS256, ${count} clients, 4 channels` : "gRPC (h2c), RS256 JWT, caller: Basic, required scope",
+        });
+        break;
+      }
+    }
+  }
+  if (tessera) {
+    const rows = wanted.filter((name) => !name.startsWith("peer-")).map((name) => results.scenarios[name]?.rssPeakMiB ?? 0);
+    results.rss["postgres-under-load"] = { peakMiB: Math.max(...rows), note: `peak over the Tessera scenarios above (${2 * count + 1} clients)` };
+  }
+  await Promise.all([tessera?.stop(), peerRs?.stop(), peerEs?.stop(), floorRs?.stop(), floorEs?.stop()]);
+  if (tessera && values["cpu-prof"]) log("CPU profile written to bench/profiles/ (summary: node --import tsx bench/profile-summary.ts bench/profiles/<file>)");
+}
+
+/**
+ * Tessera on the embedded database (PGlite inside the Tessera process): the first start creates
+ * the data directory (initdb, the RSS peak); RSS under load is measured after a restart on it,
+ * as a deployment runs most of its life.
+ */
+async function runPglite(): Promise<void> {
+  if (!selected.has("pglite-token-rs256")) return;
+  const count = settings.comparisonClients;
+  const dataDir = path.join(tempDir("tessera-bench-pglite-"), "data");
+  mkdirSync(dataDir);
+  const env = tesseraEnv({ port: await freePort(), dataDir });
+  const first = await launchTessera(env);
+  results.startup["pglite-first-start"] = { ms: first.startupMs, clients: 0, note: "fresh data directory: initdb, migrations, key generation" };
+  results.rss["pglite-first-start"] = { peakMiB: rssMiB(first.pid), note: "just after the first start (initdb)" };
+  const clients = await registerClients(await adminApi(first.url, ADMIN), count, { prefix: "bench-pglite" });
+  await first.stop();
+  const tessera = await launchTessera(env);
+  results.startup["pglite-restart"] = { ms: tessera.startupMs, clients: count, note: "existing data directory" };
+  results.rss["pglite-idle"] = { peakMiB: rssMiB(tessera.pid), note: `restarted, ${count + 1} clients, before any load` };
+  const row = await measured(tessera, load(tessera.url, tokenRequests(clients)));
+  record("pglite-token-rs256", { ...row, server: "tessera (PGlite)", note: `${count} clients, embedded database, after a restart` });
+  results.rss["pglite-under-load"] = { peakMiB: row.rssPeakMiB, note: "peak during pglite-token-rs256" };
+  await tessera.stop();
+}
+
+/**
+ * Many clients: N rows inserted with SQL into a migrated schema, then a fresh Tessera is timed
+ * from spawn to ready and driven like tessera-token-rs256, rotating over up to 1,000 of the
+ * clients spread evenly over all N.
+ */
+async function runScale(): Promise<void> {
+  if (!selected.has("scale-token-rs256")) return;
+  const total = settings.scaleClients;
+  // The main run's schema when there was one (migrated, keys made); otherwise a first start makes one.
+  let database = mainDatabase;
+  if (!database) {
+    const schema = await createSchema();
+    database = { schema, env: tesseraEnv({ port: await freePort(), dataDir: tempDir("tessera-bench-scale-"), schema }) };
+    await (await launchTessera(database.env)).stop();
+  }
+  const { schema, env } = database;
+  const insertStarted = performance.now();
+  const inserted = await insertClients(schema, total);
+  const insertMs = Math.round(performance.now() - insertStarted);
+  log(`scale: inserted ${total} clients in ${insertMs} ms; starting a fresh Tessera`);
+  const tessera = await launchTessera(env);
+  const present = (mainDatabase ? 2 * settings.comparisonClients : 0) + 1;
+  results.startup["postgres-scale-start"] = {
+    ms: tessera.startupMs,
+    clients: total + present,
+    note: `fresh process; ${total} clients inserted with SQL (${insertMs} ms) beside ${present} registered earlier`,
+  };
+  results.rss["postgres-scale-idle"] = { peakMiB: rssMiB(tessera.pid), note: `${total + present} clients, after start-up` };
+  const rotation = Math.min(total, settings.scaleRotation);
+  const step = total / rotation;
+  const clients = Array.from({ length: rotation }, (_, i) => inserted.clientAt(1 + Math.floor(i * step)));
+  const row = await measured(tessera, load(tessera.url, tokenRequests(clients)));
+  record("scale-token-rs256", {
+    ...row,
+    server: "tessera",
+    note: `${total} clients in the database, rotating over ${rotation}`,
+    clients: total,
+    startupMs: tessera.startupMs,
+  });
+  results.rss["postgres-scale-under-load"] = { peakMiB: row.rssPeakMiB, note: `${total + present} clients, peak during scale-token-rs256` };
+  await tessera.stop();
+}
+
+let exitCode = 0;
+try {
+  if (smoke) {
+    // Nothing is measured in a smoke run, so the slow embedded-database start overlaps the rest.
+    await Promise.all([runPglite(), (async () => (await runCeilings(), await runComparisons()))()]);
+  } else {
+    await runCeilings();
+    await runComparisons();
+    await runPglite();
+  }
+  await runScale();
+} catch (error) {
+  process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  exitCode = 1;
+} finally {
+  await cleanUp();
+}
+if (exitCode === 0) {
+  results.meta.loadAverageAtEnd = os.loadavg().map((value) => Math.round(value * 100) / 100);
+  printReport(results);
+  writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+  log(`wrote ${path.relative(ROOT, resultsFile)}`);
+}
+process.exit(exitCode);
+
