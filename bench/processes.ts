@@ -1,7 +1,6 @@
 /**
- * The benchmark's server processes: Tessera (`node --import tsx src/main.ts`, as
- * test/support/server-process.ts starts it) and the oidc-provider peer, each in a process of its
- * own, plus RSS sampling from /proc and helper scripts that print one JSON line.
+ * The benchmark's server processes: Tessera (`node dist/main.js`, the build `npm start` runs)
+ * and the oidc-provider peer, each in a process of its own, plus RSS sampling from /proc and helper scripts that print one JSON line.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -20,14 +19,18 @@ export interface NodeProcess {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** `node --import tsx [nodeFlags] <script> …args` from the repository root, with a minimal environment. */
+/**
+ * `node [--import tsx] [nodeFlags] <script> …args` from the repository root, with a minimal
+ * environment; TypeScript scripts go through tsx, compiled ones run as they are.
+ */
 export function spawnNode(
   script: string,
   args: readonly string[],
   env: Readonly<Record<string, string>>,
   options: { nodeFlags?: readonly string[]; cwd?: string } = {},
 ): NodeProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", ...(options.nodeFlags ?? []), script, ...args], {
+  const loader = script.endsWith(".ts") ? ["--import", "tsx"] : [];
+  const child = spawn(process.execPath, [...loader, ...(options.nodeFlags ?? []), script, ...args], {
     cwd: options.cwd ?? ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -84,7 +87,8 @@ export async function startTessera(
 ): Promise<TesseraProcess> {
   const timeoutMs = options.timeoutMs ?? 180_000;
   const started = performance.now();
-  const server = spawnNode("src/main.ts", [], env, { ...(options.nodeFlags ? { nodeFlags: options.nodeFlags } : {}), cwd: options.root ?? ROOT });
+  // As `npm start` runs it (see package.json): compiled, with two glibc malloc arenas.
+  const server = spawnNode("dist/main.js", [], { MALLOC_ARENA_MAX: "2", ...env }, { ...(options.nodeFlags ? { nodeFlags: options.nodeFlags } : {}), cwd: options.root ?? ROOT });
   const url = `http://127.0.0.1:${env.PORT}`;
   const deadline = started + timeoutMs;
   for (;;) {

@@ -17,10 +17,9 @@
  * --smoke       1-second runs, 3 clients: checks that everything works, measures nothing.
  * --only        scenario names or prefixes (`ceiling`, `tessera-token`, `grpc`, `scale`, …).
  * --cpu-prof    writes a V8 CPU profile of the main Tessera process to bench/profiles/.
- * --server-root runs Tessera from another checkout (its src/main.ts), e.g. to measure a change
+ * --server-root runs Tessera from another checkout (built there first), e.g. to measure a change
  *               against the same peers and load generator.
- * --out         where the JSON results go (default bench/results.json, which is committed as
- *               the record of the last full run).
+ * --out         where the JSON results go (default bench/results.json, not committed).
  *
  * Everything listens on 127.0.0.1. Figures drift ±30% between runs on small machines: compare
  * within one run only.
@@ -91,6 +90,8 @@ const { values } = parseArgs({
 const resultsFile = path.resolve(ROOT, values.out);
 const serverRoot = values["server-root"] ? path.resolve(values["server-root"]) : ROOT;
 if (!existsSync(path.join(serverRoot, "src/main.ts"))) fail(`--server-root ${serverRoot} has no src/main.ts`);
+// Tessera is measured as `npm start` runs it: compiled, from dist/.
+execFileSync("npm", ["run", "--silent", "build"], { cwd: serverRoot, stdio: "inherit" });
 const smoke = values.smoke;
 const settings = {
   durationSeconds: smoke ? 1 : Number(values.duration),

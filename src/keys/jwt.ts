@@ -92,10 +92,16 @@ function parseJsonObject(segment: string): Record<string, unknown> {
  * Checks the signature of a decoded JWS with a known public key. The algorithm must be the
  * key's own: the header never chooses it (no `none`, no HS256-with-a-public-key confusion).
  */
-export function verifyJwsSignature(jws: DecodedJws, key: { alg: SigningAlgorithm; publicKey: KeyObject }): boolean {
-  if (!isSigningAlgorithm(jws.header.alg) || jws.header.alg !== key.alg) return false;
+export function verifyJwsSignature(jws: DecodedJws, key: { alg: SigningAlgorithm; publicKey: KeyObject }): Promise<boolean> {
+  if (!isSigningAlgorithm(jws.header.alg) || jws.header.alg !== key.alg) return Promise.resolve(false);
   // RFC 7515 §4.1.11: we understand no critical extensions, so any `crit` is a rejection.
-  if (jws.header.crit !== undefined) return false;
+  if (jws.header.crit !== undefined) return Promise.resolve(false);
   const spec = ALGORITHM_SPECS[key.alg];
-  return cryptoVerify(spec.digest, Buffer.from(jws.signingInput, "latin1"), spec.keyOptions(key.publicKey), jws.signature);
+  // The callback form runs on libuv's thread pool, like signing: the event loop only parses
+  // and answers, and verification uses the other cores.
+  return new Promise((resolve) => {
+    cryptoVerify(spec.digest, Buffer.from(jws.signingInput, "latin1"), spec.keyOptions(key.publicKey), jws.signature, (error, valid) =>
+      resolve(!error && valid),
+    );
+  });
 }

@@ -3,13 +3,13 @@
  * exp, iat, nbf, jti, client_id and scope (RFC 9068 §2.2), signed with the active key of the
  * client's algorithm, held in memory.
  */
-import { randomBytes } from "node:crypto";
 import type { Client } from "../clients/client.js";
 import { TesseraError } from "../errors.js";
 import type { SigningAlgorithm } from "../keys/algorithms.js";
 import { signCompactJws } from "../keys/jwt.js";
 import { renderCustomClaims } from "../clients/claims-template.js";
 import type { KeyRing } from "../keys/key-ring.js";
+import { randomId } from "../random-id.js";
 
 /** RFC 9068 §2.1: the media type of JWT access tokens, without "application/". */
 export const ACCESS_TOKEN_TYPE = "at+jwt";
@@ -44,7 +44,7 @@ export class AccessTokenIssuer {
     }
     const lifetime = Math.min(client.tokenLifetimeSeconds ?? this.options.defaultLifetimeSeconds, this.options.maxLifetimeSeconds);
     const issuedAt = Math.floor(this.options.now().getTime() / 1000);
-    const jti = randomBytes(16).toString("base64url");
+    const jti = randomId(16);
     // RFC 9068 §3: aud is required; a client with no audiences gets tokens for Tessera itself.
     const audiences = input.audiences.length > 0 ? input.audiences : [this.options.issuer];
     const payload = {

@@ -40,7 +40,7 @@ export class AccessTokenVerifier {
 
   /** The token's facts if it is active now; undefined otherwise. */
   async verify(token: string): Promise<ActiveAccessToken | undefined> {
-    const facts = this.verifySignedClaims(token);
+    const facts = await this.verifySignedClaims(token);
     if (!facts || this.options.revocations.isRevoked(facts.jti)) return undefined;
     const now = this.options.now();
     if (facts.expiresAt <= now.getTime() / 1000) return undefined;
@@ -54,7 +54,7 @@ export class AccessTokenVerifier {
    * status. Revocation needs this: a token of a deactivated client can still be revoked, so it
    * stays dead if the client is reactivated.
    */
-  verifySignedClaims(token: string): Omit<ActiveAccessToken, "client"> | undefined {
+  async verifySignedClaims(token: string): Promise<Omit<ActiveAccessToken, "client"> | undefined> {
     let jws;
     try {
       jws = decodeCompactJws(token);
@@ -67,8 +67,9 @@ export class AccessTokenVerifier {
     if (header.typ !== ACCESS_TOKEN_TYPE && header.typ !== `application/${ACCESS_TOKEN_TYPE}`) return undefined;
     if (typeof header.kid !== "string") return undefined;
     const key = this.options.keyRing.publishedKey(header.kid);
-    if (!key || !verifyJwsSignature(jws, key)) return undefined;
-
+    if (!key) return undefined;
+    // The claims are only trusted once the signature holds; checking their shape first just
+    // spares the thread pool tokens that would be refused anyway.
     if (payload.iss !== this.options.issuer) return undefined;
     const { exp, iat, nbf, jti, client_id: clientId, scope } = payload;
     if (typeof exp !== "number" || typeof iat !== "number" || typeof jti !== "string" || typeof clientId !== "string") {
@@ -78,6 +79,7 @@ export class AccessTokenVerifier {
     if (notBefore > this.options.now().getTime() / 1000 + CLOCK_SKEW_SECONDS) return undefined;
     const audiences = typeof payload.aud === "string" ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : undefined;
     if (!audiences || !audiences.every((value): value is string => typeof value === "string")) return undefined;
+    if (!(await verifyJwsSignature(jws, key))) return undefined;
     return {
       claims: payload,
       clientId,

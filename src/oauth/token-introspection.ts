@@ -104,7 +104,7 @@ export class TokenIntrospection {
       await this.options.refreshTokens.revoke(token, (clientId) => clientId === caller.clientId || caller.mayIntrospectAny);
       return;
     }
-    const facts = this.options.verifier.verifySignedClaims(token);
+    const facts = await this.options.verifier.verifySignedClaims(token);
     if (!facts || facts.expiresAt * 1000 <= now.getTime()) return;
     if (facts.clientId !== caller.clientId && !caller.mayIntrospectAny) {
       throw new TesseraError("unauthorized_client", "the token was not issued to this client");

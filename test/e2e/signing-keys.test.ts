@@ -13,8 +13,8 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SigningAlgorithm } from "../../src/gen/tessera/v1/client_pb.js";
 import { SigningKeyState } from "../../src/gen/tessera/v1/signing_key_pb.js";
-import { adminApi, registerClient, type RegisteredClient } from "../support/clients.js";
-import { basicAuthorization, startTestServer, TEST_KEK, type TestServer } from "../support/test-server.js";
+import { adminApi, clientCredentialsToken, registerClient, type RegisteredClient } from "../support/clients.js";
+import { startTestServer, TEST_KEK, type TestServer } from "../support/test-server.js";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -27,15 +27,7 @@ class Clock {
   }
 }
 
-async function tokenFor(server: TestServer, client: RegisteredClient): Promise<string> {
-  const response = await fetch(`${server.url}/oauth/token`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded", authorization: basicAuthorization(client.clientId, client.clientSecret) },
-    body: "grant_type=client_credentials",
-  });
-  expect(response.status).toBe(200);
-  return ((await response.json()) as { access_token: string }).access_token;
-}
+const tokenFor = clientCredentialsToken;
 
 async function jwks(server: TestServer): Promise<JSONWebKeySet> {
   return (await (await fetch(`${server.url}/keys`)).json()) as JSONWebKeySet;

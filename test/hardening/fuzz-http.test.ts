@@ -14,7 +14,7 @@ import http from "node:http";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exportJWK, generateKeyPair } from "jose";
-import { registerClient, type RegisteredClient } from "../support/clients.js";
+import { clientCredentialsToken, registerClient, type RegisteredClient } from "../support/clients.js";
 import { ADMIN_CLIENT, STORAGE_KINDS, basicAuthorization, startTestServer, type TestServer } from "../support/test-server.js";
 import {
   closeHttpAgent,
@@ -189,15 +189,7 @@ describe.each(STORAGE_KINDS)("the HTTP gateway under generated hostile requests,
     await server?.destroy();
   });
 
-  async function tokenOf(client: RegisteredClient): Promise<string> {
-    const response = await fetch(`${server.url}/oauth/token`, {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded", authorization: basicAuthorization(client.clientId, client.clientSecret) },
-      body: "grant_type=client_credentials",
-    });
-    expect(response.status).toBe(200);
-    return ((await response.json()) as { access_token: string }).access_token;
-  }
+  const tokenOf = (client: RegisteredClient): Promise<string> => clientCredentialsToken(server, client);
 
   async function expectHealthy(): Promise<void> {
     const answer = await sendHttp1(server.port, { method: "GET", path: "/healthz", headers: {} });

@@ -24,7 +24,7 @@ import { ClientAdminService, CreateClientRequestSchema, CreateClientResponseSche
 import { ClientSchema } from "../../src/gen/tessera/v1/client_pb.js";
 import { IntrospectionService } from "../../src/gen/tessera/v1/introspection_service_pb.js";
 import { GrantType, TokenService } from "../../src/gen/tessera/v1/token_service_pb.js";
-import { registerClient, type RegisteredClient } from "../support/clients.js";
+import { clientCredentialsToken, registerClient, type RegisteredClient } from "../support/clients.js";
 import { grpc, grpcClient } from "../support/grpc-clients.js";
 import { ADMIN_CLIENT, STORAGE_KINDS, basicAuthorization, startTestServer, type TestServer } from "../support/test-server.js";
 import {
@@ -154,15 +154,7 @@ describe.each(STORAGE_KINDS)("the RPC services under generated hostile calls, on
     await server?.destroy();
   });
 
-  async function tokenOf(client: RegisteredClient): Promise<string> {
-    const response = await fetch(`${server.url}/oauth/token`, {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded", authorization: basicAuthorization(client.clientId, client.clientSecret) },
-      body: "grant_type=client_credentials",
-    });
-    expect(response.status).toBe(200);
-    return ((await response.json()) as { access_token: string }).access_token;
-  }
+  const tokenOf = (client: RegisteredClient): Promise<string> => clientCredentialsToken(server, client);
 
   const forgedToken = () => forgedTokens(forge).map((forgery) => forgery.token);
 

@@ -5,7 +5,8 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { ClientAdminService, type CreateClientRequestSchema } from "../../src/gen/tessera/v1/client_admin_service_pb.js";
-import type { TestServer } from "./test-server.js";
+import { expect } from "vitest";
+import { basicAuthorization, type TestServer } from "./test-server.js";
 
 export interface RegisteredClient {
   readonly clientId: string;
@@ -24,4 +25,15 @@ export async function registerClient(
     headers: { authorization: `Bearer ${await server.adminToken()}` },
   });
   return { clientId: created.client!.clientId, clientSecret: created.clientSecret };
+}
+
+/** An access token for the client by client credentials (client_secret_basic) at /oauth/token. */
+export async function clientCredentialsToken(server: TestServer, client: RegisteredClient): Promise<string> {
+  const response = await fetch(`${server.url}/oauth/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", authorization: basicAuthorization(client.clientId, client.clientSecret) },
+    body: "grant_type=client_credentials",
+  });
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { access_token: string }).access_token;
 }
