@@ -52,7 +52,6 @@ export class ClientRegistry {
 
   /** Re-reads one client after another replica changed it. */
   async refresh(clientId: string): Promise<void> {
-    if (!CLIENT_ID_PATTERN.test(clientId)) return;
     this.unknown.delete(clientId);
     const stored = await this.repository.findClient(clientId);
     if (stored) this.records.set(clientId, stored);

@@ -41,16 +41,18 @@ export function checkClientId(clientId: string, field = "client_id"): void {
 
 export function checkName(name: string): void {
   if (name.trim().length === 0) throw invalidArgument("name", "is required");
-  if (name.length > LIMITS.nameLength) throw invalidArgument("name", `must be at most ${LIMITS.nameLength} characters`);
-  if (/[\u0000-\u001f\u007f]/.test(name)) throw invalidArgument("name", "must not contain control characters");
-  checkStorableText(name, "name");
+  checkNameText(name, "name");
 }
 
-/** Prefix filters match names, which hold no control characters; a prefix that does is a mistake. */
+/** Prefix filters match names, so a prefix obeys the rules of names (it may be empty). */
 export function checkNamePrefix(prefix: string): void {
-  if (prefix.length > LIMITS.nameLength) throw invalidArgument("name_prefix", `must be at most ${LIMITS.nameLength} characters`);
-  if (/[\u0000-\u001f\u007f]/.test(prefix)) throw invalidArgument("name_prefix", "must not contain control characters");
-  checkStorableText(prefix, "name_prefix");
+  checkNameText(prefix, "name_prefix");
+}
+
+function checkNameText(text: string, field: string): void {
+  if (text.length > LIMITS.nameLength) throw invalidArgument(field, `must be at most ${LIMITS.nameLength} characters`);
+  if (/[\u0000-\u001f\u007f]/.test(text)) throw invalidArgument(field, "must not contain control characters");
+  checkStorableText(text, field);
 }
 
 export function checkDescription(description: string): void {

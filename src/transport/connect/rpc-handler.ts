@@ -9,8 +9,6 @@
  * so the code is corrected on the way out, in each protocol's own error form; a streaming
  * request is decoded as the service reads it, so an interceptor corrects it there.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import {
   Code,
   ConnectError,
@@ -22,9 +20,9 @@ import {
 } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import { createAsyncIterable, type Compression, type UniversalServerResponse } from "@connectrpc/connect/protocol";
+import type { RequestHandler } from "../listener.js";
 
-type NodeRequest = IncomingMessage | Http2ServerRequest;
-type NodeResponse = ServerResponse | Http2ServerResponse;
+type NodeRequest = Parameters<RequestHandler>[0];
 
 /**
  * The largest request message accepted, after decompression. The largest legitimate one, a
@@ -39,10 +37,10 @@ export interface RpcHandlerOptions {
   routes(router: ConnectRouter): void;
   interceptors: Interceptor[];
   contextValues(request: NodeRequest): ContextValues;
-  fallback(request: NodeRequest, response: NodeResponse): void;
+  fallback: RequestHandler;
 }
 
-export function rpcRequestHandler(options: RpcHandlerOptions): (request: NodeRequest, response: NodeResponse) => void {
+export function rpcRequestHandler(options: RpcHandlerOptions): RequestHandler {
   const router = createConnectRouter({
     interceptors: [undecodableStreamInterceptor, ...options.interceptors],
     acceptCompression: [callerFaultOnFailure(compressionGzip), callerFaultOnFailure(compressionBrotli)],
