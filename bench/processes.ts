@@ -1,9 +1,9 @@
 /**
- * The benchmark's server processes: Tessera (`node dist/main.js`, the build `npm start` runs)
+ * The benchmark's server processes: Tessera (`node dist/main.cjs`, the build `npm start` runs)
  * and the oidc-provider peer, each in a process of its own, plus RSS sampling from /proc and helper scripts that print one JSON line.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -88,7 +88,10 @@ export async function startTessera(
   const timeoutMs = options.timeoutMs ?? 180_000;
   const started = performance.now();
   // As `npm start` runs it (see package.json): compiled, with two glibc malloc arenas.
-  const server = spawnNode("dist/main.js", [], { MALLOC_ARENA_MAX: "2", ...env }, { ...(options.nodeFlags ? { nodeFlags: options.nodeFlags } : {}), cwd: options.root ?? ROOT });
+  const root = options.root ?? ROOT;
+  // Checkouts from before the CommonJS entry (--server-root comparisons) start dist/main.js.
+  const entry = existsSync(path.join(root, "dist/main.cjs")) ? "dist/main.cjs" : "dist/main.js";
+  const server = spawnNode(entry, [], { MALLOC_ARENA_MAX: "2", ...env }, { ...(options.nodeFlags ? { nodeFlags: options.nodeFlags } : {}), cwd: root });
   const url = `http://127.0.0.1:${env.PORT}`;
   const deadline = started + timeoutMs;
   for (;;) {

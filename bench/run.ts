@@ -6,7 +6,7 @@
  * them. Prints a table and writes bench/results.json.
  *
  *   npm run bench -- [--duration 8] [--warmup 2] [--connections 32] [--clients 10] [--smoke]
- *                    [--only name[,name…]] [--cpu-prof] [--server-root dir] [--out file]
+ *                    [--only name[,name…]] [--cpu-prof] [--server-root dir] [--out file] [--env NAME=VALUE]
  *
  * --connections autocannon connections, and calls in flight for gRPC and the ceilings.
  * --clients N   the scale scenario's Tessera has N clients in its database (bulk-inserted with SQL)
@@ -20,6 +20,8 @@
  * --server-root runs Tessera from another checkout (built there first), e.g. to measure a change
  *               against the same peers and load generator.
  * --out         where the JSON results go (default bench/results.json, not committed).
+ * --env         NAME=VALUE, repeatable: extra environment for every Tessera process (e.g.
+ *               `--env UV_THREADPOOL_SIZE=4` to measure against the default).
  *
  * Everything listens on 127.0.0.1. Figures drift ±30% between runs on small machines: compare
  * within one run only.
@@ -85,13 +87,21 @@ const { values } = parseArgs({
     "cpu-prof": { type: "boolean", default: false },
     "server-root": { type: "string" },
     out: { type: "string", default: "bench/results.json" },
+    env: { type: "string", multiple: true, default: [] },
   },
 });
 const resultsFile = path.resolve(ROOT, values.out);
 const serverRoot = values["server-root"] ? path.resolve(values["server-root"]) : ROOT;
-if (!existsSync(path.join(serverRoot, "src/main.ts"))) fail(`--server-root ${serverRoot} has no src/main.ts`);
+if (!existsSync(path.join(serverRoot, "src/app.ts"))) fail(`--server-root ${serverRoot} is not a Tessera checkout (no src/app.ts)`);
 // Tessera is measured as `npm start` runs it: compiled, from dist/.
 execFileSync("npm", ["run", "--silent", "build"], { cwd: serverRoot, stdio: "inherit" });
+/** --env NAME=VALUE (repeatable): extra environment for every Tessera process, for experiments. */
+const extraEnv: Record<string, string> = {};
+for (const pair of values.env) {
+  const equals = pair.indexOf("=");
+  if (equals <= 0) fail(`--env takes NAME=VALUE, not "${pair}"`);
+  extraEnv[pair.slice(0, equals)] = pair.slice(equals + 1);
+}
 const smoke = values.smoke;
 const settings = {
   durationSeconds: smoke ? 1 : Number(values.duration),
@@ -140,6 +150,7 @@ const results: Results = {
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model ?? "unknown",
     smoke,
+    ...(Object.keys(extraEnv).length > 0 ? { tesseraEnv: extraEnv } : {}),
     loadAverageAtStart: os.loadavg().map((value) => Math.round(value * 100) / 100),
     ...settings,
   },
@@ -193,6 +204,7 @@ function tesseraEnv(options: { port: number; dataDir: string; schema?: string })
     TESSERA_ISSUER: `http://127.0.0.1:${options.port}`,
     TESSERA_DATA_DIR: options.dataDir,
     TESSERA_LOG_LEVEL: "warn",
+    ...extraEnv,
     TESSERA_ADMIN_CLIENT_ID: ADMIN.clientId,
     TESSERA_ADMIN_CLIENT_SECRET: ADMIN.clientSecret,
     ...(options.schema ? { DATABASE_URL: `${POSTGRES_BASE_URL}?schema=${options.schema}`, TESSERA_KEK: KEK } : {}),

@@ -1,5 +1,5 @@
 /**
- * Process entry of the `tessera` command (bin/tessera.js loads it through tsx): the only CLI
+ * Process entry of the `tessera` command (bin/tessera.cjs loads it through tsx): the only CLI
  * module that touches process.argv, process.env and process.exit.
  */
 import { runCli } from "./cli.js";

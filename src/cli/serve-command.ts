@@ -1,6 +1,6 @@
 /**
  * `tessera serve`: the server itself, started exactly as `npm start` starts it — by loading the
- * process entry, src/main.ts, which reads the environment, listens, and stops on SIGTERM/SIGINT.
+ * server process, src/server.ts, which reads the environment, listens, and stops on SIGTERM/SIGINT.
  */
 import { SERVING, type Command } from "./command.js";
 
@@ -11,7 +11,7 @@ const serve: Command = {
   connects: false,
   options: {},
   async run() {
-    await import("../main.js");
+    await import("../server.js");
     return SERVING;
   },
 };

@@ -1,5 +1,5 @@
 /**
- * The `tessera` command as a script runs it: bin/tessera.js in a child process against a real
+ * The `tessera` command as a script runs it: bin/tessera.cjs in a child process against a real
  * server, judged only by stdout, stderr and the exit code. One server for the file; each CLI
  * run costs about a second of tsx start-up, so the runs are few and carry several checks each.
  */
@@ -50,7 +50,7 @@ describe("tessera CLI", () => {
 
   function tessera(...args: string[]): Promise<CliRun> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ["bin/tessera.js", ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(process.execPath, ["bin/tessera.cjs", ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));

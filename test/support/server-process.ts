@@ -1,5 +1,5 @@
 /**
- * Tessera as a separate process (`node --import tsx src/main.ts`), for what only a process
+ * Tessera as a separate process (`node --import tsx src/main.cts`), for what only a process
  * shows: exit codes, signals, start-up failures.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -19,7 +19,7 @@ export interface ServerProcess {
 }
 
 export function spawnServer(env: Record<string, string>): ServerProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.cts"], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],

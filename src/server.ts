@@ -1,5 +1,6 @@
 /**
- * Process entry: read the configuration, start Tessera, stop cleanly on SIGTERM/SIGINT.
+ * The server process: read the configuration, start Tessera, stop cleanly on SIGTERM/SIGINT.
+ * Loaded by src/main.cts, which sizes libuv's thread pool first.
  */
 import { startApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config/config.js";
