@@ -42,6 +42,23 @@ export interface ClientPageQuery {
   readonly namePrefix: string | undefined;
 }
 
+export interface ClientKeysetQuery {
+  /** Clients with ids strictly after this one; undefined: from the first. */
+  readonly afterId: string | undefined;
+  readonly limit: number;
+}
+
+/**
+ * What tells two copies of a client apart without reading it: every change bumps `revision`
+ * and sets `updateTime`, and a client deleted and created again under the same id starts at
+ * revision 1 again, but with a later `updateTime`.
+ */
+export interface ClientVersion {
+  readonly id: string;
+  readonly revision: number;
+  readonly updateTime: Date;
+}
+
 export interface AuditEventRecord extends AuditEntry {
   readonly id: bigint;
   readonly time: Date;
@@ -60,6 +77,16 @@ export interface ClientRepository {
   findClient(clientId: string): Promise<ClientRecord | undefined>;
   /** Every client with its secrets, for warming the in-memory registry. */
   listAllClients(): Promise<ClientRecord[]>;
+  /** Those of these clients that exist, with their secrets, in no particular order. */
+  findClients(clientIds: readonly string[]): Promise<ClientRecord[]>;
+  /**
+   * One keyset page of clients with their secrets in id order, for warming the in-memory
+   * registry a page at a time: at most `limit` clients with ids after `afterId` (from the first
+   * when undefined).
+   */
+  listClientsAfter(query: ClientKeysetQuery): Promise<ClientRecord[]>;
+  /** The same pages as listClientsAfter, holding only each client's version: cheap to list in full. */
+  listClientVersionsAfter(query: ClientKeysetQuery): Promise<ClientVersion[]>;
   /**
    * Creates the client if missing; otherwise makes sure it allows `client.allowedScopes` and
    * authenticates with `secret` (replacing the current secret hash if it changed).

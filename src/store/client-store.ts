@@ -6,8 +6,10 @@ import type { ClientRecord, ClientSecretHash, Client, JsonObject } from "../clie
 import type {
   AuditEventRecord,
   ClientChanges,
+  ClientKeysetQuery,
   ClientPageQuery,
   ClientRepository,
+  ClientVersion,
   GuardedChange,
   NewClient,
   SecretRotationStep,
@@ -51,6 +53,32 @@ export class PrismaClientRepository implements ClientRepository {
   async listAllClients(): Promise<ClientRecord[]> {
     const rows = await this.prisma.client.findMany({ include: { secrets: true }, orderBy: { id: "asc" } });
     return rows.map(toRecord);
+  }
+
+  async findClients(clientIds: readonly string[]): Promise<ClientRecord[]> {
+    if (clientIds.length === 0) return [];
+    const rows = await this.prisma.client.findMany({ where: { id: { in: [...clientIds] } }, include: { secrets: true } });
+    return rows.map(toRecord);
+  }
+
+  async listClientsAfter(query: ClientKeysetQuery): Promise<ClientRecord[]> {
+    const rows = await this.prisma.client.findMany({
+      where: afterId(query),
+      include: { secrets: true },
+      orderBy: { id: "asc" },
+      take: query.limit,
+    });
+    return rows.map(toRecord);
+  }
+
+  async listClientVersionsAfter(query: ClientKeysetQuery): Promise<ClientVersion[]> {
+    // Three columns read off the primary-key order: no secrets, no JSON, no second query.
+    return this.prisma.client.findMany({
+      where: afterId(query),
+      select: { id: true, revision: true, updateTime: true },
+      orderBy: { id: "asc" },
+      take: query.limit,
+    });
   }
 
   async ensureClient(input: { client: NewClient; secret: ClientSecretHash; audit: AuditEntry }): Promise<ClientRecord> {
@@ -199,6 +227,10 @@ export class PrismaClientRepository implements ClientRepository {
       details: asJsonObject(row.details),
     }));
   }
+}
+
+function afterId(query: ClientKeysetQuery): Prisma.ClientWhereInput {
+  return query.afterId === undefined ? {} : { id: { gt: query.afterId } };
 }
 
 /**
