@@ -144,7 +144,7 @@ async function assemble(
     rsaModulusLength: config.rsaModulusLength,
     log,
   });
-  const registry = new ClientRegistry(clientRepository);
+  const registry = new ClientRegistry({ repository: clientRepository });
   const revocations = new RevocationList(guardStorage(new PrismaRevocationRepository(database.prisma)));
   const sync = new ReplicaSync({
     source: databaseChangeSource(database),

@@ -2,31 +2,107 @@
  * The clients in memory: the token and introspection hot paths read clients and secret hashes
  * from here, never from the database. Changes made through this process are applied as they
  * commit; a client not in memory (created by another replica) is read once on first use.
+ *
+ * Start-up reads every client a page at a time, so the rows of one giant result never sit in
+ * memory beside the registry. A resync afterwards lists only each client's version, re-reads
+ * the clients whose version differs or that are missing, and drops the ones no longer listed.
  */
-import { CLIENT_ID_PATTERN, type ClientRecord } from "./client.js";
-import type { ClientRepository } from "./client-repository.js";
+import { CLIENT_ID_PATTERN, type Client, type ClientRecord } from "./client.js";
+import type { ClientRepository, ClientVersion } from "./client-repository.js";
 
 /** How long "no such client" is remembered, so random ids cannot make every request a query. */
 const NEGATIVE_TTL_MS = 5_000;
 /** At most this many unknown ids are remembered; the oldest are forgotten first. */
 const NEGATIVE_CAPACITY = 10_000;
+/** Clients (with their secrets) per query when loading, and per batch when re-reading changed ones. */
+const RECORD_PAGE_SIZE = 2_000;
+/** Versions per query when resyncing: three small columns a row, so pages can be larger. */
+const VERSION_PAGE_SIZE = 10_000;
+
+export type ClientRegistryStorage = Pick<ClientRepository, "findClient" | "findClients" | "listClientsAfter" | "listClientVersionsAfter">;
+
+export interface ClientRegistryOptions {
+  readonly repository: ClientRegistryStorage;
+  /** Milliseconds since the epoch; for the negative cache's expiry. */
+  readonly clock?: () => number;
+  readonly recordPageSize?: number;
+  readonly versionPageSize?: number;
+}
+
+/** One loadAll or resync in flight: what it has seen listed, and what changed under it. */
+interface Pass {
+  /** Ids present in storage when their page was read. */
+  readonly listed: Set<string>;
+  /**
+   * Ids that a put, remove, refresh or first-use read changed in memory since the pass began.
+   * Those are at least as fresh as the pass's snapshot (which may predate them), so the pass
+   * leaves them alone: it must not re-insert a client deleted a moment ago, overwrite a fresher
+   * record, or drop a client created after its page was read.
+   */
+  readonly changedMeanwhile: Set<string>;
+}
 
 export class ClientRegistry {
   private readonly records = new Map<string, ClientRecord>();
   /** Unknown client ids → when to forget them (insertion order = age). */
   private readonly unknown = new Map<string, number>();
+  private readonly repository: ClientRegistryStorage;
+  private readonly clock: () => number;
+  private readonly recordPageSize: number;
+  private readonly versionPageSize: number;
+  private current: Pass | undefined;
+  /**
+   * Passes run one after another: two interleaved snapshots could leave the older one's
+   * records in place, and neither can tell the other's writes from live changes.
+   */
+  private passes: Promise<void> = Promise.resolve();
 
-  constructor(
-    private readonly repository: Pick<ClientRepository, "findClient" | "listAllClients">,
-    private readonly clock: () => number = Date.now,
-  ) {}
+  constructor(options: ClientRegistryOptions) {
+    this.repository = options.repository;
+    this.clock = options.clock ?? Date.now;
+    this.recordPageSize = options.recordPageSize ?? RECORD_PAGE_SIZE;
+    this.versionPageSize = options.versionPageSize ?? VERSION_PAGE_SIZE;
+  }
 
-  async loadAll(): Promise<void> {
-    const all = await this.repository.listAllClients();
-    const ids = new Set(all.map((record) => record.client.id));
-    for (const id of this.records.keys()) if (!ids.has(id)) this.records.delete(id);
-    for (const record of all) this.records.set(record.client.id, record);
-    this.unknown.clear();
+  /** Reads every client with its secrets, in keyset pages by id (start-up). */
+  loadAll(): Promise<void> {
+    return this.runPass(async (pass) => {
+      let afterId: string | undefined;
+      for (;;) {
+        const page = await this.repository.listClientsAfter({ afterId, limit: this.recordPageSize });
+        for (const record of page) {
+          pass.listed.add(record.client.id);
+          if (!pass.changedMeanwhile.has(record.client.id)) this.records.set(record.client.id, record);
+        }
+        if (page.length < this.recordPageSize) return;
+        afterId = page[page.length - 1]!.client.id;
+      }
+    });
+  }
+
+  /**
+   * Brings memory in step with storage after announcements may have been missed, reading in
+   * full only the clients whose version differs from the one held or that are not held at all.
+   */
+  resync(): Promise<void> {
+    return this.runPass(async (pass) => {
+      let afterId: string | undefined;
+      for (;;) {
+        const versions = await this.repository.listClientVersionsAfter({ afterId, limit: this.versionPageSize });
+        const stale: string[] = [];
+        for (const version of versions) {
+          pass.listed.add(version.id);
+          if (pass.changedMeanwhile.has(version.id)) continue;
+          const held = this.records.get(version.id);
+          if (!held || !isVersion(held.client, version)) stale.push(version.id);
+        }
+        for (let start = 0; start < stale.length; start += this.recordPageSize) {
+          await this.reread(stale.slice(start, start + this.recordPageSize), pass);
+        }
+        if (versions.length < this.versionPageSize) return;
+        afterId = versions[versions.length - 1]!.id;
+      }
+    });
   }
 
   /**
@@ -45,7 +121,7 @@ export class ClientRegistry {
       this.unknown.delete(clientId);
     }
     const stored = await this.repository.findClient(clientId);
-    if (stored) this.records.set(clientId, stored);
+    if (stored) this.keep(stored);
     else this.rememberUnknown(clientId);
     return stored;
   }
@@ -54,16 +130,8 @@ export class ClientRegistry {
   async refresh(clientId: string): Promise<void> {
     this.unknown.delete(clientId);
     const stored = await this.repository.findClient(clientId);
-    if (stored) this.records.set(clientId, stored);
-    else this.records.delete(clientId);
-  }
-
-  private rememberUnknown(clientId: string): void {
-    if (this.unknown.size >= NEGATIVE_CAPACITY) {
-      const oldest = this.unknown.keys().next().value;
-      if (oldest !== undefined) this.unknown.delete(oldest);
-    }
-    this.unknown.set(clientId, this.clock() + NEGATIVE_TTL_MS);
+    if (stored) this.keep(stored);
+    else this.remove(clientId);
   }
 
   get unknownSize(): number {
@@ -77,14 +145,64 @@ export class ClientRegistry {
 
   put(record: ClientRecord): void {
     this.unknown.delete(record.client.id);
-    this.records.set(record.client.id, record);
+    this.keep(record);
   }
 
   remove(clientId: string): void {
+    this.current?.changedMeanwhile.add(clientId);
     this.records.delete(clientId);
   }
 
   get size(): number {
     return this.records.size;
   }
+
+  private keep(record: ClientRecord): void {
+    this.current?.changedMeanwhile.add(record.client.id);
+    this.records.set(record.client.id, record);
+  }
+
+  private runPass(listAndApply: (pass: Pass) => Promise<void>): Promise<void> {
+    const run = async () => {
+      const pass: Pass = { listed: new Set(), changedMeanwhile: new Set() };
+      this.current = pass;
+      try {
+        await listAndApply(pass);
+        // Not listed means deleted, unless it changed meanwhile (created after its page was read).
+        for (const id of this.records.keys()) {
+          if (!pass.listed.has(id) && !pass.changedMeanwhile.has(id)) this.records.delete(id);
+        }
+        // Announcements may have been lost, and with them the creation of an id remembered as unknown.
+        this.unknown.clear();
+      } finally {
+        this.current = undefined;
+      }
+    };
+    const done = this.passes.then(run);
+    this.passes = done.catch(() => {});
+    return done;
+  }
+
+  /** Reads these listed clients again; one missing now was deleted after its page was read. */
+  private async reread(clientIds: readonly string[], pass: Pass): Promise<void> {
+    const found = new Map((await this.repository.findClients(clientIds)).map((record) => [record.client.id, record]));
+    for (const clientId of clientIds) {
+      if (pass.changedMeanwhile.has(clientId)) continue;
+      const record = found.get(clientId);
+      if (record) this.records.set(clientId, record);
+      else this.records.delete(clientId);
+    }
+  }
+
+  private rememberUnknown(clientId: string): void {
+    if (this.unknown.size >= NEGATIVE_CAPACITY) {
+      const oldest = this.unknown.keys().next().value;
+      if (oldest !== undefined) this.unknown.delete(oldest);
+    }
+    this.unknown.set(clientId, this.clock() + NEGATIVE_TTL_MS);
+  }
+}
+
+function isVersion(client: Client, version: ClientVersion): boolean {
+  return client.revision === version.revision && client.updateTime.getTime() === version.updateTime.getTime();
 }

@@ -75,8 +75,6 @@ export interface ClientRepository {
   /** Inserts the client, its secret and the audit entry in one transaction. already_exists if the id is taken. */
   createClient(input: { client: NewClient; secret: ClientSecretHash; audit: AuditEntry }): Promise<ClientRecord>;
   findClient(clientId: string): Promise<ClientRecord | undefined>;
-  /** Every client with its secrets, for warming the in-memory registry. */
-  listAllClients(): Promise<ClientRecord[]>;
   /** Those of these clients that exist, with their secrets, in no particular order. */
   findClients(clientIds: readonly string[]): Promise<ClientRecord[]>;
   /**

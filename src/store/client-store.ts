@@ -50,11 +50,6 @@ export class PrismaClientRepository implements ClientRepository {
     return row ? toRecord(row) : undefined;
   }
 
-  async listAllClients(): Promise<ClientRecord[]> {
-    const rows = await this.prisma.client.findMany({ include: { secrets: true }, orderBy: { id: "asc" } });
-    return rows.map(toRecord);
-  }
-
   async findClients(clientIds: readonly string[]): Promise<ClientRecord[]> {
     if (clientIds.length === 0) return [];
     const rows = await this.prisma.client.findMany({ where: { id: { in: [...clientIds] } }, include: { secrets: true } });
