@@ -57,7 +57,10 @@ import { Health, file_grpc_health_v1_health } from "./gen/grpc/health/v1/health_
 /** How often each replica moves keys along their lifecycle and reloads keys changed elsewhere. */
 const KEY_MAINTENANCE_INTERVAL_MS = 10_000;
 const REVOCATION_PURGE_INTERVAL_MS = 10 * 60_000;
-/** The safety net under LISTEN/NOTIFY: a full reload of clients, revocations and keys. */
+/**
+ * The safety net under LISTEN/NOTIFY: compare every client's version with memory and re-read
+ * the ones that differ; reload revocations and keys.
+ */
 const RESYNC_INTERVAL_MS = 60_000;
 /** How often the database is probed for health checks and the degraded-mode window. */
 const STORAGE_PROBE_INTERVAL_MS = 2_000;

@@ -14,7 +14,7 @@ export interface StateGauges {
   unknownClients(): number;
   revocations(): number;
   signingKeys(): number;
-  /** Seconds since the last full resync with the database, or -1 before the first. */
+  /** Seconds since the last completed resync with the database, or -1 before the first. */
   syncLagSeconds(): number;
   databaseUp(): boolean;
 }
@@ -46,7 +46,7 @@ export class Metrics {
     gauge("tessera_unknown_clients_cached", "Unknown client ids remembered (negative cache).", state.unknownClients);
     gauge("tessera_revocations_cached", "Revoked, unexpired tokens held in memory.", state.revocations);
     gauge("tessera_signing_keys_published", "Signing keys in /keys.", state.signingKeys);
-    gauge("tessera_sync_lag_seconds", "Seconds since the last full resync with the database.", state.syncLagSeconds);
+    gauge("tessera_sync_lag_seconds", "Seconds since the last completed resync with the database (clients compared by version, revocations and keys reloaded).", state.syncLagSeconds);
     gauge("tessera_database_up", "1 when the database answers, 0 during an outage.", () => (state.databaseUp() ? 1 : 0));
   }
 

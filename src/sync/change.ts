@@ -26,7 +26,7 @@ export function parseChange(payload: string): Change | undefined {
 export interface ChangeSource {
   /**
    * Delivers changes until stopped. `onResync` runs whenever announcements may have been lost
-   * (the connection dropped and came back), and the subscriber must then reload everything.
+   * (the connection dropped and came back), and the subscriber must then resync everything it holds.
    */
   subscribe(handlers: { onChange(change: Change): void; onResync(): void }): Promise<() => Promise<void>>;
 }

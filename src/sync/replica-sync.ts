@@ -1,8 +1,10 @@
 /**
  * Keeps this replica's in-memory state — clients, revocations, signing keys — in step with
  * changes committed by any replica, so the hot path can read memory only. Target: a change on one
- * replica is honoured by every other within a second (LISTEN/NOTIFY), with a full resync after a
- * reconnect and on a slow safety timer.
+ * replica is honoured by every other within a second (LISTEN/NOTIFY). After a reconnect, and on a
+ * slow safety timer, a resync repairs whatever announcement was missed: it lists every client's
+ * version (id, revision, update time) and re-reads only the clients that differ from memory,
+ * drops the ones deleted, and reloads the revocations and signing keys (small tables).
  */
 import type { ClientRegistry } from "../clients/client-registry.js";
 import type { KeyRing } from "../keys/key-ring.js";
@@ -14,7 +16,7 @@ export class ReplicaSync {
   private stopListening: (() => Promise<void>) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private resyncing: Promise<void> | undefined;
-  /** When the last full resync finished, for metrics and readiness. */
+  /** When the last resync finished, for metrics and readiness. */
   lastResync: Date | undefined;
 
   constructor(
@@ -58,10 +60,10 @@ export class ReplicaSync {
     });
   }
 
-  /** Reloads everything; concurrent calls share one pass. */
+  /** Compares clients by version and reloads revocations and keys; concurrent calls share one pass. */
   resync(): Promise<void> {
     const { registry, revocations, keyRing, now, log } = this.options;
-    this.resyncing ??= Promise.all([registry.loadAll(), revocations.load(now()), keyRing.load()])
+    this.resyncing ??= Promise.all([registry.resync(), revocations.load(now()), keyRing.load()])
       .then(() => {
         this.lastResync = now();
       })

@@ -99,8 +99,12 @@ describe("a database outage", () => {
       .catch((error: unknown) => error);
     expect((refused as ConnectError).code).toBe(Code.Unavailable);
 
-    // A change made behind Tessera's back while its LISTEN connection is down.
-    await direct((db) => db.query("UPDATE clients SET status = 'inactive' WHERE id = $1", [victim.clientId]));
+    // A change made behind Tessera's back while its LISTEN connection is down. It bumps the
+    // revision and update time as every change through Tessera does: the resync finds changed
+    // clients by their version.
+    await direct((db) =>
+      db.query("UPDATE clients SET status = 'inactive', revision = revision + 1, update_time = now() WHERE id = $1", [victim.clientId]),
+    );
 
     // Past the degraded window Tessera stops vouching for tokens.
     await new Promise((resolve) => setTimeout(resolve, 6_500));
