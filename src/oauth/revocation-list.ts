@@ -24,9 +24,16 @@ export class RevocationList {
 
   constructor(private readonly repository: RevocationRepository) {}
 
+  /**
+   * Adds every stored revocation and forgets the expired ones. Never cleared first: while the
+   * query runs, every revoked token must still be refused, and a revocation heard meanwhile
+   * (possibly committed after the query's snapshot) must stay. Revocations are never withdrawn,
+   * only outlived, so nothing else needs dropping.
+   */
   async load(now: Date): Promise<void> {
-    this.expiries.clear();
-    for (const revocation of await this.repository.listRevocations(now)) this.expiries.set(revocation.jti, revocation.expireTime.getTime());
+    const stored = await this.repository.listRevocations(now);
+    for (const revocation of stored) this.expiries.set(revocation.jti, revocation.expireTime.getTime());
+    this.forgetExpired(now);
   }
 
   isRevoked(jti: string): boolean {
@@ -45,9 +52,13 @@ export class RevocationList {
 
   /** Forgets revocations of expired tokens, in memory and in storage. */
   async purge(now: Date): Promise<number> {
+    this.forgetExpired(now);
+    return this.repository.purgeRevocations(now);
+  }
+
+  private forgetExpired(now: Date): void {
     const cutoff = now.getTime();
     for (const [jti, expiry] of this.expiries) if (expiry <= cutoff) this.expiries.delete(jti);
-    return this.repository.purgeRevocations(now);
   }
 
   get size(): number {
