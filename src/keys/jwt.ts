@@ -24,13 +24,20 @@ function encodeSegment(value: object): string {
   return Buffer.from(JSON.stringify(value), "utf8").toString("base64url");
 }
 
+/** The first segment of a compact JWS. Tokens signed by one key share it, so callers keep it. */
+export function encodeJwsHeader(header: { alg: SigningAlgorithm; kid: string; typ?: string }): string {
+  return encodeSegment(header);
+}
+
 export function signCompactJws(options: {
-  header: { alg: SigningAlgorithm; kid: string; typ?: string };
+  alg: SigningAlgorithm;
+  /** encodeJwsHeader() of a header naming `alg`. */
+  encodedHeader: string;
   payload: JwtClaims;
   privateKey: KeyObject;
 }): Promise<string> {
-  const signingInput = `${encodeSegment(options.header)}.${encodeSegment(options.payload)}`;
-  const spec = ALGORITHM_SPECS[options.header.alg];
+  const signingInput = `${options.encodedHeader}.${encodeSegment(options.payload)}`;
+  const spec = ALGORITHM_SPECS[options.alg];
   return new Promise((resolve, reject) => {
     cryptoSign(spec.digest, Buffer.from(signingInput, "latin1"), spec.keyOptions(options.privateKey), (error, signature) => {
       if (error) reject(error);

@@ -57,10 +57,15 @@ export class TokenBuckets {
   take(key: string, perSecond: number, burst: number): number {
     if (perSecond <= 0) return 0;
     const now = this.options.now();
-    const bucket = this.buckets.get(key) ?? { tokens: burst, at: now };
-    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * perSecond);
-    bucket.at = now;
-    this.buckets.set(key, bucket);
+    // get() already makes the bucket the most recent; a known bucket is refilled in place.
+    let bucket = this.buckets.get(key);
+    if (bucket === undefined) {
+      bucket = { tokens: burst, at: now };
+      this.buckets.set(key, bucket);
+    } else {
+      bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * perSecond);
+      bucket.at = now;
+    }
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
       return 0;
@@ -97,7 +102,7 @@ export class AbuseLimits {
   beforeAuthentication(origin: RequestOrigin, clientId: string | undefined): void {
     const wait = this.buckets.take(`ip\u0000${origin.ip}`, this.policy.perIpPerSecond, 2 * this.policy.perIpPerSecond);
     if (wait > 0) this.refuse("ip", wait, "too many requests from this address");
-    if (clientId === undefined) return;
+    if (clientId === undefined || this.failures.size === 0) return;
     const state = this.failures.get(lockoutKey(origin, clientId));
     const remaining = state ? (state.lockedUntil - this.hooks.now()) / 1000 : 0;
     // Refused whatever the secret: a correct guess during the lockout must not be confirmed.
@@ -106,7 +111,7 @@ export class AbuseLimits {
 
   /** After a successful authentication: the client's own budget. */
   afterAuthentication(origin: RequestOrigin, clientId: string, clientPerSecond: number | null): void {
-    this.failures.delete(lockoutKey(origin, clientId));
+    if (this.failures.size > 0) this.failures.delete(lockoutKey(origin, clientId));
     const perSecond = clientPerSecond ?? this.policy.perClientPerSecond;
     const wait = this.buckets.take(`client\u0000${clientId}`, perSecond, 2 * perSecond);
     if (wait > 0) this.refuse("client", wait, "too many requests for this client");

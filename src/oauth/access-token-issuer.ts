@@ -6,9 +6,9 @@
 import type { Client } from "../clients/client.js";
 import { TesseraError } from "../errors.js";
 import type { SigningAlgorithm } from "../keys/algorithms.js";
-import { signCompactJws } from "../keys/jwt.js";
+import { encodeJwsHeader, signCompactJws } from "../keys/jwt.js";
 import { renderCustomClaims } from "../clients/claims-template.js";
-import type { KeyRing } from "../keys/key-ring.js";
+import type { KeyRing, LoadedSigningKey } from "../keys/key-ring.js";
 import { randomId } from "../random-id.js";
 
 /** RFC 9068 §2.1: the media type of JWT access tokens, without "application/". */
@@ -23,6 +23,9 @@ export interface IssuedAccessToken {
 }
 
 export class AccessTokenIssuer {
+  /** Each key's encoded JWS header, made once: it is the same for every token the key signs. */
+  private readonly encodedHeaders = new WeakMap<LoadedSigningKey, string>();
+
   constructor(
     private readonly options: {
       issuer: string;
@@ -60,11 +63,12 @@ export class AccessTokenIssuer {
       client_id: client.id,
       scope: input.scopes.join(" "),
     };
-    const token = await signCompactJws({
-      header: { alg, kid: key.kid, typ: ACCESS_TOKEN_TYPE },
-      payload,
-      privateKey: key.privateKey,
-    });
+    let encodedHeader = this.encodedHeaders.get(key);
+    if (encodedHeader === undefined) {
+      encodedHeader = encodeJwsHeader({ alg, kid: key.kid, typ: ACCESS_TOKEN_TYPE });
+      this.encodedHeaders.set(key, encodedHeader);
+    }
+    const token = await signCompactJws({ alg, encodedHeader, payload, privateKey: key.privateKey });
     return { token, jti, expiresIn: lifetime, expireTime: new Date((issuedAt + lifetime) * 1000), alg };
   }
 }

@@ -5,6 +5,8 @@
  */
 import { SpanKind, SpanStatusCode, trace, type Attributes } from "@opentelemetry/api";
 
+export type { Attributes };
+
 const tracer = trace.getTracer("tessera");
 
 /** Runs `work` in a server span; failures mark the span as an error with the given outcome. */

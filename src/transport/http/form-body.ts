@@ -11,6 +11,9 @@ const REPEATABLE = new Set(["resource", "audience"]);
 export type BodyParameters = ReadonlyMap<string, readonly string[]>;
 
 function decodeFormComponent(value: string): string {
+  // Most names and values need no decoding; the body is already known to be printable ASCII,
+  // so without `%` there can be no NUL either.
+  if (value.indexOf("%") === -1 && value.indexOf("+") === -1) return value;
   let decoded: string;
   try {
     decoded = decodeURIComponent(value.replace(/\+/g, " "));

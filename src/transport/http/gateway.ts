@@ -5,7 +5,7 @@
 import { TesseraError } from "../../errors.js";
 import type { KeyRing } from "../../keys/key-ring.js";
 import type { Metrics } from "../../observability/metrics.js";
-import { inServerSpan } from "../../observability/tracing.js";
+import { inServerSpan, type Attributes } from "../../observability/tracing.js";
 import type { Logger } from "../../log/logger.js";
 import type { TokenEndpoint } from "../../oauth/token-endpoint.js";
 import type { TokenIntrospection } from "../../oauth/token-introspection.js";
@@ -96,8 +96,20 @@ export function createHttpGateway(options: GatewayOptions): (request: HttpReques
     routes.set(`/.well-known/oauth-authorization-server${options.issuerPath.replace(/\/+$/, "")}`, { GET: sendMetadata });
   }
 
+  // Span names and attributes are fixed per route and method: made once, not per request.
+  const spans = new Map<Route, Partial<Record<"GET" | "POST", { name: string; attributes: Attributes }>>>();
+  for (const [path, route] of routes) {
+    const named: Partial<Record<"GET" | "POST", { name: string; attributes: Attributes }>> = {};
+    for (const method of Object.keys(route) as ("GET" | "POST")[]) {
+      named[method] = { name: `${method} ${path}`, attributes: { "http.request.method": method, "url.path": path } };
+    }
+    spans.set(route, named);
+  }
+  // The level is fixed at start, so the per-request line is skipped without building it.
+  const logRequests = log.isLevelEnabled("info");
+
   return (request, response) => {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const requestId = requestIdFrom(request.headers[REQUEST_ID_HEADER]);
     response.setHeader(REQUEST_ID_HEADER, requestId);
     const url = request.url ?? "/";
@@ -108,9 +120,9 @@ export function createHttpGateway(options: GatewayOptions): (request: HttpReques
     const handler = route?.[method as "GET" | "POST"];
 
     response.on("finish", () => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      const ms = performance.now() - started;
       options.metrics.httpRequest(route ? path : "unmatched", request.method ?? "", response.statusCode, ms / 1000);
-      log.info({ requestId, method: request.method, path, status: response.statusCode, ms }, "http request");
+      if (logRequests) log.info({ requestId, method: request.method, path, status: response.statusCode, ms }, "http request");
     });
     if (!route) {
       sendJson(response, 404, { error: "not_found", error_description: `no route for ${path.slice(0, 100)}` });
@@ -125,7 +137,8 @@ export function createHttpGateway(options: GatewayOptions): (request: HttpReques
       );
       return;
     }
-    inServerSpan(`${method} ${path}`, { "http.request.method": method ?? "", "url.path": path }, async () => handler(request, response))
+    const span = spans.get(route)![method as "GET" | "POST"]!;
+    inServerSpan(span.name, span.attributes, async () => handler(request, response))
       .catch((error: unknown) => {
         if (error instanceof TesseraError && AUTH_FAILURE_CODES.has(error.code)) options.metrics.authFailure(error.code);
         // A child logger only on the error path: creating one per request costs the hot path.
