@@ -14,8 +14,13 @@ import type { ClientRepository, ClientVersion } from "./client-repository.js";
 const NEGATIVE_TTL_MS = 5_000;
 /** At most this many unknown ids are remembered; the oldest are forgotten first. */
 const NEGATIVE_CAPACITY = 10_000;
-/** Clients (with their secrets) per query when loading, and per batch when re-reading changed ones. */
-const RECORD_PAGE_SIZE = 2_000;
+/**
+ * Clients (with their secrets) per query when loading, and per batch when re-reading changed
+ * ones. With 100,000 clients on PostgreSQL, pages of 10,000 started as fast as one query did
+ * (4.3 s to ready, against 3.7–4.3 s) with ~150–300 MiB less RSS after start-up; pages of 2,000
+ * took 5.4–5.9 s.
+ */
+const RECORD_PAGE_SIZE = 10_000;
 /** Versions per query when resyncing: three small columns a row, so pages can be larger. */
 const VERSION_PAGE_SIZE = 10_000;
 
