@@ -87,11 +87,12 @@ export async function startTessera(
 ): Promise<TesseraProcess> {
   const timeoutMs = options.timeoutMs ?? 180_000;
   const started = performance.now();
-  // As `npm start` runs it (see package.json): compiled, with two glibc malloc arenas.
+  // As `npm start` runs it (see package.json): compiled, with two glibc malloc arenas and
+  // allocations from 64 KiB up mapped on their own.
   const root = options.root ?? ROOT;
   // Checkouts from before the CommonJS entry (--server-root comparisons) start dist/main.js.
   const entry = existsSync(path.join(root, "dist/main.cjs")) ? "dist/main.cjs" : "dist/main.js";
-  const server = spawnNode(entry, [], { MALLOC_ARENA_MAX: "2", ...env }, { ...(options.nodeFlags ? { nodeFlags: options.nodeFlags } : {}), cwd: root });
+  const server = spawnNode(entry, [], { MALLOC_ARENA_MAX: "2", MALLOC_MMAP_THRESHOLD_: "65536", ...env }, { ...(options.nodeFlags ? { nodeFlags: options.nodeFlags } : {}), cwd: root });
   const url = `http://127.0.0.1:${env.PORT}`;
   const deadline = started + timeoutMs;
   for (;;) {
