@@ -11,6 +11,7 @@ import { SIGNING_ALGORITHMS } from "./keys/algorithms.js";
 import { KeyManager } from "./keys/key-manager.js";
 import { Metrics } from "./observability/metrics.js";
 import { AbuseLimits } from "./oauth/abuse-limits.js";
+import { JwsSigner } from "./keys/jws-signer.js";
 import { KeyRing } from "./keys/key-ring.js";
 import type { KeyPolicy } from "./keys/key-lifecycle.js";
 import { resolveKeyEncryptionKeys } from "./keys/key-encryption.js";
@@ -177,9 +178,11 @@ async function assemble(
   }
 
   // OAuth core.
+  const signer = new JwsSigner({ onWorkerError: (error) => log.error({ err: error }, "the signing worker stopped; starting another") });
   const issuer = new AccessTokenIssuer({
     issuer: config.issuer,
     keyRing,
+    signer,
     defaultAlgorithm: config.defaultAlgorithm,
     defaultLifetimeSeconds: config.tokenLifetimeSeconds,
     maxLifetimeSeconds: config.maxTokenLifetimeSeconds,
@@ -356,6 +359,7 @@ async function assemble(
         await sync.stop();
         health.shutdown();
         await listener.close(config.shutdownTimeoutMs);
+        await signer.close();
         await database.close();
         log.info("tessera stopped");
       })();

@@ -12,21 +12,35 @@ export function isSigningAlgorithm(value: unknown): value is SigningAlgorithm {
   return typeof value === "string" && (SIGNING_ALGORITHMS as readonly string[]).includes(value);
 }
 
+/** The options besides the key that make node:crypto produce and check JWS-shaped signatures. */
+export interface SignatureOptions {
+  readonly padding?: number;
+  readonly saltLength?: number;
+  readonly dsaEncoding?: "ieee-p1363";
+}
+
 interface AlgorithmSpec {
   /** Digest passed to crypto.sign/verify; null for EdDSA, which hashes internally. */
   readonly digest: "sha256" | null;
-  /** Extra options that make node:crypto produce and check JWS-shaped signatures. */
+  /** Plain data, so a worker thread can be given the same table. */
+  readonly options: SignatureOptions;
+  /**
+   * Roughly what one signature costs (OpenSSL on one core: RSA-2048 ~250 µs, P-256 and
+   * Ed25519 ~25 µs). Decides where signing runs (src/keys/jws-signer.ts).
+   */
+  readonly signatureCost: "high" | "low";
   keyOptions(key: KeyObject): SignKeyObjectInput & VerifyKeyObjectInput;
 }
 
+function spec(digest: AlgorithmSpec["digest"], options: SignatureOptions, signatureCost: AlgorithmSpec["signatureCost"]): AlgorithmSpec {
+  return { digest, options, signatureCost, keyOptions: (key) => ({ key, ...options }) };
+}
+
 export const ALGORITHM_SPECS: Readonly<Record<SigningAlgorithm, AlgorithmSpec>> = {
-  RS256: { digest: "sha256", keyOptions: (key) => ({ key }) },
+  RS256: spec("sha256", {}, "high"),
   // RFC 7518 §3.5: MGF1 with SHA-256 and a salt as long as the hash.
-  PS256: {
-    digest: "sha256",
-    keyOptions: (key) => ({ key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }),
-  },
+  PS256: spec("sha256", { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, "high"),
   // RFC 7518 §3.4: ECDSA signatures are R ‖ S, not DER.
-  ES256: { digest: "sha256", keyOptions: (key) => ({ key, dsaEncoding: "ieee-p1363" }) },
-  EdDSA: { digest: null, keyOptions: (key) => ({ key }) },
+  ES256: spec("sha256", { dsaEncoding: "ieee-p1363" }, "low"),
+  EdDSA: spec(null, {}, "low"),
 };

@@ -1,10 +1,9 @@
 /**
- * Compact JWS signing and verification on node:crypto (RFC 7515 §7.1). Assembled by hand rather
- * than with jose because the hot path pays for every allocation and await: signing goes through
- * the callback form of crypto.sign, which runs on libuv's thread pool and so uses every core
- * (../shared/notes/performance.md), and keys are KeyObjects imported once.
+ * Compact JWS encoding and verification on node:crypto (RFC 7515 §7.1); signing is
+ * src/keys/jws-signer.ts. Assembled by hand rather than with jose because the hot path pays for
+ * every allocation and await; keys are KeyObjects imported once.
  */
-import { sign as cryptoSign, verify as cryptoVerify, type KeyObject } from "node:crypto";
+import { verify as cryptoVerify, type KeyObject } from "node:crypto";
 import { ALGORITHM_SPECS, isSigningAlgorithm, type SigningAlgorithm } from "./algorithms.js";
 
 export interface JwsHeader {
@@ -29,21 +28,9 @@ export function encodeJwsHeader(header: { alg: SigningAlgorithm; kid: string; ty
   return encodeSegment(header);
 }
 
-export function signCompactJws(options: {
-  alg: SigningAlgorithm;
-  /** encodeJwsHeader() of a header naming `alg`. */
-  encodedHeader: string;
-  payload: JwtClaims;
-  privateKey: KeyObject;
-}): Promise<string> {
-  const signingInput = `${options.encodedHeader}.${encodeSegment(options.payload)}`;
-  const spec = ALGORITHM_SPECS[options.alg];
-  return new Promise((resolve, reject) => {
-    cryptoSign(spec.digest, Buffer.from(signingInput, "latin1"), spec.keyOptions(options.privateKey), (error, signature) => {
-      if (error) reject(error);
-      else resolve(`${signingInput}.${signature.toString("base64url")}`);
-    });
-  });
+/** What a JWS signature covers (RFC 7515 §5.1): the encoded header, a dot, the encoded payload. */
+export function jwsSigningInput(encodedHeader: string, payload: JwtClaims): string {
+  return `${encodedHeader}.${encodeSegment(payload)}`;
 }
 
 export class JwsFormatError extends Error {

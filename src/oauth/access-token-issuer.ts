@@ -6,7 +6,8 @@
 import type { Client } from "../clients/client.js";
 import { TesseraError } from "../errors.js";
 import type { SigningAlgorithm } from "../keys/algorithms.js";
-import { encodeJwsHeader, signCompactJws } from "../keys/jwt.js";
+import { encodeJwsHeader } from "../keys/jwt.js";
+import type { JwsSigner } from "../keys/jws-signer.js";
 import { renderCustomClaims } from "../clients/claims-template.js";
 import type { KeyRing, LoadedSigningKey } from "../keys/key-ring.js";
 import { randomId } from "../random-id.js";
@@ -30,6 +31,7 @@ export class AccessTokenIssuer {
     private readonly options: {
       issuer: string;
       keyRing: KeyRing;
+      signer: Pick<JwsSigner, "sign">;
       defaultAlgorithm: SigningAlgorithm;
       defaultLifetimeSeconds: number;
       maxLifetimeSeconds: number;
@@ -68,7 +70,7 @@ export class AccessTokenIssuer {
       encodedHeader = encodeJwsHeader({ alg, kid: key.kid, typ: ACCESS_TOKEN_TYPE });
       this.encodedHeaders.set(key, encodedHeader);
     }
-    const token = await signCompactJws({ alg, encodedHeader, payload, privateKey: key.privateKey });
+    const token = await this.options.signer.sign({ alg, encodedHeader, payload, privateKey: key.privateKey });
     return { token, jti, expiresIn: lifetime, expireTime: new Date((issuedAt + lifetime) * 1000), alg };
   }
 }
