@@ -5,8 +5,9 @@
  * thread pool (one thread per core, see src/main.cts), so every core signs; handing a job over
  * costs the event loop ~7 µs, a few percent of the signature.
  *
- * ECDSA P-256 and Ed25519, ~25 µs a signature: there the hand-over is a third of the work, and
- * every job wakes a pool thread that preempts the event loop. They go to one worker thread
+ * ECDSA P-256 and Ed25519, ~25 µs a signature: there the hand-over is a third of the work (and
+ * a CPU profile of ES256 load found the event loop inside crypto.sign's hand-over for 30% of its
+ * wall time, descheduled as pool threads woke). They go to one worker thread
  * instead, in batches — what arrives while a batch is being signed travels together in the next
  * one, one message each way (an idle worker gets a job at once). Measured with `npm run bench`
  * (ES256, 2 cores, 11 alternating pairs of runs against the pool): CPU per token 0.110 ms against
