@@ -42,7 +42,9 @@ export interface GatewayOptions {
 const AUTH_FAILURE_CODES = new Set(["invalid_client", "invalid_token", "insufficient_scope", "unauthorized_client", "invalid_grant", "too_many_requests"]);
 
 type Handler = (request: HttpRequest, response: HttpResponse) => Promise<void> | void;
-type Route = Partial<Record<"GET" | "POST", Handler>>;
+type Method = "GET" | "POST";
+type Route = Partial<Record<Method, Handler>>;
+type SpanNaming = { name: string; attributes: Attributes };
 
 export function createHttpGateway(options: GatewayOptions): (request: HttpRequest, response: HttpResponse) => void {
   const { log } = options;
@@ -97,10 +99,10 @@ export function createHttpGateway(options: GatewayOptions): (request: HttpReques
   }
 
   // Span names and attributes are fixed per route and method: made once, not per request.
-  const spans = new Map<Route, Partial<Record<"GET" | "POST", { name: string; attributes: Attributes }>>>();
+  const spans = new Map<Route, Partial<Record<Method, SpanNaming>>>();
   for (const [path, route] of routes) {
-    const named: Partial<Record<"GET" | "POST", { name: string; attributes: Attributes }>> = {};
-    for (const method of Object.keys(route) as ("GET" | "POST")[]) {
+    const named: Partial<Record<Method, SpanNaming>> = {};
+    for (const method of Object.keys(route) as Method[]) {
       named[method] = { name: `${method} ${path}`, attributes: { "http.request.method": method, "url.path": path } };
     }
     spans.set(route, named);
@@ -117,7 +119,7 @@ export function createHttpGateway(options: GatewayOptions): (request: HttpReques
     const path = queryAt === -1 ? url : url.slice(0, queryAt);
     const method = request.method === "HEAD" ? "GET" : request.method;
     const route = routes.get(path);
-    const handler = route?.[method as "GET" | "POST"];
+    const handler = route?.[method as Method];
 
     response.on("finish", () => {
       const ms = performance.now() - started;
@@ -137,7 +139,7 @@ export function createHttpGateway(options: GatewayOptions): (request: HttpReques
       );
       return;
     }
-    const span = spans.get(route)![method as "GET" | "POST"]!;
+    const span = spans.get(route)![method as Method]!;
     inServerSpan(span.name, span.attributes, async () => handler(request, response))
       .catch((error: unknown) => {
         if (error instanceof TesseraError && AUTH_FAILURE_CODES.has(error.code)) options.metrics.authFailure(error.code);
