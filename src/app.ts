@@ -42,7 +42,7 @@ import { PrismaSigningKeyRepository } from "./store/signing-key-store.js";
 import { clientAdminServiceImpl, CLIENT_ADMIN_SCOPES } from "./transport/connect/client-admin-service.js";
 import { HealthStatus, healthServiceImpl } from "./transport/connect/health-service.js";
 import { bearerAuthorizationInterceptor, loggingInterceptor } from "./transport/connect/interceptors.js";
-import { rpcRequestHandler } from "./transport/connect/rpc-handler.js";
+import { rpcRequestHandler, rpcService } from "./transport/connect/rpc-handler.js";
 import { introspectionServiceImpl } from "./transport/connect/introspection-service.js";
 import { reflectionServiceImpls } from "./transport/connect/reflection-service.js";
 import { tokenServiceImpl } from "./transport/connect/token-service.js";
@@ -301,13 +301,13 @@ async function assemble(
     ],
   });
   const handler = rpcRequestHandler({
-    routes(router) {
-      router.service(TokenService, tokenServiceImpl(tokenEndpoint, metrics));
-      router.service(IntrospectionService, introspectionServiceImpl({ introspection, issuer: config.issuer, now }));
-      router.service(ClientAdminService, clientAdminServiceImpl({ admin, keyRing, keyManager, defaultAlgorithm: config.defaultAlgorithm, now }));
-      router.service(Health, healthServiceImpl(health));
-      for (const [service, impl] of reflection) router.service(service, impl);
-    },
+    services: [
+      rpcService(TokenService, tokenServiceImpl(tokenEndpoint, metrics)),
+      rpcService(IntrospectionService, introspectionServiceImpl({ introspection, issuer: config.issuer, now })),
+      rpcService(ClientAdminService, clientAdminServiceImpl({ admin, keyRing, keyManager, defaultAlgorithm: config.defaultAlgorithm, now })),
+      rpcService(Health, healthServiceImpl(health)),
+      ...reflection.map(([service, impl]) => rpcService(service, impl)),
+    ],
     // The peer address travels with each call, for rate limits and the lockout.
     contextValues: (request) => createContextValues().set(originKey, { ip: request.socket?.remoteAddress ?? "unknown" }),
     interceptors: [

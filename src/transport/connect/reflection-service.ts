@@ -186,7 +186,7 @@ export type ReflectionServiceImpls = readonly [
 /**
  * grpc.reflection.v1 and v1alpha ServerReflection over the given files (and their imports);
  * list_services names the services declared in those files plus both reflection services.
- * Register with `for (const [service, impl] of reflectionServiceImpls(...)) router.service(service, impl)`.
+ * Register each pair with `rpcService(service, impl)` (rpc-handler.ts).
  */
 export function reflectionServiceImpls(registry: { files: Iterable<DescFile> }): ReflectionServiceImpls {
   const reflector = new Reflector([...registry.files, ServerReflectionV1.file, ServerReflectionV1Alpha.file]);

@@ -1,6 +1,7 @@
 /**
  * The Node request handler for the Connect, gRPC and gRPC-Web services: connect-node's
- * `connectNodeAdapter`, with request limits and one correction.
+ * `connectNodeAdapter`, with request limits and one correction, and plain gRPC unary calls over
+ * HTTP/2 served by a leaner path of our own (grpc-unary.ts).
  *
  * connect-es answers a request message it cannot decode (truncated or malformed protobuf,
  * invalid UTF-8, nesting past the recursion limit, a compressed body that does not inflate)
@@ -9,18 +10,22 @@
  * so the code is corrected on the way out, in each protocol's own error form; a streaming
  * request is decoded as the service reads it, so an interceptor corrects it there.
  */
+import http2 from "node:http2";
+import type { DescService } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
   createConnectRouter,
   createContextKey,
-  type ConnectRouter,
+  createServiceImplSpec,
   type ContextValues,
   type Interceptor,
+  type ServiceImpl,
 } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import { createAsyncIterable, type Compression, type UniversalServerResponse } from "@connectrpc/connect/protocol";
 import type { RequestHandler } from "../listener.js";
+import { grpcUnaryRoute, isPlainGrpcRequest, type GrpcUnaryRoute, type UnaryMethodSpec } from "./grpc-unary.js";
 
 type NodeRequest = Parameters<RequestHandler>[0];
 
@@ -33,24 +38,54 @@ export const RPC_READ_MAX_BYTES = 256 * 1024;
 /** Set once a call's request was decoded and the interceptors run; absent, a failure is the request's. */
 const decodedKey = createContextKey<{ decoded: boolean }>({ decoded: false }, { description: "request message decoded" });
 
+/** A service and its implementation, as `rpcService` pairs them. */
+export interface RpcService {
+  readonly service: DescService;
+  readonly implementation: object;
+}
+
+/** Pairs a service with its implementation, type-checked against each other. */
+export function rpcService<T extends DescService>(service: T, implementation: Partial<ServiceImpl<T>>): RpcService {
+  return { service, implementation };
+}
+
 export interface RpcHandlerOptions {
-  routes(router: ConnectRouter): void;
+  services: readonly RpcService[];
   interceptors: Interceptor[];
   contextValues(request: NodeRequest): ContextValues;
   fallback: RequestHandler;
 }
 
 export function rpcRequestHandler(options: RpcHandlerOptions): RequestHandler {
+  const acceptCompression = [callerFaultOnFailure(compressionGzip), callerFaultOnFailure(compressionBrotli)];
   const router = createConnectRouter({
     interceptors: [undecodableStreamInterceptor, ...options.interceptors],
-    acceptCompression: [callerFaultOnFailure(compressionGzip), callerFaultOnFailure(compressionBrotli)],
+    acceptCompression,
     readMaxBytes: RPC_READ_MAX_BYTES,
   });
-  options.routes(router);
+  // The lean path decodes before any interceptor runs and answers its own decoding failures,
+  // so it needs neither the marker nor the correction.
+  const unaryRoutes = new Map<string, GrpcUnaryRoute>();
+  for (const { service, implementation } of options.services) {
+    router.service(service, implementation);
+    for (const spec of Object.values(createServiceImplSpec(service, implementation).methods)) {
+      if (spec.kind !== "unary") continue;
+      const route = grpcUnaryRoute(spec as UnaryMethodSpec, { interceptors: options.interceptors, acceptCompression, readMaxBytes: RPC_READ_MAX_BYTES });
+      unaryRoutes.set(`/${service.typeName}/${spec.method.name}`, route);
+    }
+  }
   const handlers = new Map(router.handlers.map((handler) => [handler.requestPath, handler]));
 
   return (request, response) => {
-    const handler = handlers.get(request.url?.split("?", 2)[0] ?? "");
+    const path = request.url?.split("?", 2)[0] ?? "";
+    if (request instanceof http2.Http2ServerRequest && isPlainGrpcRequest(request)) {
+      const route = unaryRoutes.get(path);
+      if (route) {
+        route(request, response as http2.Http2ServerResponse, options.contextValues(request));
+        return;
+      }
+    }
+    const handler = handlers.get(path);
     if (!handler) {
       options.fallback(request, response);
       return;
