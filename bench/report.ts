@@ -123,15 +123,19 @@ export function renderReport(results: Results): string {
   const parts: string[] = [
     `Tessera benchmark — ${String(meta.date)}, commit ${String(meta.commit)}, Node ${String(meta.node)}, ${String(meta.cpus)} × ${String(meta.cpuModel)}`,
     `${String(meta.connections)} connections / in flight, ${String(meta.durationSeconds)} s measured after ${String(meta.warmupSeconds)} s warm-up${meta.smoke ? " (SMOKE: not a measurement)" : ""}`,
+    ...(Number(meta.rounds) > 1
+      ? [`comparison rows: the round with the median req/s of ${String(meta.rounds)} interleaved rounds ("rounds" column: each round's req/s); errors summed and RSS the peak over all rounds`]
+      : []),
     `load average at start ${JSON.stringify(meta.loadAverageAtStart)}, at end ${JSON.stringify(meta.loadAverageAtEnd)} ("load" column: 1-minute load average when the row ended; on ${String(meta.cpus)} cores anything above ~2 means other work competed)`,
     "CPU ms/req: the server process's CPU time (all threads, user + system) per successful request during the measured run, in parentheses its main (event-loop) thread alone; for ceilings, CPU per operation",
     "",
     table(
-      ["scenario", "server", "req/s", "p50 ms", "p99 ms", "errors", "CPU ms/req (main thread)", "RSS MiB", "load", "note"],
+      ["scenario", "server", "req/s", "rounds", "p50 ms", "p99 ms", "errors", "CPU ms/req (main thread)", "RSS MiB", "load", "note"],
       Object.entries(results.scenarios).map(([name, row]) => [
         name,
         row.server ?? "",
         thousands(row.requestsPerSecond),
+        Array.isArray(row.roundsRequestsPerSecond) ? (row.roundsRequestsPerSecond as number[]).map(thousands).join(" / ") : "",
         String(row.p50Ms),
         String(row.p99Ms),
         String(row.errors),

@@ -5,10 +5,15 @@
  * signing and verification ceilings and a bare node:http token endpoint (the floor) beside
  * them. Prints a table and writes bench/results.json.
  *
- *   npm run bench -- [--duration 8] [--warmup 2] [--connections 32] [--clients 10] [--smoke]
+ *   npm run bench -- [--duration 8] [--warmup 2] [--connections 32] [--rounds 3] [--clients 10] [--smoke]
  *                    [--only name[,name…]] [--cpu-prof] [--server-root dir] [--out file] [--env NAME=VALUE]
  *
  * --connections autocannon connections, and calls in flight for gRPC and the ceilings.
+ * --rounds      how many times the comparison scenarios (Tessera, oidc-provider, floor, gRPC) run,
+ *               interleaved: round 1 runs each once, then round 2, …. Each row reports the
+ *               round with the median requests/s (all rounds' figures beside it), so a burst of
+ *               other work on the machine during one run does not decide a ratio. RSS is the
+ *               peak over all rounds.
  * --clients N   the scale scenario's Tessera has N clients in its database (bulk-inserted with SQL)
  *               and is started fresh to time start-up; its issuance is compared with the
  *               10-client figure of the same run. The load rotates over up to 1,000 of the N,
@@ -81,6 +86,7 @@ const { values } = parseArgs({
     duration: { type: "string", default: "8" },
     warmup: { type: "string" },
     connections: { type: "string", default: "32" },
+    rounds: { type: "string", default: "3" },
     clients: { type: "string" },
     smoke: { type: "boolean", default: false },
     only: { type: "string" },
@@ -107,6 +113,7 @@ const settings = {
   durationSeconds: smoke ? 1 : Number(values.duration),
   warmupSeconds: values.warmup !== undefined ? Number(values.warmup) : smoke ? 0.25 : 2,
   connections: Number(values.connections),
+  rounds: smoke ? 1 : Number(values.rounds),
   scaleClients: values.clients !== undefined ? Number(values.clients) : smoke ? 3 : 10,
   comparisonClients: smoke ? 3 : 10,
   /** At most this many distinct clients in the scale run's request rotation. */
@@ -118,6 +125,7 @@ for (const [flag, value, zeroAllowed] of [
   ["duration", settings.durationSeconds, false],
   ["warmup", settings.warmupSeconds, true],
   ["connections", settings.connections, false],
+  ["rounds", settings.rounds, false],
   ["clients", settings.scaleClients, false],
 ] as const) {
   if (!Number.isFinite(value) || value < 0 || (!zeroAllowed && value === 0)) fail(`--${flag} must be a positive number`);
@@ -247,10 +255,31 @@ async function measured(
   }
 }
 
+/** Every round's row of each comparison scenario, in the order they ran. */
+const roundRows = new Map<Scenario, ScenarioResult[]>();
+
 function record(name: Scenario, row: ScenarioResult): void {
   // Other work on the machine skews a row; the 1-minute load average at its end says how much.
-  results.scenarios[name] = { ...row, loadAverage: Math.round(os.loadavg()[0]! * 100) / 100 };
+  const withLoad = { ...row, loadAverage: Math.round(os.loadavg()[0]! * 100) / 100 };
+  const rows = [...(roundRows.get(name) ?? []), withLoad];
+  roundRows.set(name, rows);
+  results.scenarios[name] = rows.length === 1 ? withLoad : medianRound(rows);
   log(`${name}: ${row.requestsPerSecond} req/s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, errors ${row.errors}${row.rssPeakMiB ? `, RSS ${row.rssPeakMiB} MiB` : ""}`);
+}
+
+/**
+ * The round with the median requests/s (the lower middle one of an even count), with every
+ * round's requests/s beside it, the errors of all rounds, and the RSS peak over all of them.
+ */
+function medianRound(rows: readonly ScenarioResult[]): ScenarioResult {
+  const sorted = [...rows].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
+  const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  return {
+    ...median,
+    errors: rows.reduce((sum, row) => sum + row.errors, 0),
+    rssPeakMiB: Math.max(...rows.map((row) => row.rssPeakMiB ?? 0)),
+    roundsRequestsPerSecond: rows.map((row) => row.requestsPerSecond),
+  };
 }
 
 const load = (url: string, requests: Parameters<typeof httpLoad>[0]["requests"]) => (onMeasureStart: () => void) =>
@@ -319,86 +348,89 @@ async function runComparisons(): Promise<void> {
   const floorEs = await helpers.floorEs256;
   const peerBasic = (client: { id: string; secret: string }) => basicAuthorization({ clientId: client.id, clientSecret: client.secret });
 
-  for (const name of wanted) {
-    switch (name) {
-      case "tessera-token-rs256":
-        record(name, { ...(await measured(tessera!, load(tessera!.url, tokenRequests(rsClients)))), server: "tessera", note: `${count} clients, client_secret_basic` });
-        break;
-      case "tessera-token-es256":
-        record(name, { ...(await measured(tessera!, load(tessera!.url, tokenRequests(esClients)))), server: "tessera", note: `${count} clients with signing_algorithm ES256` });
-        break;
-      case "peer-token-rs256":
-      case "peer-token-es256": {
-        const peer = name === "peer-token-rs256" ? peerRs! : peerEs!;
-        const requests = postRequests("/token", peerClients, (client) => ({ authorization: peerBasic(client), body: TOKEN_REQUEST_BODY }));
-        record(name, { ...(await measured(peer, load(peer.url, requests))), server: "oidc-provider", note: `${count} clients, client_secret_basic` });
-        break;
-      }
-      case "floor-token-rs256":
-      case "floor-token-es256": {
-        const floor = name === "floor-token-rs256" ? floorRs! : floorEs!;
-        const requests = tokenRequests(peerClients.map((client) => ({ clientId: client.id, clientSecret: client.secret })));
-        record(name, { ...(await measured(floor, load(floor.url, requests))), server: "bare node:http", note: "floor: no validation, limits, metrics, logs (bench/floor-server.ts)" });
-        break;
-      }
-      case "tessera-introspect":
-      case "tessera-introspect-bearer": {
-        const tokens = await Promise.all(rsClients.map((client) => fetchToken(`${tessera!.url}/oauth/token`, client)));
-        const bearer = name === "tessera-introspect-bearer" ? `Bearer ${await fetchToken(`${tessera!.url}/oauth/token`, ADMIN, { scope: "tessera:introspect" })}` : undefined;
-        const requests = postRequests("/oauth/introspect", rsClients.map((client, i) => ({ client, token: tokens[i]! })), ({ client, token }) => ({
-          authorization: bearer ?? basicAuthorization(client),
-          body: new URLSearchParams({ token }).toString(),
-        }));
-        record(name, {
-          ...(await measured(tessera!, load(tessera!.url, requests))),
-          server: "tessera",
-          note: bearer ? "RS256 JWT; caller: Bearer token with tessera:introspect" : "RS256 JWT; caller: the token's client, Basic",
-        });
-        break;
-      }
-      case "peer-introspect": {
-        // oidc-provider 9 answers unsupported_token_type for JWT access tokens, so its
-        // introspection is measured on opaque tokens (a lookup in its in-memory adapter).
-        const tokens = await Promise.all(
-          peerClients.map((client) => fetchToken(`${peerRs!.url}/token`, { clientId: client.id, clientSecret: client.secret }, { resource: "https://opaque.bench.example" })),
-        );
-        const requests = postRequests("/token/introspection", peerClients.map((client, i) => ({ client, token: tokens[i]! })), ({ client, token }) => ({
-          authorization: peerBasic(client),
-          body: new URLSearchParams({ token }).toString(),
-        }));
-        record(name, {
-          ...(await measured(peerRs!, load(peerRs!.url, requests))),
-          server: "oidc-provider",
-          note: "OPAQUE token (oidc-provider 9 cannot introspect JWT access tokens); caller: Basic",
-        });
-        break;
-      }
-      case "grpc-issue-token":
-      case "grpc-authenticate-token": {
-        const dir = tempDir("tessera-bench-grpc-");
-        const clientsFile = path.join(dir, "clients.json");
-        writeFileSync(clientsFile, JSON.stringify(rsClients));
-        const args = [
-          "--address", new URL(tessera!.url).host,
-          "--clients", clientsFile,
-          "--concurrency", String(settings.connections),
-          "--duration", String(settings.durationSeconds),
-          "--warmup", String(settings.warmupSeconds),
-        ];
-        if (name === "grpc-authenticate-token") {
-          const tokensFile = path.join(dir, "tokens.json");
-          writeFileSync(tokensFile, JSON.stringify(await Promise.all(rsClients.map((client) => fetchToken(`${tessera!.url}/oauth/token`, client)))));
-          args.push("--rpc", "AuthenticateToken", "--token-file", tokensFile);
-        } else {
-          args.push("--rpc", "IssueToken");
+  for (let round = 1; round <= settings.rounds; round++) {
+    if (settings.rounds > 1) log(`comparisons: round ${round} of ${settings.rounds}`);
+    for (const name of wanted) {
+      switch (name) {
+        case "tessera-token-rs256":
+          record(name, { ...(await measured(tessera!, load(tessera!.url, tokenRequests(rsClients)))), server: "tessera", note: `${count} clients, client_secret_basic` });
+          break;
+        case "tessera-token-es256":
+          record(name, { ...(await measured(tessera!, load(tessera!.url, tokenRequests(esClients)))), server: "tessera", note: `${count} clients with signing_algorithm ES256` });
+          break;
+        case "peer-token-rs256":
+        case "peer-token-es256": {
+          const peer = name === "peer-token-rs256" ? peerRs! : peerEs!;
+          const requests = postRequests("/token", peerClients, (client) => ({ authorization: peerBasic(client), body: TOKEN_REQUEST_BODY }));
+          record(name, { ...(await measured(peer, load(peer.url, requests))), server: "oidc-provider", note: `${count} clients, client_secret_basic` });
+          break;
         }
-        const row = await measured(tessera!, () => runJsonScript<ScenarioResult>("bench/grpc-load.ts", args));
-        record(name, {
-          ...row,
-          server: "tessera",
-          note: name === "grpc-issue-token" ? `gRPC (h2c), RS256, ${count} clients, 4 channels` : "gRPC (h2c), RS256 JWT, caller: Basic, required scope",
-        });
-        break;
+        case "floor-token-rs256":
+        case "floor-token-es256": {
+          const floor = name === "floor-token-rs256" ? floorRs! : floorEs!;
+          const requests = tokenRequests(peerClients.map((client) => ({ clientId: client.id, clientSecret: client.secret })));
+          record(name, { ...(await measured(floor, load(floor.url, requests))), server: "bare node:http", note: "floor: no validation, limits, metrics, logs (bench/floor-server.ts)" });
+          break;
+        }
+        case "tessera-introspect":
+        case "tessera-introspect-bearer": {
+          const tokens = await Promise.all(rsClients.map((client) => fetchToken(`${tessera!.url}/oauth/token`, client)));
+          const bearer = name === "tessera-introspect-bearer" ? `Bearer ${await fetchToken(`${tessera!.url}/oauth/token`, ADMIN, { scope: "tessera:introspect" })}` : undefined;
+          const requests = postRequests("/oauth/introspect", rsClients.map((client, i) => ({ client, token: tokens[i]! })), ({ client, token }) => ({
+            authorization: bearer ?? basicAuthorization(client),
+            body: new URLSearchParams({ token }).toString(),
+          }));
+          record(name, {
+            ...(await measured(tessera!, load(tessera!.url, requests))),
+            server: "tessera",
+            note: bearer ? "RS256 JWT; caller: Bearer token with tessera:introspect" : "RS256 JWT; caller: the token's client, Basic",
+          });
+          break;
+        }
+        case "peer-introspect": {
+          // oidc-provider 9 answers unsupported_token_type for JWT access tokens, so its
+          // introspection is measured on opaque tokens (a lookup in its in-memory adapter).
+          const tokens = await Promise.all(
+            peerClients.map((client) => fetchToken(`${peerRs!.url}/token`, { clientId: client.id, clientSecret: client.secret }, { resource: "https://opaque.bench.example" })),
+          );
+          const requests = postRequests("/token/introspection", peerClients.map((client, i) => ({ client, token: tokens[i]! })), ({ client, token }) => ({
+            authorization: peerBasic(client),
+            body: new URLSearchParams({ token }).toString(),
+          }));
+          record(name, {
+            ...(await measured(peerRs!, load(peerRs!.url, requests))),
+            server: "oidc-provider",
+            note: "OPAQUE token (oidc-provider 9 cannot introspect JWT access tokens); caller: Basic",
+          });
+          break;
+        }
+        case "grpc-issue-token":
+        case "grpc-authenticate-token": {
+          const dir = tempDir("tessera-bench-grpc-");
+          const clientsFile = path.join(dir, "clients.json");
+          writeFileSync(clientsFile, JSON.stringify(rsClients));
+          const args = [
+            "--address", new URL(tessera!.url).host,
+            "--clients", clientsFile,
+            "--concurrency", String(settings.connections),
+            "--duration", String(settings.durationSeconds),
+            "--warmup", String(settings.warmupSeconds),
+          ];
+          if (name === "grpc-authenticate-token") {
+            const tokensFile = path.join(dir, "tokens.json");
+            writeFileSync(tokensFile, JSON.stringify(await Promise.all(rsClients.map((client) => fetchToken(`${tessera!.url}/oauth/token`, client)))));
+            args.push("--rpc", "AuthenticateToken", "--token-file", tokensFile);
+          } else {
+            args.push("--rpc", "IssueToken");
+          }
+          const row = await measured(tessera!, () => runJsonScript<ScenarioResult>("bench/grpc-load.ts", args));
+          record(name, {
+            ...row,
+            server: "tessera",
+            note: name === "grpc-issue-token" ? `gRPC (h2c), RS256, ${count} clients, 4 channels` : "gRPC (h2c), RS256 JWT, caller: Basic, required scope",
+          });
+          break;
+        }
       }
     }
   }
