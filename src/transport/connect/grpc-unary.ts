@@ -91,7 +91,11 @@ export function grpcUnaryRoute(spec: UnaryMethodSpec, options: GrpcUnaryOptions)
   for (const interceptor of [...options.interceptors].reverse()) chain = interceptor(chain as never) as typeof chain;
 
   return (request, response, values) => {
-    void serve(spec.method, request, response, values, { input, output, chain, options });
+    serve(spec.method, request, response, values, { input, output, chain, options }).catch(() => {
+      // Writing the answer failed (a header value node refuses, say): reset the stream rather
+      // than leave the caller waiting.
+      if (!response.stream.destroyed) response.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    });
   };
 }
 
@@ -203,9 +207,7 @@ function readBody(request: http2.Http2ServerRequest, readMaxBytes: number): Prom
         chunks.push(chunk);
         return;
       }
-      request.off("data", onData);
-      request.off("end", onEnd);
-      request.off("error", onError);
+      stop();
       let discarded = 0;
       request.on("data", (dropped: Buffer) => {
         discarded += dropped.byteLength;
@@ -215,19 +217,29 @@ function readBody(request: http2.Http2ServerRequest, readMaxBytes: number): Prom
       const promised = head.byteLength >= ENVELOPE_HEADER_BYTES ? head.readUInt32BE(1) : size;
       reject(promised > readMaxBytes ? tooLarge(promised, readMaxBytes) : new ConnectError("protocol error: received extra input message for unary method", Code.Unimplemented));
     };
-    const onEnd = () => {
+    const stop = () => {
       request.off("data", onData);
+      request.off("end", onEnd);
       request.off("error", onError);
+      request.off("close", onClose);
+    };
+    const onEnd = () => {
+      stop();
       resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
     };
     const onError = (error: Error) => {
-      request.off("data", onData);
-      request.off("end", onEnd);
+      stop();
       reject(new ConnectError(error.message, Code.Canceled, undefined, undefined, error));
+    };
+    // A stream reset before its body ended emits no error, only close.
+    const onClose = () => {
+      stop();
+      reject(new ConnectError("the caller reset the stream before its message arrived", Code.Canceled));
     };
     request.on("data", onData);
     request.once("end", onEnd);
     request.once("error", onError);
+    request.once("close", onClose);
   });
 }
 
