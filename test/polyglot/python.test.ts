@@ -58,9 +58,18 @@ async function generateStubs(out: string): Promise<void> {
 
 let stubs: string;
 
-async function pythonClient(args: readonly string[]): Promise<{ code: number; output: Record<string, any> }> {
+/**
+ * Runs python_client.py with the address, client id and secret after `--`, and each option as
+ * `--name=value`: a generated secret (base64url) may start with "-", which argparse would
+ * otherwise read as an option.
+ */
+async function pythonClient(
+  positionals: readonly [address: string, clientId: string, clientSecret: string],
+  options: Readonly<Record<string, string>> = {},
+): Promise<{ code: number; output: Record<string, any> }> {
+  const args = [CLIENT, `--stubs=${stubs}`, ...Object.entries(options).map(([name, value]) => `--${name}=${value}`), "--", ...positionals];
   try {
-    const { stdout } = await run(PYTHON, [CLIENT, ...args, "--stubs", stubs], { cwd: REPO, timeout: 60_000 });
+    const { stdout } = await run(PYTHON, args, { cwd: REPO, timeout: 60_000 });
     return { code: 0, output: JSON.parse(stdout) as Record<string, any> };
   } catch (error) {
     const failure = error as { code?: number; stdout?: string; stderr?: string };
@@ -97,16 +106,13 @@ describe("calling Tessera from Python (Debian's python3-grpcio, stubs generated 
   });
 
   it("issues a token with TokenService.IssueToken and authenticates it with IntrospectionService.AuthenticateToken", async () => {
-    const { code, output } = await pythonClient([
-      address,
-      worker.clientId,
-      worker.clientSecret,
-      "--scope", "orders:read",
-      "--audience", RESOURCE,
-      "--authenticate-as", `${resourceServer.clientId}:${resourceServer.clientSecret}`,
-      "--required-scope", "orders:read",
-      "--required-audience", RESOURCE,
-    ]);
+    const { code, output } = await pythonClient([address, worker.clientId, worker.clientSecret], {
+      scope: "orders:read",
+      audience: RESOURCE,
+      "authenticate-as": `${resourceServer.clientId}:${resourceServer.clientSecret}`,
+      "required-scope": "orders:read",
+      "required-audience": RESOURCE,
+    });
     expect(code).toBe(0);
     expect(output.runtime).toMatchObject({ python: PYTHON, grpcio: expect.any(String), protobuf: expect.any(String) });
     expect(output.issue).toMatchObject({
@@ -131,12 +137,11 @@ describe("calling Tessera from Python (Debian's python3-grpcio, stubs generated 
   it("sees Tessera's refusals as gRPC status codes", async () => {
     const wrongSecret = await pythonClient([address, worker.clientId, "not-the-secret"]);
     expect(wrongSecret).toEqual({ code: 1, output: { error: { rpc: "IssueToken", code: "UNAUTHENTICATED", details: expect.any(String) } } });
-    const missingScope = await pythonClient([
-      address, worker.clientId, worker.clientSecret,
-      "--scope", "orders:read",
-      "--authenticate-as", `${resourceServer.clientId}:${resourceServer.clientSecret}`,
-      "--required-scope", "orders:write",
-    ]);
+    const missingScope = await pythonClient([address, worker.clientId, worker.clientSecret], {
+      scope: "orders:read",
+      "authenticate-as": `${resourceServer.clientId}:${resourceServer.clientSecret}`,
+      "required-scope": "orders:write",
+    });
     expect(missingScope).toMatchObject({ code: 1, output: { error: { rpc: "AuthenticateToken", code: "PERMISSION_DENIED" } } });
     expect(decodeURIComponent(missingScope.output.error.details)).toBe("missing scopes: orders:write");
   });
