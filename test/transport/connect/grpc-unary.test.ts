@@ -10,6 +10,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus as ServingStatus } from "../../../src/gen/grpc/health/v1/health_pb.js";
+import { OAuthErrorSchema } from "../../../src/gen/tessera/v1/oauth_error_pb.js";
 import { createLogger } from "../../../src/log/logger.js";
 import { RPC_READ_MAX_BYTES, rpcRequestHandler, rpcService } from "../../../src/transport/connect/rpc-handler.js";
 import { listen, type Listener } from "../../../src/transport/listener.js";
@@ -28,6 +29,10 @@ const health = {
     seen.set(request.service, record);
     if (request.service === "boom") throw new Error("a bug");
     if (request.service === "missing") throw new ConnectError("no such service", Code.NotFound, { "x-detail": "looked everywhere" });
+    if (request.service === "detailed") {
+      throw new ConnectError("not for you", Code.PermissionDenied, undefined, [{ desc: OAuthErrorSchema, value: { error: "invalid_scope", errorDescription: "not for you" } }]);
+    }
+    if (request.service === "echo") context.responseHeader.set("x-echo-bin", context.requestHeader.get("x-token-bin") ?? "");
     if (request.service.startsWith("slow")) {
       await new Promise<void>((resolve) => {
         if (context.signal.aborted) {
@@ -140,6 +145,8 @@ const CASES: [string, Uint8Array, http2.OutgoingHttpHeaders?][] = [
   ["a valid request", envelope(check("")), { "x-request-id": "req-1" }],
   ["a refusal with metadata", envelope(check("missing"))],
   ["an implementation that throws", envelope(check("boom"))],
+  ["a refusal with error details (grpc-status-details-bin)", envelope(check("detailed"))],
+  ["binary request metadata", envelope(check("echo")), { "x-token-bin": Buffer.from([0, 1, 2, 250]).toString("base64") }],
   ["an empty body", new Uint8Array()],
   ["three bytes", Buffer.from([0, 0, 0])],
   ["an envelope shorter than it promises", Buffer.concat([envelope(check("x")).subarray(0, 5), Buffer.from([0x0a])])],
@@ -175,6 +182,15 @@ describe("the lean gRPC unary path", () => {
     expect(answer.headers).toMatchObject({ "content-type": "application/grpc+proto", "x-implementation": "health", "x-stamp": "req-2" });
     expect(answer.trailers).toMatchObject({ "grpc-status": "0", "x-trailer": "from the implementation" });
     expect(answer.body).toBe(envelope(Buffer.from([0x08, ServingStatus.SERVING])).toString("hex"));
+  });
+
+  it("carries error details in grpc-status-details-bin and binary metadata as sent", async () => {
+    const refused = await send(envelope(check("detailed")));
+    expect(refused.trailers).toMatchObject({ "grpc-status": String(Code.PermissionDenied), "grpc-message": "not%20for%20you" });
+    expect(String(refused.trailers["grpc-status-details-bin"] ?? "")).not.toBe("");
+    const token = Buffer.from([0, 1, 2, 250]).toString("base64");
+    const echoed = await send(envelope(check("echo")), { "x-token-bin": token });
+    expect(echoed.headers["x-echo-bin"]).toBe(token);
   });
 
   it("refuses a compressed envelope that says nothing of its compression as the caller's fault", async () => {
