@@ -11,9 +11,12 @@ import type { KeyRing } from "../keys/key-ring.js";
 import type { RevocationList } from "./revocation-list.js";
 import { isUsable } from "./client-authentication/client-authenticator.js";
 import { ACCESS_TOKEN_TYPE } from "./access-token-issuer.js";
+import { VerifiedTokenCache } from "./verified-token-cache.js";
 
 /** Clock skew tolerated between replicas for nbf and iat. */
 const CLOCK_SKEW_SECONDS = 5;
+
+type LoadedKey = NonNullable<ReturnType<KeyRing["publishedKey"]>>;
 
 export interface ActiveAccessToken {
   readonly claims: JwtClaims;
@@ -27,7 +30,11 @@ export interface ActiveAccessToken {
   readonly client: ClientRecord;
 }
 
+type SignedClaims = Omit<ActiveAccessToken, "client">;
+
 export class AccessTokenVerifier {
+  private readonly verified = new VerifiedTokenCache<SignedClaims, LoadedKey>();
+
   constructor(
     private readonly options: {
       issuer: string;
@@ -54,7 +61,11 @@ export class AccessTokenVerifier {
    * status. Revocation needs this: a token of a deactivated client can still be revoked, so it
    * stays dead if the client is reactivated.
    */
-  async verifySignedClaims(token: string): Promise<Omit<ActiveAccessToken, "client"> | undefined> {
+  async verifySignedClaims(token: string): Promise<SignedClaims | undefined> {
+    const keyRing = this.options.keyRing;
+    const nowSeconds = this.options.now().getTime() / 1000;
+    const cached = this.verified.get(token, (kid) => keyRing.publishedKey(kid), nowSeconds);
+    if (cached) return cached;
     let jws;
     try {
       jws = decodeCompactJws(token);
@@ -66,7 +77,8 @@ export class AccessTokenVerifier {
     // RFC 9068 §4: reject tokens whose typ is not at+jwt (also "application/at+jwt").
     if (header.typ !== ACCESS_TOKEN_TYPE && header.typ !== `application/${ACCESS_TOKEN_TYPE}`) return undefined;
     if (typeof header.kid !== "string") return undefined;
-    const key = this.options.keyRing.publishedKey(header.kid);
+    const kid = header.kid;
+    const key = keyRing.publishedKey(kid);
     if (!key) return undefined;
     // The claims are only trusted once the signature holds; checking their shape first just
     // spares the thread pool tokens that would be refused anyway.
@@ -76,11 +88,11 @@ export class AccessTokenVerifier {
       return undefined;
     }
     const notBefore = typeof nbf === "number" ? nbf : iat;
-    if (notBefore > this.options.now().getTime() / 1000 + CLOCK_SKEW_SECONDS) return undefined;
+    if (notBefore > nowSeconds + CLOCK_SKEW_SECONDS) return undefined;
     const audiences = typeof payload.aud === "string" ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : undefined;
     if (!audiences || !audiences.every((value): value is string => typeof value === "string")) return undefined;
     if (!(await verifyJwsSignature(jws, key))) return undefined;
-    return {
+    const facts: SignedClaims = {
       claims: payload,
       clientId,
       scopes: typeof scope === "string" && scope.length > 0 ? scope.split(" ") : [],
@@ -90,5 +102,7 @@ export class AccessTokenVerifier {
       notBefore,
       expiresAt: exp,
     };
+    this.verified.set(token, { facts, kid, key, expiresAt: exp });
+    return facts;
   }
 }

@@ -1,0 +1,51 @@
+/**
+ * The cache of verified access tokens (src/oauth/verified-token-cache.ts): served only while the
+ * very key that verified a token is still published and the token has not expired, and bounded.
+ * End to end, the revocation of a signing key stopping its tokens at once (after they were
+ * introspected, so cached) is checked in test/e2e/signing-keys.test.ts.
+ */
+import { describe, expect, it } from "vitest";
+import { VerifiedTokenCache } from "../../src/oauth/verified-token-cache.js";
+
+const keyA = { kid: "a" };
+const keyA2 = { kid: "a" };
+const entry = (facts: string, key = keyA, expiresAt = 2_000) => ({ facts, kid: key.kid, key, expiresAt });
+const published = (keys: Record<string, object>) => (kid: string) => keys[kid];
+
+describe("VerifiedTokenCache", () => {
+  it("serves a token's facts while its key is published and it has not expired", () => {
+    const cache = new VerifiedTokenCache<string, object>();
+    cache.set("token-1", entry("facts-1"));
+    expect(cache.get("token-1", published({ a: keyA }), 1_000)).toBe("facts-1");
+    expect(cache.get("token-2", published({ a: keyA }), 1_000)).toBeUndefined();
+  });
+
+  it("drops a token whose key is no longer published, or is another key under the same kid", () => {
+    const cache = new VerifiedTokenCache<string, object>();
+    cache.set("token-1", entry("facts-1"));
+    expect(cache.get("token-1", published({}), 1_000)).toBeUndefined();
+    expect(cache.size).toBe(0);
+    cache.set("token-1", entry("facts-1"));
+    expect(cache.get("token-1", published({ a: keyA2 }), 1_000)).toBeUndefined();
+    expect(cache.get("token-1", published({ a: keyA }), 1_000)).toBeUndefined();
+  });
+
+  it("drops a token at its expiry", () => {
+    const cache = new VerifiedTokenCache<string, object>();
+    cache.set("token-1", entry("facts-1", keyA, 2_000));
+    expect(cache.get("token-1", published({ a: keyA }), 1_999.5)).toBe("facts-1");
+    expect(cache.get("token-1", published({ a: keyA }), 2_000)).toBeUndefined();
+    expect(cache.size).toBe(0);
+  });
+
+  it("holds at most its bound, letting the oldest entry go first", () => {
+    const cache = new VerifiedTokenCache<string, object>(3);
+    for (const n of [1, 2, 3, 4, 5]) cache.set(`token-${n}`, entry(`facts-${n}`));
+    expect(cache.size).toBe(3);
+    const lookup = (n: number) => cache.get(`token-${n}`, published({ a: keyA }), 1_000);
+    expect([1, 2, 3, 4, 5].map(lookup)).toEqual([undefined, undefined, "facts-3", "facts-4", "facts-5"]);
+    cache.set("token-5", entry("facts-5 again"));
+    expect(cache.size).toBe(3);
+    expect(lookup(5)).toBe("facts-5 again");
+  });
+});
