@@ -8,7 +8,7 @@
  * the clients whose version differs or that are missing, and drops the ones no longer listed.
  */
 import { CLIENT_ID_PATTERN, type Client, type ClientRecord } from "./client.js";
-import type { ClientRepository, ClientVersion } from "./client-repository.js";
+import type { ClientKeysetQuery, ClientRepository, ClientVersion } from "./client-repository.js";
 
 /** How long "no such client" is remembered, so random ids cannot make every request a query. */
 const NEGATIVE_TTL_MS = 5_000;
@@ -72,15 +72,12 @@ export class ClientRegistry {
   /** Reads every client with its secrets, in keyset pages by id (start-up). */
   loadAll(): Promise<void> {
     return this.runPass(async (pass) => {
-      let afterId: string | undefined;
-      for (;;) {
-        const page = await this.repository.listClientsAfter({ afterId, limit: this.recordPageSize });
+      const pages = keysetPages((query) => this.repository.listClientsAfter(query), this.recordPageSize, (record) => record.client.id);
+      for await (const page of pages) {
         for (const record of page) {
           pass.listed.add(record.client.id);
           if (!pass.changedMeanwhile.has(record.client.id)) this.records.set(record.client.id, record);
         }
-        if (page.length < this.recordPageSize) return;
-        afterId = page[page.length - 1]!.client.id;
       }
     });
   }
@@ -91,9 +88,8 @@ export class ClientRegistry {
    */
   resync(): Promise<void> {
     return this.runPass(async (pass) => {
-      let afterId: string | undefined;
-      for (;;) {
-        const versions = await this.repository.listClientVersionsAfter({ afterId, limit: this.versionPageSize });
+      const pages = keysetPages((query) => this.repository.listClientVersionsAfter(query), this.versionPageSize, (version) => version.id);
+      for await (const versions of pages) {
         const stale: string[] = [];
         for (const version of versions) {
           pass.listed.add(version.id);
@@ -104,8 +100,6 @@ export class ClientRegistry {
         for (let start = 0; start < stale.length; start += this.recordPageSize) {
           await this.reread(stale.slice(start, start + this.recordPageSize), pass);
         }
-        if (versions.length < this.versionPageSize) return;
-        afterId = versions[versions.length - 1]!.id;
       }
     });
   }
@@ -205,6 +199,17 @@ export class ClientRegistry {
       if (oldest !== undefined) this.unknown.delete(oldest);
     }
     this.unknown.set(clientId, this.clock() + NEGATIVE_TTL_MS);
+  }
+}
+
+/** A keyset-paged listing, page by page in id order, until a page comes back short. */
+async function* keysetPages<T>(list: (query: ClientKeysetQuery) => Promise<T[]>, limit: number, idOf: (item: T) => string): AsyncGenerator<T[]> {
+  let afterId: string | undefined;
+  for (;;) {
+    const page = await list({ afterId, limit });
+    yield page;
+    if (page.length < limit) return;
+    afterId = idOf(page[page.length - 1]!);
   }
 }
 

@@ -19,7 +19,7 @@ export interface SignatureOptions {
   readonly dsaEncoding?: "ieee-p1363";
 }
 
-interface AlgorithmSpec {
+export interface AlgorithmSpec {
   /** Digest passed to crypto.sign/verify; null for EdDSA, which hashes internally. */
   readonly digest: "sha256" | null;
   /** Plain data, so a worker thread can be given the same table. */

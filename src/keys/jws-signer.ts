@@ -18,7 +18,7 @@
  */
 import { sign as cryptoSign, type KeyObject } from "node:crypto";
 import { Worker } from "node:worker_threads";
-import { ALGORITHM_SPECS, type SignatureOptions, type SigningAlgorithm } from "./algorithms.js";
+import { ALGORITHM_SPECS, type AlgorithmSpec, type SigningAlgorithm } from "./algorithms.js";
 import { jwsSigningInput, type JwtClaims } from "./jwt.js";
 
 export interface JwsToSign {
@@ -90,7 +90,7 @@ export class JwsSigner {
     if (this.closed) return Promise.reject(new Error("the JWS signer is closed"));
     const signingInput = jwsSigningInput(jws.encodedHeader, jws.payload);
     const spec = ALGORITHM_SPECS[jws.alg];
-    if (spec.signatureCost === "high") return signOnThreadPool(spec.digest, spec.options, signingInput, jws.privateKey);
+    if (spec.signatureCost === "high") return signOnThreadPool(spec, signingInput, jws.privateKey);
     return new Promise((resolve, reject) => {
       this.queued.push({ keyId: this.keyIdFor(jws.privateKey), key: jws.privateKey, alg: jws.alg, signingInput, resolve, reject });
       // An idle worker gets the job at once; a busy one gets everything queued meanwhile in
@@ -180,9 +180,9 @@ export class JwsSigner {
 }
 
 /** The callback form of crypto.sign runs on libuv's thread pool, so every core signs. */
-function signOnThreadPool(digest: "sha256" | null, options: SignatureOptions, signingInput: string, key: KeyObject): Promise<string> {
+function signOnThreadPool(spec: AlgorithmSpec, signingInput: string, key: KeyObject): Promise<string> {
   return new Promise((resolve, reject) => {
-    cryptoSign(digest, Buffer.from(signingInput, "latin1"), { key, ...options }, (error, signature) => {
+    cryptoSign(spec.digest, Buffer.from(signingInput, "latin1"), spec.keyOptions(key), (error, signature) => {
       if (error) reject(error);
       else resolve(`${signingInput}.${signature.toString("base64url")}`);
     });

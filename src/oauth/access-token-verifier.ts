@@ -7,7 +7,7 @@
 import type { ClientRecord } from "../clients/client.js";
 import type { ClientRegistry } from "../clients/client-registry.js";
 import { decodeCompactJws, JwsFormatError, verifyJwsSignature, type JwtClaims } from "../keys/jwt.js";
-import type { KeyRing } from "../keys/key-ring.js";
+import type { KeyRing, LoadedSigningKey } from "../keys/key-ring.js";
 import type { RevocationList } from "./revocation-list.js";
 import { isUsable } from "./client-authentication/client-authenticator.js";
 import { ACCESS_TOKEN_TYPE } from "./access-token-issuer.js";
@@ -15,8 +15,6 @@ import { VerifiedTokenCache } from "./verified-token-cache.js";
 
 /** Clock skew tolerated between replicas for nbf and iat. */
 const CLOCK_SKEW_SECONDS = 5;
-
-type LoadedKey = NonNullable<ReturnType<KeyRing["publishedKey"]>>;
 
 export interface ActiveAccessToken {
   readonly claims: JwtClaims;
@@ -33,7 +31,7 @@ export interface ActiveAccessToken {
 type SignedClaims = Omit<ActiveAccessToken, "client">;
 
 export class AccessTokenVerifier {
-  private readonly verified = new VerifiedTokenCache<SignedClaims, LoadedKey>();
+  private readonly verified = new VerifiedTokenCache<SignedClaims, LoadedSigningKey>();
 
   constructor(
     private readonly options: {

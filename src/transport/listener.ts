@@ -227,13 +227,16 @@ class ReplayingSocket extends Duplex {
 function discardRefusedBody(request: http2.Http2ServerRequest, response: http2.Http2ServerResponse): void {
   const end = response.end.bind(response) as (...args: unknown[]) => http2.Http2ServerResponse;
   response.end = ((...args: unknown[]) => {
-    if (!request.complete && request.readableFlowing === null) {
-      let discarded = 0;
-      request.on("data", (chunk: Buffer) => {
-        discarded += chunk.length;
-        if (discarded > MAX_DISCARDED_BODY_BYTES) request.stream.close(http2.constants.NGHTTP2_CANCEL);
-      });
-    }
+    if (!request.complete && request.readableFlowing === null) discardBody(request);
     return end(...args);
   }) as typeof response.end;
+}
+
+/** Reads and drops the rest of a refused HTTP/2 request body; past a bound, resets the stream instead. */
+export function discardBody(request: http2.Http2ServerRequest): void {
+  let discarded = 0;
+  request.on("data", (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > MAX_DISCARDED_BODY_BYTES) request.stream.close(http2.constants.NGHTTP2_CANCEL);
+  });
 }

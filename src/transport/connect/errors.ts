@@ -47,3 +47,14 @@ export function toConnectError(error: unknown, log: Logger): ConnectError {
   log.error({ err: error }, "unhandled error in an RPC");
   return new ConnectError("internal error", Code.Internal);
 }
+
+/**
+ * A failure while reading a request message — splitting, inflating, decoding — is the caller's
+ * fault: connect-es (like grpc-go) calls it INTERNAL, our contract INVALID_ARGUMENT.
+ */
+export function asCallerFault(error: unknown): unknown {
+  if (error instanceof ConnectError && error.code === Code.Internal) {
+    return new ConnectError(error.rawMessage, Code.InvalidArgument, error.metadata, undefined, error);
+  }
+  return error;
+}

@@ -36,6 +36,8 @@ import {
   type Serialization,
 } from "@connectrpc/connect/protocol";
 import { contentTypeProto, parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { discardBody } from "../listener.js";
+import { asCallerFault } from "./errors.js";
 
 /** What the router was given for one method: its descriptor and implementation. */
 export interface UnaryMethodSpec {
@@ -55,8 +57,6 @@ export type GrpcUnaryRoute = (request: http2.Http2ServerRequest, response: http2
 /** Below this size a response message is not worth compressing (connect-es's default). */
 const COMPRESS_MIN_BYTES = 1024;
 const ENVELOPE_HEADER_BYTES = 5;
-/** How much of a refused body is read and dropped before the stream is reset instead. */
-const MAX_DISCARDED_BODY_BYTES = 1024 * 1024;
 
 /** The call a request belongs to, for the implementation's context at the end of the interceptor chain. */
 const unaryCallKey = createContextKey<UnaryCall | undefined>(undefined, { description: "gRPC unary call" });
@@ -90,8 +90,9 @@ export function grpcUnaryRoute(spec: UnaryMethodSpec, options: GrpcUnaryOptions)
   let chain = invoke as (request: UnaryRequest) => Promise<UnaryResponse>;
   for (const interceptor of [...options.interceptors].reverse()) chain = interceptor(chain as never) as typeof chain;
 
+  const parts: RouteParts = { input, output, chain, acceptCompression: [...options.acceptCompression], readMaxBytes: options.readMaxBytes };
   return (request, response, values) => {
-    serve(spec.method, request, response, values, { input, output, chain, options }).catch(() => {
+    serve(spec.method, request, response, values, parts).catch(() => {
       // Writing the answer failed (a header value node refuses, say): reset the stream rather
       // than leave the caller waiting.
       if (!response.stream.destroyed) response.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
@@ -103,7 +104,8 @@ interface RouteParts {
   input: Serialization<Message>;
   output: Serialization<Message>;
   chain: (request: UnaryRequest) => Promise<UnaryResponse>;
-  options: GrpcUnaryOptions;
+  acceptCompression: Compression[];
+  readMaxBytes: number;
 }
 
 async function serve(
@@ -114,7 +116,7 @@ async function serve(
   parts: RouteParts,
 ): Promise<void> {
   const header = request.headers;
-  const compression = compressionNegotiate([...parts.options.acceptCompression], null, stringHeader(header["grpc-accept-encoding"]), "grpc-accept-encoding");
+  const compression = compressionNegotiate(parts.acceptCompression, null, stringHeader(header["grpc-accept-encoding"]), "grpc-accept-encoding");
   const call = new UnaryCall(method, request, values);
   values.set(unaryCallKey, call);
   if (compression.response) call.responseHeader.set("grpc-encoding", compression.response.name);
@@ -126,7 +128,7 @@ async function serve(
     const timeout = parseTimeout(stringHeader(header["grpc-timeout"]), Number.MAX_SAFE_INTEGER);
     if (timeout.error) throw timeout.error;
     if (timeout.timeoutMs !== undefined) call.startDeadline(timeout.timeoutMs);
-    const message = decodeRequest(await readBody(request, parts.options.readMaxBytes), parts.input, parts.options.readMaxBytes);
+    const message = decodeRequest(await readBody(request, parts.readMaxBytes), parts.input, parts.readMaxBytes);
     const answer = await parts.chain({
       stream: false,
       message,
@@ -179,10 +181,7 @@ function decodeRequest(body: Buffer, input: Serialization<Message>, readMaxBytes
   try {
     return input.parse(body.subarray(ENVELOPE_HEADER_BYTES, end));
   } catch (error) {
-    if (error instanceof ConnectError && error.code === Code.Internal) {
-      throw new ConnectError(error.rawMessage, Code.InvalidArgument, error.metadata, undefined, error);
-    }
-    throw error;
+    throw asCallerFault(error);
   }
 }
 
@@ -208,11 +207,7 @@ function readBody(request: http2.Http2ServerRequest, readMaxBytes: number): Prom
         return;
       }
       stop();
-      let discarded = 0;
-      request.on("data", (dropped: Buffer) => {
-        discarded += dropped.byteLength;
-        if (discarded > MAX_DISCARDED_BODY_BYTES) request.stream.close(http2.constants.NGHTTP2_CANCEL);
-      });
+      discardBody(request);
       const head = Buffer.concat(chunks);
       const promised = head.byteLength >= ENVELOPE_HEADER_BYTES ? head.readUInt32BE(1) : size;
       reject(promised > readMaxBytes ? tooLarge(promised, readMaxBytes) : new ConnectError("protocol error: received extra input message for unary method", Code.Unimplemented));

@@ -25,6 +25,7 @@ import {
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import { createAsyncIterable, type Compression, type UniversalServerResponse } from "@connectrpc/connect/protocol";
 import type { RequestHandler } from "../listener.js";
+import { asCallerFault } from "./errors.js";
 import { grpcUnaryRoute, isPlainGrpcRequest, type GrpcUnaryRoute, type UnaryMethodSpec } from "./grpc-unary.js";
 
 type NodeRequest = Parameters<RequestHandler>[0];
@@ -116,14 +117,6 @@ const undecodableStreamInterceptor: Interceptor = (next) => async (request) => {
   }
   return next({ ...request, message: decoded() });
 };
-
-/** Reading the request stream only splits, inflates and decodes: its INTERNAL is the caller's fault. */
-function asCallerFault(error: unknown): unknown {
-  if (error instanceof ConnectError && error.code === Code.Internal) {
-    return new ConnectError(error.rawMessage, Code.InvalidArgument, error.metadata, undefined, error);
-  }
-  return error;
-}
 
 /** connect-node's zlib codecs call some corrupt inputs (a truncated gzip stream) INTERNAL. */
 function callerFaultOnFailure(compression: Compression): Compression {
