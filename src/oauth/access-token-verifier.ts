@@ -100,7 +100,7 @@ export class AccessTokenVerifier {
       notBefore,
       expiresAt: exp,
     };
-    this.verified.set(token, { facts, kid, key, expiresAt: exp });
+    this.verified.set({ token, facts, kid, key, expiresAt: exp });
     return facts;
   }
 }

@@ -9,30 +9,30 @@ import { VerifiedTokenCache } from "../../src/oauth/verified-token-cache.js";
 
 const keyA = { kid: "a" };
 const keyA2 = { kid: "a" };
-const entry = (facts: string, key = keyA, expiresAt = 2_000) => ({ facts, kid: key.kid, key, expiresAt });
+const entry = (token: string, facts: string, key = keyA, expiresAt = 2_000) => ({ token, facts, kid: key.kid, key, expiresAt });
 const published = (keys: Record<string, object>) => (kid: string) => keys[kid];
 
 describe("VerifiedTokenCache", () => {
   it("serves a token's facts while its key is published and it has not expired", () => {
     const cache = new VerifiedTokenCache<string, object>();
-    cache.set("token-1", entry("facts-1"));
+    cache.set(entry("token-1", "facts-1"));
     expect(cache.get("token-1", published({ a: keyA }), 1_000)).toBe("facts-1");
     expect(cache.get("token-2", published({ a: keyA }), 1_000)).toBeUndefined();
   });
 
   it("drops a token whose key is no longer published, or is another key under the same kid", () => {
     const cache = new VerifiedTokenCache<string, object>();
-    cache.set("token-1", entry("facts-1"));
+    cache.set(entry("token-1", "facts-1"));
     expect(cache.get("token-1", published({}), 1_000)).toBeUndefined();
     expect(cache.size).toBe(0);
-    cache.set("token-1", entry("facts-1"));
+    cache.set(entry("token-1", "facts-1"));
     expect(cache.get("token-1", published({ a: keyA2 }), 1_000)).toBeUndefined();
     expect(cache.get("token-1", published({ a: keyA }), 1_000)).toBeUndefined();
   });
 
   it("drops a token at its expiry", () => {
     const cache = new VerifiedTokenCache<string, object>();
-    cache.set("token-1", entry("facts-1", keyA, 2_000));
+    cache.set(entry("token-1", "facts-1", keyA, 2_000));
     expect(cache.get("token-1", published({ a: keyA }), 1_999.5)).toBe("facts-1");
     expect(cache.get("token-1", published({ a: keyA }), 2_000)).toBeUndefined();
     expect(cache.size).toBe(0);
@@ -40,12 +40,24 @@ describe("VerifiedTokenCache", () => {
 
   it("holds at most its bound, letting the oldest entry go first", () => {
     const cache = new VerifiedTokenCache<string, object>(3);
-    for (const n of [1, 2, 3, 4, 5]) cache.set(`token-${n}`, entry(`facts-${n}`));
+    for (const n of [1, 2, 3, 4, 5]) cache.set(entry(`token-${n}`, `facts-${n}`));
     expect(cache.size).toBe(3);
     const lookup = (n: number) => cache.get(`token-${n}`, published({ a: keyA }), 1_000);
     expect([1, 2, 3, 4, 5].map(lookup)).toEqual([undefined, undefined, "facts-3", "facts-4", "facts-5"]);
-    cache.set("token-5", entry("facts-5 again"));
+    cache.set(entry("token-5", "facts-5 again"));
     expect(cache.size).toBe(3);
     expect(lookup(5)).toBe("facts-5 again");
+  });
+
+  it("serves an entry only for the very token it was verified as, not for one sharing its signature's end", () => {
+    const cache = new VerifiedTokenCache<string, object>();
+    const signatureEnd = "x".repeat(40);
+    const genuine = `eyJhbGciOiJFUzI1NiJ9.eyJzY29wZSI6InJlYWQifQ.${signatureEnd}`;
+    const forged = `eyJhbGciOiJFUzI1NiJ9.eyJzY29wZSI6ImFkbWluIn0.${signatureEnd}`;
+    cache.set(entry(genuine, "genuine facts"));
+    expect(cache.get(forged, published({ a: keyA }), 1_000)).toBeUndefined();
+    // The miss leaves the genuine entry in place.
+    expect(cache.get(genuine, published({ a: keyA }), 1_000)).toBe("genuine facts");
+    expect(cache.size).toBe(1);
   });
 });
