@@ -4,7 +4,8 @@
  * client ids beyond MAX_CLIENT_LABELS fold into "other" so 100,000 clients cannot blow up a
  * time-series database.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { RequestSeries } from "./request-series.js";
 
 const MAX_CLIENT_LABELS = 500;
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -21,10 +22,8 @@ export interface StateGauges {
 
 export class Metrics {
   readonly registry = new Registry();
-  private readonly httpRequests: Counter<"route" | "method" | "status">;
-  private readonly httpDuration: Histogram<"route">;
-  private readonly rpcRequests: Counter<"rpc" | "code">;
-  private readonly rpcDuration: Histogram<"rpc">;
+  private readonly http: RequestSeries;
+  private readonly rpcs: RequestSeries;
   private readonly tokensIssued: Counter<"client_id" | "alg" | "grant_type">;
   private readonly authFailures: Counter<"reason">;
   private readonly rateLimited: Counter<"limit">;
@@ -33,10 +32,19 @@ export class Metrics {
   constructor(state: StateGauges) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: "tessera_process_" });
-    this.httpRequests = new Counter({ name: "tessera_http_requests_total", help: "HTTP gateway requests by route, method and status.", labelNames: ["route", "method", "status"], registers });
-    this.httpDuration = new Histogram({ name: "tessera_http_request_duration_seconds", help: "HTTP gateway latency.", labelNames: ["route"], buckets: LATENCY_BUCKETS, registers });
-    this.rpcRequests = new Counter({ name: "tessera_rpc_requests_total", help: "RPCs by method and outcome code.", labelNames: ["rpc", "code"], registers });
-    this.rpcDuration = new Histogram({ name: "tessera_rpc_duration_seconds", help: "RPC latency.", labelNames: ["rpc"], buckets: LATENCY_BUCKETS, registers });
+    // Recorded on every request, so kept out of prom-client's per-call path (request-series.ts).
+    this.http = new RequestSeries(this.registry, {
+      total: { name: "tessera_http_requests_total", help: "HTTP gateway requests by route, method and status." },
+      duration: { name: "tessera_http_request_duration_seconds", help: "HTTP gateway latency." },
+      labels: { primary: "route", secondary: "method", outcome: "status" },
+      buckets: LATENCY_BUCKETS,
+    });
+    this.rpcs = new RequestSeries(this.registry, {
+      total: { name: "tessera_rpc_requests_total", help: "RPCs by method and outcome code." },
+      duration: { name: "tessera_rpc_duration_seconds", help: "RPC latency." },
+      labels: { primary: "rpc", outcome: "code" },
+      buckets: LATENCY_BUCKETS,
+    });
     this.tokensIssued = new Counter({ name: "tessera_tokens_issued_total", help: "Access tokens issued by client, algorithm and grant.", labelNames: ["client_id", "alg", "grant_type"], registers });
     this.authFailures = new Counter({ name: "tessera_auth_failures_total", help: "Refused authentications by reason (OAuth error code or lockout).", labelNames: ["reason"], registers });
     this.rateLimited = new Counter({ name: "tessera_rate_limited_total", help: "Requests refused by a rate limit, by limit.", labelNames: ["limit"], registers });
@@ -51,13 +59,11 @@ export class Metrics {
   }
 
   httpRequest(route: string, method: string, status: number, seconds: number): void {
-    this.httpRequests.inc({ route, method, status: String(status) });
-    this.httpDuration.observe({ route }, seconds);
+    this.http.record(route, method, status, seconds);
   }
 
   rpc(rpc: string, code: string, seconds: number): void {
-    this.rpcRequests.inc({ rpc, code });
-    this.rpcDuration.observe({ rpc }, seconds);
+    this.rpcs.record(rpc, "", code, seconds);
   }
 
   tokenIssued(clientId: string, alg: string, grantType: string): void {

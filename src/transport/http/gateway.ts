@@ -11,7 +11,7 @@ import type { TokenEndpoint } from "../../oauth/token-endpoint.js";
 import type { TokenIntrospection } from "../../oauth/token-introspection.js";
 import { handleIntrospection, handleRevocation } from "./introspection-routes.js";
 import { REQUEST_ID_HEADER, requestIdFrom } from "../request-id.js";
-import { sendJson, type HttpRequest, type HttpResponse } from "./http-io.js";
+import { sendJson, setRequestId, writeHead, type HttpRequest, type HttpResponse } from "./http-io.js";
 import { INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH } from "./metadata.js";
 import { sendOAuthError } from "./oauth-error-response.js";
 import { handleTokenRequest } from "./token-route.js";
@@ -58,7 +58,7 @@ export function createHttpGateway(options: GatewayOptions): (request: HttpReques
       etag: jwks.etag,
     };
     if (request.headers["if-none-match"] === jwks.etag) {
-      response.writeHead(304, headers);
+      writeHead(response, 304, headers);
       response.end();
       return;
     }
@@ -78,7 +78,7 @@ export function createHttpGateway(options: GatewayOptions): (request: HttpReques
       {
         GET: async (_request, response) => {
           const { contentType, body } = await options.metrics.render();
-          response.writeHead(200, { "content-type": contentType, "cache-control": "no-store" });
+          writeHead(response, 200, { "content-type": contentType, "cache-control": "no-store" });
           response.end(body);
         },
       },
@@ -113,7 +113,7 @@ export function createHttpGateway(options: GatewayOptions): (request: HttpReques
   return (request, response) => {
     const started = performance.now();
     const requestId = requestIdFrom(request.headers[REQUEST_ID_HEADER]);
-    response.setHeader(REQUEST_ID_HEADER, requestId);
+    setRequestId(response, requestId);
     const url = request.url ?? "/";
     const queryAt = url.indexOf("?");
     const path = queryAt === -1 ? url : url.slice(0, queryAt);

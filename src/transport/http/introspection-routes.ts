@@ -7,7 +7,7 @@ import { TesseraError } from "../../errors.js";
 import type { TokenIntrospection } from "../../oauth/token-introspection.js";
 import { callerCredentials } from "./client-credentials.js";
 import { single } from "./form-body.js";
-import { NO_STORE, sendJson, type HttpRequest, type HttpResponse } from "./http-io.js";
+import { NO_STORE, sendJson, writeHead, type HttpRequest, type HttpResponse } from "./http-io.js";
 import { originOf, readParameters } from "./token-route.js";
 
 /** RFC 7662 §2.2 member names. */
@@ -51,6 +51,6 @@ export async function handleRevocation(
   if (!token) throw new TesseraError("invalid_request", "token is required");
   await options.introspection.revoke(caller, token, options.now());
   // RFC 7009 §2.2: 200 whether or not the token was valid; the body is ignored by clients.
-  response.writeHead(200, { ...NO_STORE, "content-length": "0" });
+  writeHead(response, 200, { ...NO_STORE, "content-length": "0" });
   response.end();
 }
