@@ -16,6 +16,8 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
 
 function decodeBasicPart(value: string): string {
+  // Generated ids and secrets need no decoding; most requests skip the replace and the decoder.
+  if (value.indexOf("%") === -1 && value.indexOf("+") === -1) return value;
   try {
     return decodeURIComponent(value.replace(/\+/g, " "));
   } catch {
@@ -23,11 +25,18 @@ function decodeBasicPart(value: string): string {
   }
 }
 
+/** Schemes are case-insensitive (RFC 9110 §11.1); the usual spellings skip toLowerCase. */
+function lowerCaseScheme(scheme: string): string {
+  if (scheme === "Basic" || scheme === "basic") return "basic";
+  if (scheme === "Bearer" || scheme === "bearer") return "bearer";
+  return scheme.toLowerCase();
+}
+
 /** undefined when absent; invalid_request when present but malformed or of another scheme. */
 export function parseAuthorizationHeader(header: string | null | undefined): AuthorizationHeader | undefined {
   if (header === undefined || header === null || header === "") return undefined;
   const match = /^([A-Za-z]+) +(\S+) *$/.exec(header);
-  const scheme = match?.[1]?.toLowerCase();
+  const scheme = match ? lowerCaseScheme(match[1]!) : undefined;
   const value = match?.[2] ?? "";
   if (scheme === "bearer") {
     if (!TOKEN68.test(value)) throw new TesseraError("invalid_request", "malformed Bearer token");
