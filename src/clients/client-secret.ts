@@ -44,8 +44,20 @@ export function verifyClientSecret(presented: string, stored: readonly ClientSec
   }
   let match = false;
   for (const secret of stored) {
-    const expected = Buffer.from(secret.hash, "hex");
+    const expected = storedDigest(secret);
     if (expected.length === digest.length && timingSafeEqual(digest, expected)) match = true;
   }
   return match;
+}
+
+/** Stored hashes decoded from hex once: records live in memory, and this runs per token request. */
+const decodedDigests = new WeakMap<ClientSecretHash, Buffer>();
+
+function storedDigest(secret: ClientSecretHash): Buffer {
+  let digest = decodedDigests.get(secret);
+  if (digest === undefined) {
+    digest = Buffer.from(secret.hash, "hex");
+    decodedDigests.set(secret, digest);
+  }
+  return digest;
 }
