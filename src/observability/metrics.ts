@@ -5,7 +5,7 @@
  * time-series database.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
-import { RequestSeries } from "./request-series.js";
+import { CounterTally, HistogramTally } from "./tallies.js";
 
 const MAX_CLIENT_LABELS = 500;
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -22,9 +22,11 @@ export interface StateGauges {
 
 export class Metrics {
   readonly registry = new Registry();
-  private readonly http: RequestSeries;
-  private readonly rpcs: RequestSeries;
-  private readonly tokensIssued: Counter<"client_id" | "alg" | "grant_type">;
+  private readonly httpRequests: CounterTally;
+  private readonly httpDuration: HistogramTally;
+  private readonly rpcRequests: CounterTally;
+  private readonly rpcDuration: HistogramTally;
+  private readonly tokensIssued: CounterTally;
   private readonly authFailures: Counter<"reason">;
   private readonly rateLimited: Counter<"limit">;
   private readonly clientLabels = new Set<string>();
@@ -32,20 +34,13 @@ export class Metrics {
   constructor(state: StateGauges) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: "tessera_process_" });
-    // Recorded on every request, so kept out of prom-client's per-call path (request-series.ts).
-    this.http = new RequestSeries(this.registry, {
-      total: { name: "tessera_http_requests_total", help: "HTTP gateway requests by route, method and status." },
-      duration: { name: "tessera_http_request_duration_seconds", help: "HTTP gateway latency." },
-      labels: { primary: "route", secondary: "method", outcome: "status" },
-      buckets: LATENCY_BUCKETS,
-    });
-    this.rpcs = new RequestSeries(this.registry, {
-      total: { name: "tessera_rpc_requests_total", help: "RPCs by method and outcome code." },
-      duration: { name: "tessera_rpc_duration_seconds", help: "RPC latency." },
-      labels: { primary: "rpc", outcome: "code" },
-      buckets: LATENCY_BUCKETS,
-    });
-    this.tokensIssued = new Counter({ name: "tessera_tokens_issued_total", help: "Access tokens issued by client, algorithm and grant.", labelNames: ["client_id", "alg", "grant_type"], registers });
+    // Recorded on every request, so kept out of prom-client's per-call path (tallies.ts).
+    const registry = this.registry;
+    this.httpRequests = new CounterTally(registry, { name: "tessera_http_requests_total", help: "HTTP gateway requests by route, method and status.", labels: { first: "route", second: "method", third: "status" } });
+    this.httpDuration = new HistogramTally(registry, { name: "tessera_http_request_duration_seconds", help: "HTTP gateway latency.", label: "route", buckets: LATENCY_BUCKETS });
+    this.rpcRequests = new CounterTally(registry, { name: "tessera_rpc_requests_total", help: "RPCs by method and outcome code.", labels: { first: "rpc", third: "code" } });
+    this.rpcDuration = new HistogramTally(registry, { name: "tessera_rpc_duration_seconds", help: "RPC latency.", label: "rpc", buckets: LATENCY_BUCKETS });
+    this.tokensIssued = new CounterTally(registry, { name: "tessera_tokens_issued_total", help: "Access tokens issued by client, algorithm and grant.", labels: { first: "client_id", second: "alg", third: "grant_type" } });
     this.authFailures = new Counter({ name: "tessera_auth_failures_total", help: "Refused authentications by reason (OAuth error code or lockout).", labelNames: ["reason"], registers });
     this.rateLimited = new Counter({ name: "tessera_rate_limited_total", help: "Requests refused by a rate limit, by limit.", labelNames: ["limit"], registers });
     const gauge = (name: string, help: string, read: () => number) =>
@@ -59,11 +54,13 @@ export class Metrics {
   }
 
   httpRequest(route: string, method: string, status: number, seconds: number): void {
-    this.http.record(route, method, status, seconds);
+    this.httpRequests.increment(route, method, status);
+    this.httpDuration.observe(route, seconds);
   }
 
   rpc(rpc: string, code: string, seconds: number): void {
-    this.rpcs.record(rpc, "", code, seconds);
+    this.rpcRequests.increment(rpc, "", code);
+    this.rpcDuration.observe(rpc, seconds);
   }
 
   tokenIssued(clientId: string, alg: string, grantType: string): void {
@@ -72,7 +69,7 @@ export class Metrics {
       if (this.clientLabels.size < MAX_CLIENT_LABELS) this.clientLabels.add(clientId);
       else label = "other";
     }
-    this.tokensIssued.inc({ client_id: label, alg, grant_type: grantType });
+    this.tokensIssued.increment(label, alg, grantType);
   }
 
   authFailure(reason: string): void {

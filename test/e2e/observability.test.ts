@@ -89,6 +89,8 @@ describe("/metrics", () => {
     expect(delta('tessera_http_requests_total{route="/oauth/introspect",method="POST",status="200"}')).toBe(3);
     expect(delta('tessera_http_requests_total{route="/oauth/token",method="POST",status="200"}')).toBe(1);
     expect(delta('tessera_http_requests_total{route="unmatched",method="GET",status="404"}')).toBe(1);
+    expect(delta(`tessera_tokens_issued_total{client_id="${client.clientId}",alg="RS256",grant_type="client_credentials"}`)).toBe(1);
+    expect(after).toContain("# TYPE tessera_tokens_issued_total counter");
     expect(after).toContain("# TYPE tessera_http_requests_total counter");
     expect(after).toContain("# TYPE tessera_http_request_duration_seconds histogram");
 
@@ -117,6 +119,7 @@ describe("/metrics", () => {
 
     const rpc = 'rpc="tessera.v1.TokenService/IssueToken"';
     const delta = (series: string) => (sample(after, series) ?? 0) - (sample(before, series) ?? 0);
+    expect(delta(`tessera_tokens_issued_total{client_id="${client.clientId}",alg="RS256",grant_type="client_credentials"}`)).toBe(1);
     expect(delta(`tessera_rpc_requests_total{${rpc},code="ok"}`)).toBe(1);
     expect(delta(`tessera_rpc_requests_total{${rpc},code="Unauthenticated"}`)).toBe(1);
     expect(delta(`tessera_rpc_duration_seconds_count{${rpc}}`)).toBe(2);
