@@ -227,16 +227,28 @@ class ReplayingSocket extends Duplex {
 function discardRefusedBody(request: http2.Http2ServerRequest, response: http2.Http2ServerResponse): void {
   const end = response.end.bind(response) as (...args: unknown[]) => http2.Http2ServerResponse;
   response.end = ((...args: unknown[]) => {
-    if (!request.complete && request.readableFlowing === null) discardBody(request);
+    // Unread (flowing null), or read in part and then left (flowing false: connect-es stops
+    // pulling a unary body once an envelope's header promises more than the read limit).
+    if (!request.complete && request.readableFlowing !== true) discardBody(request);
     return end(...args);
   }) as typeof response.end;
 }
 
-/** Reads and drops the rest of a refused HTTP/2 request body; past a bound, resets the stream instead. */
+/**
+ * Reads and drops the rest of a refused HTTP/2 request body; past a bound, resets the stream
+ * instead. It reads the HTTP/2 stream itself, not the compatibility request: a reader that left
+ * a body part-read (connect-es's async iterator, returned early) has destroyed the request, and
+ * the compatibility layer then pauses the stream on the next chunk it cannot push, so nothing
+ * would ever read the rest. Its listener goes: the body is refused, nobody else wants it.
+ */
 export function discardBody(request: http2.Http2ServerRequest): void {
+  const stream = request.stream;
+  if (stream.destroyed) return;
   let discarded = 0;
-  request.on("data", (chunk: Buffer) => {
+  stream.removeAllListeners("data");
+  stream.on("data", (chunk: Buffer) => {
     discarded += chunk.length;
-    if (discarded > MAX_DISCARDED_BODY_BYTES) request.stream.close(http2.constants.NGHTTP2_CANCEL);
+    if (discarded > MAX_DISCARDED_BODY_BYTES) stream.close(http2.constants.NGHTTP2_CANCEL);
   });
+  stream.resume();
 }

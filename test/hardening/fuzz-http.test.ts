@@ -14,6 +14,8 @@ import http from "node:http";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exportJWK, generateKeyPair } from "jose";
+import { Code } from "@connectrpc/connect";
+import { RPC_READ_MAX_BYTES } from "../../src/transport/connect/rpc-handler.js";
 import { clientCredentialsToken, registerClient, type RegisteredClient } from "../support/clients.js";
 import { ADMIN_CLIENT, STORAGE_KINDS, basicAuthorization, startTestServer, type TestServer } from "../support/test-server.js";
 import {
@@ -655,4 +657,50 @@ describe("the HTTP/2 transport under refused bodies", () => {
       connection.close();
     }
   });
+
+  it("keeps serving an HTTP/2 connection after hundreds of bodies refused part-read past the gateway's cap", async () => {
+    // No content-length: the gateway reads until the body passes its cap, then gives up on it.
+    const oversized = Buffer.alloc(100_000, 0x61);
+    const connection = connectH2(server.port);
+    try {
+      for (let i = 0; i < 300; i++) {
+        const answer = await connection
+          .send({ method: "POST", path: "/oauth/token", headers: { "content-type": "application/x-www-form-urlencoded" }, body: oversized })
+          .catch((error: unknown) => ({ status: -1, headers: {}, body: Buffer.from(String(error)) }));
+        expect(answer.status, `request ${i} on the connection: ${answer.body.toString("utf8").slice(0, 200)}`).toBe(413);
+      }
+      const health = await connection.send({ method: "GET", path: "/healthz", headers: {} }).catch((error: unknown) => ({ status: -1, body: Buffer.from(String(error)) }));
+      expect(health.status, `then /healthz on the same connection: ${health.body.toString("utf8")}`).toBe(200);
+    } finally {
+      connection.close();
+    }
+  });
+
+  it("keeps serving an HTTP/2 connection after hundreds of RPC bodies refused part-read", async () => {
+    // gRPC-Web over HTTP/2 goes through connect-es, which reads an envelope's 5-byte header,
+    // refuses a message past the read limit, and stops reading: the rest of the body arrives
+    // on a stream whose answer is already sent.
+    const header = Buffer.alloc(5);
+    header.writeUInt32BE(RPC_READ_MAX_BYTES + 1, 1);
+    const body = Buffer.concat([header, Buffer.alloc(100_000, 0x61)]);
+    const connection = connectH2(server.port);
+    try {
+      for (let i = 0; i < 300; i++) {
+        const answer = await connection
+          .send({ method: "POST", path: "/tessera.v1.TokenService/IssueToken", headers: { "content-type": "application/grpc-web+proto" }, body })
+          .catch((error: unknown) => ({ status: -1, headers: {} as Record<string, string>, body: Buffer.from(String(error)) }));
+        expect(answer.status, `request ${i} on the connection: ${answer.body.toString("utf8").slice(0, 200)}`).toBe(200);
+        expect(String(answer.headers["grpc-status"] ?? grpcWebTrailerStatus(answer.body)), `request ${i}`).toBe(String(Code.ResourceExhausted));
+      }
+      const health = await connection.send({ method: "GET", path: "/healthz", headers: {} }).catch((error: unknown) => ({ status: -1, body: Buffer.from(String(error)) }));
+      expect(health.status, `then /healthz on the same connection: ${health.body.toString("utf8")}`).toBe(200);
+    } finally {
+      connection.close();
+    }
+  });
 });
+
+/** The grpc-status of a gRPC-Web answer whose status travels in its trailer frame. */
+function grpcWebTrailerStatus(body: Buffer): string | undefined {
+  return /grpc-status: *(\d+)/i.exec(body.toString("latin1"))?.[1];
+}
