@@ -32,6 +32,8 @@ type SignedClaims = Omit<ActiveAccessToken, "client">;
 
 export class AccessTokenVerifier {
   private readonly verified = new VerifiedTokenCache<SignedClaims, LoadedSigningKey>();
+  /** Made once, not a closure per call: the cache asks it on every hit. */
+  private readonly publishedKey = (kid: string) => this.options.keyRing.publishedKey(kid);
 
   constructor(
     private readonly options: {
@@ -60,9 +62,8 @@ export class AccessTokenVerifier {
    * stays dead if the client is reactivated.
    */
   async verifySignedClaims(token: string): Promise<SignedClaims | undefined> {
-    const keyRing = this.options.keyRing;
     const nowSeconds = this.options.now().getTime() / 1000;
-    const cached = this.verified.get(token, (kid) => keyRing.publishedKey(kid), nowSeconds);
+    const cached = this.verified.get(token, this.publishedKey, nowSeconds);
     if (cached) return cached;
     let jws;
     try {
@@ -76,7 +77,7 @@ export class AccessTokenVerifier {
     if (header.typ !== ACCESS_TOKEN_TYPE && header.typ !== `application/${ACCESS_TOKEN_TYPE}`) return undefined;
     if (typeof header.kid !== "string") return undefined;
     const kid = header.kid;
-    const key = keyRing.publishedKey(kid);
+    const key = this.publishedKey(kid);
     if (!key) return undefined;
     // The claims are only trusted once the signature holds; checking their shape first just
     // spares the thread pool tokens that would be refused anyway.

@@ -35,12 +35,11 @@ export class Metrics {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: "tessera_process_" });
     // Recorded on every request, so kept out of prom-client's per-call path (tallies.ts).
-    const registry = this.registry;
-    this.httpRequests = new CounterTally(registry, { name: "tessera_http_requests_total", help: "HTTP gateway requests by route, method and status.", labels: { first: "route", second: "method", third: "status" } });
-    this.httpDuration = new HistogramTally(registry, { name: "tessera_http_request_duration_seconds", help: "HTTP gateway latency.", label: "route", buckets: LATENCY_BUCKETS });
-    this.rpcRequests = new CounterTally(registry, { name: "tessera_rpc_requests_total", help: "RPCs by method and outcome code.", labels: { first: "rpc", third: "code" } });
-    this.rpcDuration = new HistogramTally(registry, { name: "tessera_rpc_duration_seconds", help: "RPC latency.", label: "rpc", buckets: LATENCY_BUCKETS });
-    this.tokensIssued = new CounterTally(registry, { name: "tessera_tokens_issued_total", help: "Access tokens issued by client, algorithm and grant.", labels: { first: "client_id", second: "alg", third: "grant_type" } });
+    this.httpRequests = new CounterTally(this.registry, { name: "tessera_http_requests_total", help: "HTTP gateway requests by route, method and status.", labels: { first: "route", second: "method", third: "status" } });
+    this.httpDuration = new HistogramTally(this.registry, { name: "tessera_http_request_duration_seconds", help: "HTTP gateway latency.", label: "route", buckets: LATENCY_BUCKETS });
+    this.rpcRequests = new CounterTally(this.registry, { name: "tessera_rpc_requests_total", help: "RPCs by method and outcome code.", labels: { first: "rpc", third: "code" } });
+    this.rpcDuration = new HistogramTally(this.registry, { name: "tessera_rpc_duration_seconds", help: "RPC latency.", label: "rpc", buckets: LATENCY_BUCKETS });
+    this.tokensIssued = new CounterTally(this.registry, { name: "tessera_tokens_issued_total", help: "Access tokens issued by client, algorithm and grant.", labels: { first: "client_id", second: "alg", third: "grant_type" } });
     this.authFailures = new Counter({ name: "tessera_auth_failures_total", help: "Refused authentications by reason (OAuth error code or lockout).", labelNames: ["reason"], registers });
     this.rateLimited = new Counter({ name: "tessera_rate_limited_total", help: "Requests refused by a rate limit, by limit.", labelNames: ["limit"], registers });
     const gauge = (name: string, help: string, read: () => number) =>
