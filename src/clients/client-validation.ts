@@ -2,9 +2,9 @@
  * Rules for client fields, shared by create, import and update. Each failure names the field
  * so admin callers see exactly what to fix.
  */
-import { createPublicKey, type JsonWebKey } from "node:crypto";
 import { TesseraError } from "../errors.js";
 import { reservedTemplateClaims } from "./claims-template.js";
+import { CLIENT_KEY_LIMITS, clientJwksProblem } from "./client-keys.js";
 import { CLIENT_ID_PATTERN, type JsonObject, type JsonValue } from "./client.js";
 
 export const LIMITS = {
@@ -140,28 +140,12 @@ export function checkClaimsTemplate(template: JsonObject): void {
   if (reserved.length > 0) throw invalidArgument("claims_template", `reserved claims cannot be set: ${reserved.join(", ")}`);
 }
 
-const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
-
-/** A client's registered JWKS for private_key_jwt: 1–10 public RSA, EC or OKP keys. */
+/** A client's registered JWKS for private_key_jwt: the rules are in client-keys.ts. */
 export function checkClientJwks(jwks: JsonObject | null): void {
   if (jwks === null) return;
-  const keys = jwks.keys;
-  if (!Array.isArray(keys) || keys.length === 0 || keys.length > 10) {
-    throw invalidArgument("jwks", "must be a JWK Set with 1 to 10 keys");
-  }
-  checkJsonField(jwks, "jwks", 32 * 1024);
-  for (const key of keys) {
-    if (typeof key !== "object" || key === null || Array.isArray(key)) throw invalidArgument("jwks", "every key must be a JWK object");
-    if (PRIVATE_JWK_MEMBERS.some((member) => member in key)) {
-      throw invalidArgument("jwks", "must hold public keys only (no private or symmetric key members)");
-    }
-    if (!["RSA", "EC", "OKP"].includes(String(key.kty))) throw invalidArgument("jwks", "keys must be RSA, EC or OKP");
-    try {
-      createPublicKey({ key: key as JsonWebKey, format: "jwk" });
-    } catch {
-      throw invalidArgument("jwks", `key ${JSON.stringify(String(key.kid ?? "")).slice(0, 40)} is not a valid public JWK`);
-    }
-  }
+  const problem = clientJwksProblem(jwks);
+  if (problem) throw invalidArgument("jwks", problem);
+  checkJsonField(jwks, "jwks", CLIENT_KEY_LIMITS.jwksBytes);
 }
 
 /**
