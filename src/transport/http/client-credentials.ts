@@ -6,7 +6,7 @@
 import { TesseraError } from "../../errors.js";
 import type { CallerCredentials } from "../../oauth/token-introspection.js";
 import type { PresentedClientCredentials } from "../../oauth/token-request.js";
-import { parseAuthorizationHeader } from "../authorization-header.js";
+import { basicClientCredentials, parseAuthorizationHeader } from "../authorization-header.js";
 import { single, type BodyParameters } from "./form-body.js";
 import type { HttpRequest } from "./http-io.js";
 
@@ -35,7 +35,7 @@ export function callerCredentials(request: HttpRequest, body: BodyParameters): C
     if (bodyClientId !== undefined && bodyClientId !== authorization.clientId) {
       throw new TesseraError("invalid_request", "client_id in the body differs from the Basic credentials");
     }
-    return { client: { method: "client_secret_basic", clientId: authorization.clientId, clientSecret: authorization.clientSecret } };
+    return { client: basicClientCredentials(authorization) };
   }
   if (bodySecret !== undefined) {
     return { client: { method: "client_secret_post", clientId: bodyClientId, clientSecret: bodySecret } };
