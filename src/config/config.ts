@@ -8,6 +8,7 @@ import path from "node:path";
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from "../keys/algorithms.js";
 import type { AbuseLimitPolicy } from "../oauth/abuse-limits.js";
 import { CLIENT_ID_PATTERN } from "../clients/client.js";
+import { chosenSecretWeakness } from "../clients/client-secret.js";
 
 export type ScopePolicy = "strict" | "narrow";
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -112,9 +113,8 @@ export function loadConfig(env: Env = process.env): Config {
     if (!CLIENT_ID_PATTERN.test(adminClientId)) {
       problems.push("TESSERA_ADMIN_CLIENT_ID must be 3–128 characters of A-Z a-z 0-9 . _ ~ -");
     }
-    if (adminClientSecret.length < 32) {
-      problems.push("TESSERA_ADMIN_CLIENT_SECRET must be at least 32 characters (e.g. `openssl rand -base64 32`)");
-    }
+    const weakness = chosenSecretWeakness(adminClientSecret);
+    if (weakness) problems.push(`TESSERA_ADMIN_CLIENT_SECRET ${weakness}`);
     admin = { clientId: adminClientId, clientSecret: adminClientSecret };
   }
 
