@@ -5,6 +5,7 @@
  * altered and failed. Tessera accepts both forms.
  */
 import { randomBytes } from "node:crypto";
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminApi } from "../support/clients.js";
 import { basicAuthorization, startTestServer, type TestServer } from "../support/test-server.js";
@@ -76,4 +77,29 @@ describe("POST /oauth/token, client_secret_basic with a secret holding +, % and 
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ active: false });
   });
+
+  it("refuses two Authorization headers with invalid_request instead of using the first", async () => {
+    const body = "grant_type=client_credentials";
+    const request = [
+      "POST /oauth/token HTTP/1.1",
+      `Host: 127.0.0.1:${server.port}`,
+      "Content-Type: application/x-www-form-urlencoded",
+      `Authorization: ${basicAuthorization(decodable.clientId, decodable.clientSecret)}`,
+      `Authorization: ${basicAuthorization(undecodable.clientId, undecodable.clientSecret)}`,
+      `Content-Length: ${body.length}`,
+      "Connection: close",
+      "",
+      body,
+    ].join("\r\n");
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(server.port, "127.0.0.1", () => socket.end(request));
+      let received = "";
+      socket.on("data", (chunk: Buffer) => (received += chunk.toString("utf8")));
+      socket.once("error", reject);
+      socket.once("close", () => resolve(received));
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answer).toContain('"error":"invalid_request"');
+  });
 });
+
