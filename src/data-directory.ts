@@ -5,7 +5,9 @@
  * whatever the umask, so the data directory's mode is the one barrier that keeps other users
  * out of them.
  */
-import { chmodSync, mkdirSync, statSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import path from "node:path";
 
 export class DataDirectoryError extends Error {
   override readonly name = "DataDirectoryError";
@@ -58,4 +60,63 @@ export function checkPrivateFile(file: string): void {
   if ((mode & GROUP_OR_OTHER) !== 0) {
     throw new DataDirectoryError(`${file} is open to other users (mode ${octal(mode)}): run \`chmod 600 ${file}\` (and rotate the KEK if others could have read it)`);
   }
+}
+
+const LOCK_FILE_NAME = "tessera.lock";
+
+/** Tells this process's locks from those of an earlier process that had the same pid (a container's pid 1). */
+const PROCESS_TOKEN = randomBytes(8).toString("hex");
+
+export class DataDirectoryInUseError extends DataDirectoryError {}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, under another user.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Claims the data directory for this process until the returned function is called. PGlite
+ * takes no lock of its own — a second process opening the same directory succeeds and the two
+ * corrupt each other's writes — so a lock file records the owner's pid; one left by a process
+ * that is gone (a crash, a container restart) is taken over.
+ */
+export function lockDataDirectory(dataDir: string): () => void {
+  const file = path.join(dataDir, LOCK_FILE_NAME);
+  const content = `${process.pid} ${PROCESS_TOKEN}\n`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, content, { flag: "wx", mode: 0o600 });
+      return () => {
+        try {
+          if (readFileSync(file, "utf8") === content) unlinkSync(file);
+        } catch {
+          // Already gone: nothing to release.
+        }
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    let holder = "";
+    try {
+      holder = readFileSync(file, "utf8");
+    } catch {
+      continue;
+    }
+    const [pidText, token] = holder.trim().split(" ");
+    const pid = Number(pidText);
+    const held = Number.isInteger(pid) && pid > 0 && (pid === process.pid ? token === PROCESS_TOKEN : isAlive(pid));
+    if (held) {
+      throw new DataDirectoryInUseError(
+        `the data directory ${dataDir} is in use by process ${pid} (a running Tessera?): the embedded database can be opened by one process at a time. ` +
+          `Stop that process first; if it is not Tessera, remove ${file}`,
+      );
+    }
+    rmSync(file, { force: true });
+  }
+  throw new DataDirectoryInUseError(`could not lock the data directory ${dataDir}: ${file} keeps reappearing`);
 }
