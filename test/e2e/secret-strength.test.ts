@@ -53,6 +53,15 @@ describe("secrets chosen outside Tessera", () => {
     expect(() => loadConfig({ ...env, TESSERA_ADMIN_CLIENT_SECRET: "short" })).toThrow(/TESSERA_ADMIN_CLIENT_SECRET must be 32 to 512 characters/);
     expect(loadConfig({ ...env, TESSERA_ADMIN_CLIENT_SECRET: randomBytes(32).toString("base64") }).admin?.clientId).toBe("admin");
   });
+
+  it("refuses a key-encryption key of repeated bytes, but not as TESSERA_KEK_PREVIOUS, which is being rotated away", () => {
+    const zeros = Buffer.alloc(32).toString("base64");
+    expect(() => loadConfig({ TESSERA_KEK: zeros })).toThrow(/TESSERA_KEK is too predictable for a key-encryption key/);
+    expect(() => loadConfig({ TESSERA_KEK: Buffer.alloc(32, 7).toString("base64") })).toThrow(/TESSERA_KEK is too predictable/);
+    const rotating = loadConfig({ TESSERA_KEK: randomBytes(32).toString("base64"), TESSERA_KEK_PREVIOUS: zeros });
+    expect(rotating.kekPrevious).toEqual(Buffer.alloc(32));
+    for (let run = 0; run < 200; run++) expect(loadConfig({ TESSERA_KEK: randomBytes(32).toString("base64") }).kek).toHaveLength(32);
+  });
 });
 
 describe("ImportClient", () => {
