@@ -117,6 +117,13 @@ describe.each(STORAGE_KINDS)("client keys for private_key_jwt on %s storage", (s
     expect(outcome).toMatch(message);
   });
 
+  it("refuses a weak key in UpdateClient too", async () => {
+    const clientId = `update-keys-${storage}`;
+    expect(await createWithKeys([p256], clientId)).toBe("ok");
+    const update = adminApi(server).updateClient({ client: { clientId, jwks: { keys: [rsa(1024).publicJwk] } as never }, updateMask: { paths: ["jwks"] } }, auth);
+    await expect(update).rejects.toMatchObject({ code: Code.InvalidArgument, rawMessage: expect.stringMatching(/^jwks: key 0: RSA keys must have a modulus of 2048/) });
+  });
+
   it("registers RSA-2048, P-256, P-384, P-521 and Ed25519 keys with fitting use, key_ops and alg", async () => {
     expect(
       await createWithKeys([
