@@ -4,7 +4,7 @@
  * client — or give an existing one a new secret. Part of the composition root, like app.ts: it
  * reads Config and wires the store into the domain.
  */
-import { ADMIN_SCOPE, ClientAdmin } from "./clients/client-admin.js";
+import { ClientAdmin } from "./clients/client-admin.js";
 import { ClientRegistry } from "./clients/client-registry.js";
 import { generateClientSecret } from "./clients/client-secret.js";
 import type { Config } from "./config/config.js";
@@ -49,7 +49,6 @@ export async function bootstrapAdminClient(config: Config, options: { clientId: 
       audience: config.issuer,
       description: "Created by `tessera admin bootstrap`.",
     });
-    if (!record.client.allowedScopes.includes(ADMIN_SCOPE)) throw new Error("the admin client did not get the admin scope");
     return {
       clientId: record.client.id,
       clientSecret: secret,

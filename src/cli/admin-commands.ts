@@ -7,7 +7,8 @@ import { bootstrapAdminClient } from "../admin-bootstrap.js";
 import { ConfigError, loadConfig } from "../config/config.js";
 import { DataDirectoryInUseError } from "../data-directory.js";
 import { TesseraError } from "../errors.js";
-import { CliError } from "./cli-error.js";
+import { CLIENT_ID_PATTERN } from "../clients/client.js";
+import { CliError, usageError } from "./cli-error.js";
 import type { Command } from "./command.js";
 import { JSON_OPTION, renderFields } from "./output.js";
 
@@ -34,9 +35,11 @@ const bootstrap: Command = {
       if (error instanceof ConfigError) throw new CliError("usage", error.message);
       throw error;
     }
+    const clientId = args.string("id") ?? DEFAULT_ADMIN_ID;
+    if (!CLIENT_ID_PATTERN.test(clientId)) throw usageError(`--id must be 3–128 characters of A-Z a-z 0-9 . _ ~ -, got ${JSON.stringify(clientId)}`);
     let admin;
     try {
-      admin = await bootstrapAdminClient(config, { clientId: args.string("id") ?? DEFAULT_ADMIN_ID });
+      admin = await bootstrapAdminClient(config, { clientId });
     } catch (error) {
       if (error instanceof DataDirectoryInUseError) throw new CliError("failed_precondition", error.message);
       if (error instanceof TesseraError && (error.code === "invalid_argument" || error.code === "failed_precondition")) {
