@@ -451,7 +451,8 @@ async function runPglite(): Promise<void> {
   if (!selected.has("pglite-token-rs256")) return;
   const count = settings.comparisonClients;
   const dataDir = path.join(tempDir("tessera-bench-pglite-"), "data");
-  mkdirSync(dataDir);
+  // Private, as Tessera requires of an existing data directory.
+  mkdirSync(dataDir, { mode: 0o700 });
   const env = tesseraEnv({ port: await freePort(), dataDir });
   const first = await launchTessera(env);
   results.startup["pglite-first-start"] = { ms: first.startupMs, clients: 0, note: "fresh data directory: initdb, migrations, key generation" };

@@ -20,7 +20,7 @@ import { AccessTokenIssuer } from "./oauth/access-token-issuer.js";
 import { AccessTokenVerifier } from "./oauth/access-token-verifier.js";
 import { AssertionReplayCache } from "./oauth/client-authentication/assertion-replay-cache.js";
 import { ASSERTION_ALGORITHMS } from "./oauth/client-authentication/private-key-jwt.js";
-import { ClientAuthenticator } from "./oauth/client-authentication/client-authenticator.js";
+import { ClientAuthenticator, isUsable } from "./oauth/client-authentication/client-authenticator.js";
 import { ClientCredentialsGrant } from "./oauth/grants/client-credentials-grant.js";
 import { RefreshTokenGrant } from "./oauth/grants/refresh-token-grant.js";
 import { RefreshTokens } from "./oauth/refresh-tokens.js";
@@ -65,6 +65,12 @@ const REVOCATION_PURGE_INTERVAL_MS = 10 * 60_000;
 const RESYNC_INTERVAL_MS = 60_000;
 /** How often the database is probed for health checks and the degraded-mode window. */
 const STORAGE_PROBE_INTERVAL_MS = 2_000;
+/** What a first start without any way to administer it says, and how to get one. */
+const NO_ADMIN_CLIENT_WARNING =
+  "no client with the tessera:admin scope exists, so nobody can use the admin API. Either run `tessera admin bootstrap` " +
+  "with this server's environment (it prints an admin client's secret once; on the embedded database stop the server first), " +
+  "or set TESSERA_ADMIN_CLIENT_ID and TESSERA_ADMIN_CLIENT_SECRET (e.g. `openssl rand -base64 32`) and restart";
+
 /** Clock skew tolerated between replicas and verifiers. */
 const CLOCK_SKEW_SECONDS = 60;
 
@@ -171,6 +177,8 @@ async function assemble(
     if (config.admin) {
       await admin.ensureBootstrapAdmin({ ...config.admin, audience: config.issuer });
       log.info({ clientId: config.admin.clientId }, "bootstrap admin client ready");
+    } else if (!registry.some((record) => record.client.allowedScopes.includes(ADMIN_SCOPE) && isUsable(record, now()))) {
+      log.warn({ storage: database.kind }, NO_ADMIN_CLIENT_WARNING);
     }
   } catch (error) {
     await sync.stop();

@@ -126,13 +126,18 @@ export function oneOf<T extends string>(raw: string, flag: string, choices: read
   return found;
 }
 
-/** `key=value` pairs into an object; the value is everything after the first `=`. */
+/**
+ * `key=value` pairs into an object; the value is everything after the first `=`. A key given
+ * twice is a usage error rather than the last value silently winning.
+ */
 export function keyValuePairs(pairs: readonly string[], flag: string): Record<string, string> {
   const result: Record<string, string> = {};
   for (const pair of pairs) {
     const separator = pair.indexOf("=");
     if (separator < 1) throw usageError(`--${flag} must be key=value, got ${JSON.stringify(pair)}`);
-    result[pair.slice(0, separator)] = pair.slice(separator + 1);
+    const key = pair.slice(0, separator);
+    if (Object.hasOwn(result, key)) throw usageError(`--${flag} gives ${JSON.stringify(key)} twice`);
+    result[key] = pair.slice(separator + 1);
   }
   return result;
 }

@@ -82,6 +82,7 @@ async function runCommand(command: Command, argv: readonly string[], env: CliEnv
   const args = parseCommandLine(argv, specs, command.arguments ?? []);
   return command.run({
     args,
+    env,
     connection: () => connectionSettings(args, env),
     admin: () => connectAdminApi(connectionSettings(args, env)),
   });

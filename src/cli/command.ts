@@ -4,11 +4,13 @@
  * writes or exits itself, so the runner alone decides output format and exit status.
  */
 import type { OptionSpecs, ParsedArgs } from "./args.js";
-import type { AdminApi, ConnectionSettings } from "./connection.js";
+import type { AdminApi, CliEnv, ConnectionSettings } from "./connection.js";
 import type { CommandOutput } from "./output.js";
 
 export interface CommandInput {
   readonly args: ParsedArgs;
+  /** The environment, for commands that read the server's own configuration. */
+  readonly env: CliEnv;
   /** Server URL and credentials, from flags and environment. */
   connection(): ConnectionSettings;
   /** A ClientAdminService client authenticated with the connection's credentials. */

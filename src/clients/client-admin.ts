@@ -271,14 +271,14 @@ export class ClientAdmin {
    * Start-up bootstrap: the operator's admin client exists, may request the admin and
    * introspection scopes, and authenticates with the configured secret. Idempotent.
    */
-  async ensureBootstrapAdmin(input: { clientId: string; clientSecret: string; audience: string }): Promise<ClientRecord> {
+  async ensureBootstrapAdmin(input: { clientId: string; clientSecret: string; audience: string; description?: string }): Promise<ClientRecord> {
     checkClientId(input.clientId, "TESSERA_ADMIN_CLIENT_ID");
     const scopes = [ADMIN_SCOPE, INTROSPECT_SCOPE];
     const record = await this.options.repository.ensureClient({
       client: {
         id: input.clientId,
         name: "Tessera bootstrap admin",
-        description: "Created from TESSERA_ADMIN_CLIENT_ID at start-up.",
+        description: input.description ?? "Created from TESSERA_ADMIN_CLIENT_ID at start-up.",
         allowedScopes: scopes,
         defaultScopes: scopes,
         // Admin tokens are for Tessera itself: the admin API checks aud = issuer.

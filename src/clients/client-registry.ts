@@ -156,6 +156,12 @@ export class ClientRegistry {
     return this.records.size;
   }
 
+  /** Whether a client held in memory passes `test`; after loadAll, every client is held. */
+  some(test: (record: ClientRecord) => boolean): boolean {
+    for (const record of this.records.values()) if (test(record)) return true;
+    return false;
+  }
+
   private keep(record: ClientRecord): void {
     this.current?.changedMeanwhile.add(record.client.id);
     this.records.set(record.client.id, record);

@@ -8,6 +8,7 @@ import path from "node:path";
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from "../keys/algorithms.js";
 import type { AbuseLimitPolicy } from "../oauth/abuse-limits.js";
 import { CLIENT_ID_PATTERN } from "../clients/client.js";
+import { CHOSEN_SECRET_RULES, chosenSecretWeakness, estimateSecretBits } from "../clients/client-secret.js";
 
 export type ScopePolicy = "strict" | "narrow";
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -89,8 +90,8 @@ export function loadConfig(env: Env = process.env): Config {
     }
   }
 
-  const kek = readKek({ name: "TESSERA_KEK", fileName: "TESSERA_KEK_FILE" }, read, problems);
-  const kekPrevious = readKek({ name: "TESSERA_KEK_PREVIOUS" }, read, problems);
+  const kek = readKek({ name: "TESSERA_KEK", fileName: "TESSERA_KEK_FILE", checkStrength: true }, read, problems);
+  const kekPrevious = readKek({ name: "TESSERA_KEK_PREVIOUS", checkStrength: false }, read, problems);
 
   let tls: TlsConfig | undefined;
   const certPath = read("TESSERA_TLS_CERT");
@@ -112,9 +113,8 @@ export function loadConfig(env: Env = process.env): Config {
     if (!CLIENT_ID_PATTERN.test(adminClientId)) {
       problems.push("TESSERA_ADMIN_CLIENT_ID must be 3–128 characters of A-Z a-z 0-9 . _ ~ -");
     }
-    if (adminClientSecret.length < 32) {
-      problems.push("TESSERA_ADMIN_CLIENT_SECRET must be at least 32 characters (e.g. `openssl rand -base64 32`)");
-    }
+    const weakness = chosenSecretWeakness(adminClientSecret);
+    if (weakness) problems.push(`TESSERA_ADMIN_CLIENT_SECRET ${weakness}`);
     admin = { clientId: adminClientId, clientSecret: adminClientSecret };
   }
 
@@ -241,7 +241,7 @@ export function parseDuration(
 }
 
 function readKek(
-  spec: { name: string; fileName?: string },
+  spec: { name: string; fileName?: string; checkStrength: boolean },
   read: (name: string) => string | undefined,
   problems: string[],
 ): Buffer | undefined {
@@ -262,6 +262,12 @@ function readKek(
   const key = Buffer.from(raw, "base64");
   if (key.length !== 32 || key.toString("base64").replace(/=+$/, "") !== raw.replace(/=+$/, "")) {
     problems.push(`${source} must be 32 bytes in base64 (e.g. \`openssl rand -base64 32\`)`);
+    return undefined;
+  }
+  // A KEK of 32 zero bytes ("AAAA…") is 32 bytes too. The previous KEK is exempt: refusing it
+  // would stop a rotation away from a weak one.
+  if (spec.checkStrength && estimateSecretBits(raw) < CHOSEN_SECRET_RULES.minEstimatedBits) {
+    problems.push(`${source} is too predictable for a key-encryption key: generate one with \`openssl rand -base64 32\``);
     return undefined;
   }
   return key;

@@ -4,8 +4,9 @@
  * so ciphertexts cannot be swapped between rows.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { checkPrivateFile, ensurePrivateDataDirectory } from "../data-directory.js";
 import type { Logger } from "../log/logger.js";
 
 const IV_BYTES = 12;
@@ -72,9 +73,10 @@ export function resolveKeyEncryptionKeys(options: {
     );
   }
   const file = path.join(options.dataDir, KEK_FILE_NAME);
-  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  ensurePrivateDataDirectory(options.dataDir);
   let raw: string;
   try {
+    checkPrivateFile(file);
     raw = readFileSync(file, "utf8").trim();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;

@@ -23,6 +23,7 @@ const REDACTED_PATHS = [
   "password",
   "*.client_secret",
   "*.clientSecret",
+  "*.rawClientSecret",
   "*.secret",
   "*.access_token",
   "*.accessToken",

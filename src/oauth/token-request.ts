@@ -13,6 +13,11 @@ export interface PresentedClientCredentials {
   readonly method: ClientAuthenticationMethod;
   readonly clientId: string | undefined;
   readonly clientSecret?: string | undefined;
+  /**
+   * client_secret_basic only: the secret as sent, when form-decoding it (RFC 6749 §2.3.1)
+   * changed it; checked when `clientSecret` does not match, for clients that send it raw.
+   */
+  readonly rawClientSecret?: string | undefined;
   readonly clientAssertion?: string | undefined;
   readonly clientAssertionType?: string | undefined;
 }

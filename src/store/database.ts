@@ -4,11 +4,11 @@
  * engine) and raw sessions for migrations and locks. This module and its siblings in
  * src/store/ are the only code that knows Prisma or the engines exist.
  */
-import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import type { StorageConfig } from "../config/config.js";
+import { ensurePrivateDataDirectory, lockDataDirectory, tightenOwnDirectory } from "../data-directory.js";
 import { PrismaClient } from "./generated/client.js";
 import type { SqlSession } from "./sql-connection.js";
 
@@ -45,13 +45,22 @@ export async function openDatabase(storage: StorageConfig): Promise<Database> {
 }
 
 async function openEmbedded(dataDir: string): Promise<Database> {
-  // PGlite does not create missing parents, and one data directory belongs to one process.
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // PGlite does not create missing parents.
+  ensurePrivateDataDirectory(dataDir);
   // Loaded only when used: a replica on PostgreSQL never pays for the WebAssembly engine
   // (measured: about 60 MiB less resident memory).
   const [{ PGlite }, { PrismaPGlite }] = await Promise.all([import("@electric-sql/pglite"), import("pglite-prisma-adapter")]);
-  const pglite = new PGlite(path.join(dataDir, "pglite"));
-  await pglite.waitReady;
+  // One data directory belongs to one process.
+  const unlock = lockDataDirectory(dataDir);
+  const pgliteDir = path.join(dataDir, "pglite");
+  const pglite = new PGlite(pgliteDir);
+  try {
+    await pglite.waitReady;
+    tightenOwnDirectory(pgliteDir);
+  } catch (error) {
+    unlock();
+    throw error;
+  }
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
   // PGlite is a single connection: a "session" is that connection, and release is a no-op.
   const session: SqlSession = {
@@ -69,8 +78,12 @@ async function openEmbedded(dataDir: string): Promise<Database> {
     session: async () => session,
     listen: async (channel, handlers) => pglite.listen(channel, (payload) => handlers.onMessage(payload)),
     close: async () => {
-      await prisma.$disconnect();
-      await pglite.close();
+      try {
+        await prisma.$disconnect();
+        await pglite.close();
+      } finally {
+        unlock();
+      }
     },
   };
 }

@@ -4,13 +4,25 @@
  * (RFC 6750 §2.1).
  */
 import { TesseraError } from "../errors.js";
+import type { PresentedClientCredentials } from "../oauth/token-request.js";
 
 /** The realm of every challenge (`WWW-Authenticate`) Tessera sends. */
 export const AUTHENTICATION_REALM = "tessera";
 
-export type AuthorizationHeader =
-  | { readonly scheme: "basic"; readonly clientId: string; readonly clientSecret: string }
-  | { readonly scheme: "bearer"; readonly token: string };
+export interface BasicAuthorization {
+  readonly scheme: "basic";
+  readonly clientId: string;
+  /** The secret form-decoded, as RFC 6749 §2.3.1 says it was encoded. */
+  readonly clientSecret: string;
+  /**
+   * The secret exactly as sent, when form-decoding changed it. Many clients (curl -u among them)
+   * send Basic credentials without form-encoding them, so a secret holding "+" or "%" — which
+   * `openssl rand -base64` produces half the time — would otherwise arrive altered.
+   */
+  readonly rawClientSecret?: string | undefined;
+}
+
+export type AuthorizationHeader = BasicAuthorization | { readonly scheme: "bearer"; readonly token: string };
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
@@ -47,5 +59,28 @@ export function parseAuthorizationHeader(header: string | null | undefined): Aut
   const decoded = Buffer.from(value, "base64").toString("utf8");
   const colon = decoded.indexOf(":");
   if (colon === -1) throw new TesseraError("invalid_request", "Basic credentials must be client_id:client_secret");
-  return { scheme: "basic", clientId: decodeBasicPart(decoded.slice(0, colon)), clientSecret: decodeBasicPart(decoded.slice(colon + 1)) };
+  const rawSecret = decoded.slice(colon + 1);
+  let clientSecret: string;
+  try {
+    clientSecret = decodeBasicPart(rawSecret);
+  } catch {
+    // Not form-encoded (a raw "%" not followed by two hex digits): only the raw value can match.
+    clientSecret = rawSecret;
+  }
+  return {
+    scheme: "basic",
+    clientId: decodeBasicPart(decoded.slice(0, colon)),
+    clientSecret,
+    ...(clientSecret !== rawSecret ? { rawClientSecret: rawSecret } : {}),
+  };
+}
+
+/** client_secret_basic credentials from a parsed Basic header, the raw secret included. */
+export function basicClientCredentials(header: BasicAuthorization): PresentedClientCredentials {
+  return {
+    method: "client_secret_basic",
+    clientId: header.clientId,
+    clientSecret: header.clientSecret,
+    ...(header.rawClientSecret !== undefined ? { rawClientSecret: header.rawClientSecret } : {}),
+  };
 }

@@ -16,7 +16,11 @@ export async function authenticateWithSecret(
   if (!clientId || clientSecret === undefined) throw invalidClient();
   const record = await context.registry.find(clientId);
   // Hash and compare even for an unknown client, so both failures take the same time.
-  const matches = verifyClientSecret(clientSecret, record?.secrets ?? []);
+  let matches = verifyClientSecret(clientSecret, record?.secrets ?? []);
+  // Basic credentials sent without the form-encoding of RFC 6749 §2.3.1 (curl -u, many
+  // libraries): a secret holding "+" or "%" was changed by decoding, so its raw form gets one
+  // more hash. Either form still has to match a stored hash in full.
+  if (!matches && credentials.rawClientSecret !== undefined) matches = verifyClientSecret(credentials.rawClientSecret, record?.secrets ?? []);
   if (!record || !matches) throw invalidClient();
   return record;
 }

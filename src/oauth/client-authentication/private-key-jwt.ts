@@ -3,8 +3,9 @@
  * key it registered. We check the signature against the client's registered JWKS, iss = sub =
  * client_id, aud = our issuer or token endpoint, exp (bounded), and that the jti is new.
  */
-import { createLocalJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JSONWebKeySet } from "jose";
+import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from "jose";
 import type { Client, ClientRecord } from "../../clients/client.js";
+import { ASSERTION_ALGORITHMS, usableAssertionKeys } from "../../clients/client-keys.js";
 import { TesseraError } from "../../errors.js";
 import type { PresentedClientCredentials } from "../token-request.js";
 import type { ClientAuthenticationContext } from "./client-authenticator.js";
@@ -12,24 +13,28 @@ import { invalidClient } from "./invalid-client.js";
 
 export const JWT_BEARER_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-/** Asymmetric algorithms only: a shared-secret HS256 assertion would need the secret stored in clear. */
-export const ASSERTION_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"] as const;
+/** The algorithms a client may sign its assertions with (published in the metadata). */
+export { ASSERTION_ALGORITHMS };
 
 /** Assertions are meant to be minted per request; a long-lived one is refused. */
 export const MAX_ASSERTION_LIFETIME_SECONDS = 600;
 const CLOCK_TOLERANCE_SECONDS = 30;
 
-/**
- * A key set per client record. Records are immutable and replaced on every change, so keying on
- * the record drops stale key sets by themselves.
- */
-const keySets = new WeakMap<Client, ReturnType<typeof createLocalJWKSet>>();
+type KeySet = ReturnType<typeof createLocalJWKSet>;
 
-function keySetOf(client: Client): ReturnType<typeof createLocalJWKSet> | undefined {
-  if (!client.jwks || !Array.isArray(client.jwks.keys)) return undefined;
+/**
+ * A key set per client record, or null when the client has no usable key. Records are immutable
+ * and replaced on every change, so keying on the record drops stale key sets by themselves.
+ */
+const keySets = new WeakMap<Client, KeySet | null>();
+
+function keySetOf(client: Client): KeySet | null {
   let keySet = keySets.get(client);
-  if (!keySet) {
-    keySet = createLocalJWKSet(client.jwks as unknown as JSONWebKeySet);
+  if (keySet === undefined) {
+    // Only keys that pass the registration rules: a weak or unusable key stored earlier is
+    // never handed to jose, whose refusals of such keys are not JOSE errors.
+    const keys = usableAssertionKeys(client.jwks);
+    keySet = keys.length > 0 ? createLocalJWKSet({ keys } as unknown as JSONWebKeySet) : null;
     keySets.set(client, keySet);
   }
   return keySet;
@@ -70,9 +75,10 @@ export async function authenticateWithPrivateKeyJwt(
       clockTolerance: CLOCK_TOLERANCE_SECONDS,
       currentDate: context.now(),
     }));
-  } catch (error) {
-    if (error instanceof joseErrors.JOSEError) throw invalidClient();
-    throw error;
+  } catch {
+    // Whatever the cause — bad signature, wrong claims, or a key jose will not use (its
+    // TypeErrors for weak RSA moduli, unsupported curves) — the client did not authenticate.
+    throw invalidClient();
   }
   const nowSeconds = Math.floor(context.now().getTime() / 1000);
   if (payload.exp! > nowSeconds + MAX_ASSERTION_LIFETIME_SECONDS + CLOCK_TOLERANCE_SECONDS) throw invalidClient();

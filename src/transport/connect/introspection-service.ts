@@ -8,7 +8,7 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { TesseraError } from "../../errors.js";
 import type { Caller, TokenIntrospection } from "../../oauth/token-introspection.js";
 import { IntrospectionService } from "../../gen/tessera/v1/introspection_service_pb.js";
-import { parseAuthorizationHeader } from "../authorization-header.js";
+import { basicClientCredentials, parseAuthorizationHeader } from "../authorization-header.js";
 import { originKey } from "./context.js";
 
 const seconds = (value: number) => timestampFromDate(new Date(value * 1000));
@@ -19,7 +19,7 @@ async function callerOf(introspection: TokenIntrospection, context: HandlerConte
   return introspection.authenticateCaller(
     header.scheme === "bearer"
       ? { bearerToken: header.token }
-      : { client: { method: "client_secret_basic", clientId: header.clientId, clientSecret: header.clientSecret } },
+      : { client: basicClientCredentials(header) },
     context.values.get(originKey),
   );
 }

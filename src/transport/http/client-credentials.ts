@@ -6,7 +6,7 @@
 import { TesseraError } from "../../errors.js";
 import type { CallerCredentials } from "../../oauth/token-introspection.js";
 import type { PresentedClientCredentials } from "../../oauth/token-request.js";
-import { parseAuthorizationHeader } from "../authorization-header.js";
+import { basicClientCredentials, parseAuthorizationHeader } from "../authorization-header.js";
 import { single, type BodyParameters } from "./form-body.js";
 import type { HttpRequest } from "./http-io.js";
 
@@ -21,7 +21,7 @@ export function presentedCredentials(request: HttpRequest, body: BodyParameters)
 
 /** Client credentials or a Bearer token; undefined when the request carries neither. */
 export function callerCredentials(request: HttpRequest, body: BodyParameters): CallerCredentials | undefined {
-  const authorization = parseAuthorizationHeader(request.headers.authorization);
+  const authorization = parseAuthorizationHeader(singleAuthorizationHeader(request));
   const bodyClientId = single(body, "client_id");
   const bodySecret = single(body, "client_secret");
   const assertion = single(body, "client_assertion");
@@ -35,7 +35,7 @@ export function callerCredentials(request: HttpRequest, body: BodyParameters): C
     if (bodyClientId !== undefined && bodyClientId !== authorization.clientId) {
       throw new TesseraError("invalid_request", "client_id in the body differs from the Basic credentials");
     }
-    return { client: { method: "client_secret_basic", clientId: authorization.clientId, clientSecret: authorization.clientSecret } };
+    return { client: basicClientCredentials(authorization) };
   }
   if (bodySecret !== undefined) {
     return { client: { method: "client_secret_post", clientId: bodyClientId, clientSecret: bodySecret } };
@@ -44,4 +44,20 @@ export function callerCredentials(request: HttpRequest, body: BodyParameters): C
     return { client: { method: "private_key_jwt", clientId: bodyClientId, clientAssertion: assertion, clientAssertionType: assertionType } };
   }
   return undefined;
+}
+
+/**
+ * The Authorization header, refused when sent twice. Node keeps the first and silently drops
+ * the others, while a proxy in front may act on the last: like a repeated body parameter
+ * (RFC 6749 §3.2), two sets of credentials in one request are refused, not chosen between.
+ */
+function singleAuthorizationHeader(request: HttpRequest): string | undefined {
+  const raw = request.rawHeaders;
+  let count = 0;
+  for (let index = 0; index < raw.length; index += 2) {
+    const name = raw[index]!;
+    if (name.length === 13 && name.toLowerCase() === "authorization") count++;
+  }
+  if (count > 1) throw new TesseraError("invalid_request", "send one Authorization header");
+  return request.headers.authorization;
 }

@@ -42,11 +42,17 @@ export function parseFormBody(body: Buffer): BodyParameters {
 /** JSON bodies, as SaaS M2M APIs accept: a flat object of strings (arrays only for repeatable names). */
 export function parseJsonBody(body: Buffer): BodyParameters {
   let value: unknown;
+  let text: string;
   try {
-    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
+    text = new TextDecoder("utf-8", { fatal: true }).decode(body);
+    value = JSON.parse(text);
   } catch {
     throw new TesseraError("invalid_request", "body is not valid JSON");
   }
+  // JSON.parse keeps the last of two equal names, where a form with a repeated parameter is
+  // refused (RFC 6749 §3.2): refuse both, so no two readers of one request can disagree.
+  const duplicate = firstDuplicateName(text);
+  if (duplicate !== undefined) throw new TesseraError("invalid_request", `parameter ${JSON.stringify(duplicate.slice(0, 64))} must not be repeated`);
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new TesseraError("invalid_request", "JSON body must be an object");
   }
@@ -60,6 +66,43 @@ export function parseJsonBody(body: Buffer): BodyParameters {
     }
   }
   return parameters;
+}
+
+/**
+ * The first member name that appears twice in one object of a JSON text (RFC 8259 §4: names
+ * "SHOULD be unique"), compared after unescaping, so "a" and "\u0061" are the same name.
+ * The text is already known to be valid JSON; this only walks its strings and brackets.
+ */
+export function firstDuplicateName(text: string): string | undefined {
+  // One entry per open object or array: the names an object has seen, or null for an array.
+  const open: (Set<string> | null)[] = [];
+  let expectingName = false;
+  for (let index = 0; index < text.length; index++) {
+    const character = text[index];
+    if (character === "{") {
+      open.push(new Set());
+      expectingName = true;
+    } else if (character === "[") {
+      open.push(null);
+    } else if (character === "}" || character === "]") {
+      open.pop();
+      expectingName = false;
+    } else if (character === ",") {
+      expectingName = open.at(-1) instanceof Set;
+    } else if (character === '"') {
+      let end = index + 1;
+      while (text[end] !== '"') end += text[end] === "\\" ? 2 : 1;
+      if (expectingName) {
+        const name = JSON.parse(text.slice(index, end + 1)) as string;
+        const names = open.at(-1)!;
+        if (names.has(name)) return name;
+        names.add(name);
+        expectingName = false;
+      }
+      index = end;
+    }
+  }
+  return undefined;
 }
 
 function addParameter(parameters: Map<string, string[]>, name: string, value: string): void {
