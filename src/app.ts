@@ -192,7 +192,8 @@ async function assemble(
   // Metrics are created before the OAuth core so limits can count refusals.
   const metrics = new Metrics({
     clients: () => registry.size,
-    unknownClients: () => registry.unknownSize,
+    // Unknown ids are no longer remembered (the registry answers them from memory).
+    unknownClients: () => 0,
     revocations: () => revocations.size,
     signingKeys: () => keyRing.keys().length,
     syncLagSeconds: () => (sync.lastResync ? (now().getTime() - sync.lastResync.getTime()) / 1000 : -1),
