@@ -18,6 +18,12 @@ export const ASSERTION_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384"
 /** Assertions are meant to be minted per request; a long-lived one is refused. */
 export const MAX_ASSERTION_LIFETIME_SECONDS = 600;
 const CLOCK_TOLERANCE_SECONDS = 30;
+/**
+ * The longest `jti` accepted: it is kept in the replay cache until the assertion expires, so its
+ * length is the caller's to choose otherwise. A UUID is 36 characters; 256 leaves room for any
+ * sensible scheme.
+ */
+export const MAX_ASSERTION_JTI_LENGTH = 256;
 
 /**
  * A key set per client record. Records are immutable and replaced on every change, so keying on
@@ -76,7 +82,8 @@ export async function authenticateWithPrivateKeyJwt(
   }
   const nowSeconds = Math.floor(context.now().getTime() / 1000);
   if (payload.exp! > nowSeconds + MAX_ASSERTION_LIFETIME_SECONDS + CLOCK_TOLERANCE_SECONDS) throw invalidClient();
-  const seen = context.replayCache.remember(`${clientId}\u0000${payload.jti!}`, payload.exp! + CLOCK_TOLERANCE_SECONDS, nowSeconds);
+  if (typeof payload.jti !== "string" || payload.jti.length > MAX_ASSERTION_JTI_LENGTH) throw invalidClient();
+  const seen = context.replayCache.remember(`${clientId}\u0000${payload.jti}`, payload.exp! + CLOCK_TOLERANCE_SECONDS, nowSeconds);
   if (seen === "full") throw new TesseraError("temporarily_unavailable", "too many client assertions in flight; retry shortly");
   if (seen === "replayed") throw invalidClient();
   return record;
