@@ -156,3 +156,46 @@ describe("rate limits", () => {
     expect(metrics).toMatch(/tessera_database_up 1/);
   });
 });
+
+describe("the caller's address behind trusted proxies (TESSERA_TRUSTED_PROXIES)", () => {
+  let server: TestServer;
+  let client: RegisteredClient;
+  beforeAll(async () => {
+    server = await startTestServer({ storage: "embedded", env: { TESSERA_LOCKOUT_THRESHOLD: "3", TESSERA_TRUSTED_PROXIES: "127.0.0.1/32, ::1" } });
+    client = await registerClient(server, { name: "behind-a-proxy", scopes: ["s"] });
+  });
+  afterAll(async () => server?.destroy());
+
+  const wrong = () => ({ clientId: client.clientId, clientSecret: "guess" });
+  const issueOverConnect = (forwardedFor: string, secret: string) =>
+    fetch(`${server.url}/tessera.v1.TokenService/IssueToken`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-forwarded-for": forwardedFor },
+      body: JSON.stringify({ clientId: client.clientId, clientSecret: secret }),
+    });
+
+  it("believes X-Forwarded-For from a trusted proxy: the guesser behind it waits, other callers behind it do not, over HTTP and Connect", async () => {
+    for (let i = 0; i < 3; i++) expect((await tokenFrom(server, "127.0.0.1", wrong(), { "x-forwarded-for": "203.0.113.7" })).status).toBe(401);
+    expect((await tokenFrom(server, "127.0.0.1", client, { "x-forwarded-for": "203.0.113.7" })).status).toBe(429);
+    expect((await issueOverConnect("203.0.113.7", client.clientSecret)).status).toBe(429);
+    expect((await tokenFrom(server, "127.0.0.1", client, { "x-forwarded-for": "203.0.113.8" })).status).toBe(200);
+    expect((await issueOverConnect("203.0.113.9", client.clientSecret)).status).toBe(200);
+  });
+
+  it("takes the right-most address that is not a trusted proxy, so a caller cannot write its way out", async () => {
+    for (let i = 0; i < 3; i++) {
+      const answer = await tokenFrom(server, "127.0.0.1", wrong(), { "x-forwarded-for": `198.51.100.${i}, 203.0.113.20, 127.0.0.1` });
+      expect(answer.status).toBe(401);
+    }
+    expect((await tokenFrom(server, "127.0.0.1", client, { "x-forwarded-for": "198.51.100.99, 203.0.113.20" })).status).toBe(429);
+    expect((await issueOverConnect("not-an-address, 203.0.113.20", client.clientSecret)).status).toBe(429);
+  });
+
+  it("ignores forwarding headers from peers that are not trusted proxies", async () => {
+    for (let i = 0; i < 3; i++) expect((await tokenFrom(server, "127.0.0.3", wrong(), { "x-forwarded-for": `203.0.113.${30 + i}` })).status).toBe(401);
+    expect((await tokenFrom(server, "127.0.0.3", client, { "x-forwarded-for": "203.0.113.99" })).status).toBe(429);
+    // The same caller reached through the trusted proxy is the same address, and waits too.
+    expect((await tokenFrom(server, "127.0.0.1", client, { "x-forwarded-for": "127.0.0.3" })).status).toBe(429);
+    expect((await tokenFrom(server, "127.0.0.1", client, { "x-forwarded-for": "127.0.0.4" })).status).toBe(200);
+  });
+});
