@@ -10,9 +10,11 @@ import { setFlagsFromString } from "node:v8";
 import http from "node:http";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { SignJWT, generateKeyPair } from "jose";
+import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TokenService } from "../../src/gen/tessera/v1/token_service_pb.js";
+import { MAX_ASSERTION_JTI_LENGTH } from "../../src/oauth/client-authentication/private-key-jwt.js";
+import { registerClient } from "../support/clients.js";
 import { basicAuthorization, startTestServer, type TestServer } from "../support/test-server.js";
 
 const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -91,6 +93,32 @@ describe("client ids outside the id alphabet or length", () => {
       const grpcError = await tokens.issueToken({ clientId, credential: { case: "clientSecret", value: "guess" } }).catch((error: unknown) => error);
       expect((grpcError as ConnectError).code).toBe(Code.Unauthenticated);
     }
+  });
+});
+
+describe("a client assertion's jti, kept until the assertion expires", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ storage: "embedded" });
+  });
+  afterAll(async () => server?.destroy());
+
+  it(`is accepted up to ${MAX_ASSERTION_JTI_LENGTH} characters and refused as invalid_client beyond`, async () => {
+    const pair = await generateKeyPair("ES256");
+    const keyed = await registerClient(server, { name: "keyed", scopes: ["s"], jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), kid: "k1" }] } });
+    const withJti = async (jti: string) =>
+      post(
+        server,
+        "/oauth/token",
+        form({
+          grant_type: "client_credentials",
+          client_assertion_type: ASSERTION_TYPE,
+          client_assertion: await new SignJWT({}).setProtectedHeader({ alg: "ES256", kid: "k1" }).setIssuer(keyed.clientId).setSubject(keyed.clientId).setAudience(server.url).setJti(jti).setExpirationTime("1m").sign(pair.privateKey),
+        }),
+      );
+    expect((await withJti("j".repeat(MAX_ASSERTION_JTI_LENGTH))).status).toBe(200);
+    expect(await withJti("k".repeat(MAX_ASSERTION_JTI_LENGTH + 1))).toEqual({ status: 401, error: "invalid_client" });
+    expect(await withJti("l".repeat(8_000))).toEqual({ status: 401, error: "invalid_client" });
   });
 });
 
