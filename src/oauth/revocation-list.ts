@@ -9,10 +9,12 @@
  * MAX_REVOCATIONS_PER_CLIENT live revocations, they collapse into one cutoff for that client:
  * every token of it expiring no later than the latest one revoked is refused. Tokens of a client
  * get later expiries as they are issued later, so this is a per-client "not before" kept inside
- * this list, derived from the stored revocations alone: every replica, and every reload, arrives
- * at the same cutoff with no further state. It may refuse some of the client's tokens that were
- * never revoked — the safe direction — and only for a client that revokes en masse, which then
- * simply asks for new tokens.
+ * this list, derived from the stored revocations alone: no new storage, and every replica and
+ * every reload refuses every revoked token. It may also refuse some of the client's tokens that
+ * were never revoked (those expiring within the same second as, or before, the latest revoked
+ * one) — the safe direction, and only for a client that revokes en masse, which then simply asks
+ * for new tokens. Where exactly the cutoff falls depends on the order revocations arrived in, so
+ * for such a client replicas may differ on which never-revoked tokens they refuse.
  */
 
 export interface Revocation {

@@ -93,7 +93,7 @@ describe("three replicas on one PostgreSQL", () => {
   it("serve a client created on one replica from every replica at once", async () => {
     const [a, b, c] = replicas as [Replica, Replica, Replica];
     const bearer = await adminToken(a);
-    // b has just been asked for this id and said no: the negative cache must not hide the creation.
+    // b has just been asked for this id and said no: that answer must not hide the creation.
     expect((await token(b, "created-on-a", "x".repeat(43))).status).toBe(401);
     const created = await admin(a).createClient({ clientId: "created-on-a", name: "replicated", scopes: ["r"] }, { headers: { authorization: `Bearer ${bearer}` } });
     await within(PROPAGATION_LIMIT_MS, async () => (await token(b, "created-on-a", created.clientSecret)).status === 200);
