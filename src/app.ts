@@ -49,6 +49,7 @@ import { tokenServiceImpl } from "./transport/connect/token-service.js";
 import { createHttpGateway, type Readiness } from "./transport/http/gateway.js";
 import { endpointUrl, renderMetadata, TOKEN_PATH } from "./transport/http/metadata.js";
 import { listen } from "./transport/listener.js";
+import { clientAddressResolver } from "./transport/client-address.js";
 import { ClientAdminService, file_tessera_v1_client_admin_service } from "./gen/tessera/v1/client_admin_service_pb.js";
 import { IntrospectionService, file_tessera_v1_introspection_service } from "./gen/tessera/v1/introspection_service_pb.js";
 import { TokenService, file_tessera_v1_token_service } from "./gen/tessera/v1/token_service_pb.js";
@@ -200,7 +201,8 @@ async function assemble(
   // Metrics are created before the OAuth core so limits can count refusals.
   const metrics = new Metrics({
     clients: () => registry.size,
-    unknownClients: () => registry.unknownSize,
+    // Unknown ids are no longer remembered (the registry answers them from memory).
+    unknownClients: () => 0,
     revocations: () => revocations.size,
     signingKeys: () => keyRing.keys().length,
     syncLagSeconds: () => (sync.lastResync ? (now().getTime() - sync.lastResync.getTime()) / 1000 : -1),
@@ -257,6 +259,7 @@ async function assemble(
   });
 
   // Transports.
+  const originOf = clientAddressResolver(config.trustedProxies);
   const health = new HealthStatus();
   const servingStates = (state: "SERVING" | "NOT_SERVING") => {
     health.set("", state);
@@ -298,6 +301,7 @@ async function assemble(
     readiness,
     metrics,
     log,
+    originOf,
   });
   const reflection = reflectionServiceImpls({
     files: [
@@ -316,8 +320,8 @@ async function assemble(
       rpcService(Health, healthServiceImpl(health)),
       ...reflection.map(([service, impl]) => rpcService(service, impl)),
     ],
-    // The peer address travels with each call, for rate limits and the lockout.
-    contextValues: (request) => createContextValues().set(originKey, { ip: request.socket?.remoteAddress ?? "unknown" }),
+    // The caller's address travels with each call, for rate limits and the lockout.
+    contextValues: (request) => createContextValues().set(originKey, originOf(request)),
     interceptors: [
       loggingInterceptor(log, metrics),
       bearerAuthorizationInterceptor({

@@ -1,19 +1,24 @@
 /**
  * The clients in memory: the token and introspection hot paths read clients and secret hashes
  * from here, never from the database. Changes made through this process are applied as they
- * commit; a client not in memory (created by another replica) is read once on first use.
+ * commit; changes made by other replicas arrive by refresh() (their announcements) and resync().
+ *
+ * An id not in memory is answered "unknown" from memory too, without a query. Reading storage on
+ * a miss would let anyone turn random ids into database load and tell known ids from unknown
+ * ones by timing (a query is most of a millisecond). The cost is a race: a client created on
+ * another replica a moment ago is unknown here until its announcement arrives (milliseconds;
+ * after a lost connection, the resync that follows the reconnect). A caller that was handed
+ * fresh credentials and gets invalid_client in that window succeeds on its retry. A read on a
+ * miss, even rate-limited, would only narrow that window, and would hand the rate limit's budget
+ * to whoever sends the most random ids.
  *
  * Start-up reads every client a page at a time, so the rows of one giant result never sit in
  * memory beside the registry. A resync afterwards lists only each client's version, re-reads
  * the clients whose version differs or that are missing, and drops the ones no longer listed.
  */
-import { CLIENT_ID_PATTERN, type Client, type ClientRecord } from "./client.js";
+import type { Client, ClientRecord } from "./client.js";
 import type { ClientKeysetQuery, ClientRepository, ClientVersion } from "./client-repository.js";
 
-/** How long "no such client" is remembered, so random ids cannot make every request a query. */
-const NEGATIVE_TTL_MS = 5_000;
-/** At most this many unknown ids are remembered; the oldest are forgotten first. */
-const NEGATIVE_CAPACITY = 10_000;
 /**
  * Clients (with their secrets) per query when loading, and per batch when re-reading changed
  * ones. With 100,000 clients on PostgreSQL, pages of 10,000 started as fast as one query did
@@ -28,8 +33,6 @@ export type ClientRegistryStorage = Pick<ClientRepository, "findClient" | "findC
 
 export interface ClientRegistryOptions {
   readonly repository: ClientRegistryStorage;
-  /** Milliseconds since the epoch; for the negative cache's expiry. */
-  readonly clock?: () => number;
   readonly recordPageSize?: number;
   readonly versionPageSize?: number;
 }
@@ -49,10 +52,7 @@ interface Pass {
 
 export class ClientRegistry {
   private readonly records = new Map<string, ClientRecord>();
-  /** Unknown client ids → when to forget them (insertion order = age). */
-  private readonly unknown = new Map<string, number>();
   private readonly repository: ClientRegistryStorage;
-  private readonly clock: () => number;
   private readonly recordPageSize: number;
   private readonly versionPageSize: number;
   private current: Pass | undefined;
@@ -64,7 +64,6 @@ export class ClientRegistry {
 
   constructor(options: ClientRegistryOptions) {
     this.repository = options.repository;
-    this.clock = options.clock ?? Date.now;
     this.recordPageSize = options.recordPageSize ?? RECORD_PAGE_SIZE;
     this.versionPageSize = options.versionPageSize ?? VERSION_PAGE_SIZE;
   }
@@ -105,45 +104,21 @@ export class ClientRegistry {
   }
 
   /**
-   * The client from memory, falling back to storage for one this replica has not seen yet
-   * (created elsewhere a moment ago). A miss is remembered briefly and boundedly.
+   * The client from memory; undefined for an id no replica has announced (see the top of this
+   * file for why a miss never reads storage).
    */
-  async find(clientId: string): Promise<ClientRecord | undefined> {
-    // No stored id falls outside the alphabet, so such an id is answered without a query
-    // (and bytes PostgreSQL refuses, such as NUL, never reach it).
-    if (!CLIENT_ID_PATTERN.test(clientId)) return undefined;
-    const cached = this.records.get(clientId);
-    if (cached) return cached;
-    const forgetAt = this.unknown.get(clientId);
-    if (forgetAt !== undefined) {
-      if (forgetAt > this.clock()) return undefined;
-      this.unknown.delete(clientId);
-    }
-    const stored = await this.repository.findClient(clientId);
-    if (stored) this.keep(stored);
-    else this.rememberUnknown(clientId);
-    return stored;
+  find(clientId: string): ClientRecord | undefined {
+    return this.records.get(clientId);
   }
 
   /** Re-reads one client after another replica changed it. */
   async refresh(clientId: string): Promise<void> {
-    this.unknown.delete(clientId);
     const stored = await this.repository.findClient(clientId);
     if (stored) this.keep(stored);
     else this.remove(clientId);
   }
 
-  get unknownSize(): number {
-    return this.unknown.size;
-  }
-
-  /** The client from memory only; for verification paths that must never wait on storage. */
-  peek(clientId: string): ClientRecord | undefined {
-    return this.records.get(clientId);
-  }
-
   put(record: ClientRecord): void {
-    this.unknown.delete(record.client.id);
     this.keep(record);
   }
 
@@ -177,8 +152,6 @@ export class ClientRegistry {
         for (const id of this.records.keys()) {
           if (!pass.listed.has(id) && !pass.changedMeanwhile.has(id)) this.records.delete(id);
         }
-        // Announcements may have been lost, and with them the creation of an id remembered as unknown.
-        this.unknown.clear();
       } finally {
         this.current = undefined;
       }
@@ -197,14 +170,6 @@ export class ClientRegistry {
       if (record) this.records.set(clientId, record);
       else this.records.delete(clientId);
     }
-  }
-
-  private rememberUnknown(clientId: string): void {
-    if (this.unknown.size >= NEGATIVE_CAPACITY) {
-      const oldest = this.unknown.keys().next().value;
-      if (oldest !== undefined) this.unknown.delete(oldest);
-    }
-    this.unknown.set(clientId, this.clock() + NEGATIVE_TTL_MS);
   }
 }
 

@@ -4,6 +4,7 @@
  * so an operator fixes a deployment in one pass.
  */
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import path from "node:path";
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from "../keys/algorithms.js";
 import type { AbuseLimitPolicy } from "../oauth/abuse-limits.js";
@@ -16,6 +17,13 @@ export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" |
 export interface TlsConfig {
   readonly cert: Buffer;
   readonly key: Buffer;
+}
+
+/** An address range in CIDR notation, parsed. */
+export interface IpSubnet {
+  readonly address: string;
+  readonly prefix: number;
+  readonly family: "ipv4" | "ipv6";
 }
 
 export type StorageConfig =
@@ -41,6 +49,8 @@ export interface Config {
   readonly maxTokenLifetimeSeconds: number;
   readonly scopePolicy: ScopePolicy;
   readonly abuseLimits: AbuseLimitPolicy;
+  /** Proxies whose X-Forwarded-For is believed when deriving the caller's address; none by default. */
+  readonly trustedProxies: readonly IpSubnet[];
   /** How long tokens are still issued and verified from memory while the database is unreachable. */
   readonly degradedWindowSeconds: number;
   /** Lifetime of refresh tokens, for clients that opted in to them. */
@@ -146,8 +156,9 @@ export function loadConfig(env: Env = process.env): Config {
     perClientPerSecond: parseInteger(read("TESSERA_RATE_LIMIT_PER_CLIENT"), { name: "TESSERA_RATE_LIMIT_PER_CLIENT", fallback: 10_000, min: 0, max: 10_000_000 }, problems),
     lockoutThreshold: parseInteger(read("TESSERA_LOCKOUT_THRESHOLD"), { name: "TESSERA_LOCKOUT_THRESHOLD", fallback: 10, min: 0, max: 1_000 }, problems),
     lockoutBaseSeconds: 1,
-    lockoutMaxSeconds: parseDuration(read("TESSERA_LOCKOUT_MAX"), { name: "TESSERA_LOCKOUT_MAX", fallback: 900 }, problems),
+    lockoutMaxSeconds: parseDuration(read("TESSERA_LOCKOUT_MAX"), { name: "TESSERA_LOCKOUT_MAX", fallback: 60 }, problems),
   };
+  const trustedProxies = parseSubnets(read("TESSERA_TRUSTED_PROXIES"), "TESSERA_TRUSTED_PROXIES", problems);
 
   const scopePolicy = read("TESSERA_SCOPE_POLICY") ?? "strict";
   if (scopePolicy !== "strict" && scopePolicy !== "narrow") problems.push("TESSERA_SCOPE_POLICY must be strict or narrow");
@@ -176,6 +187,7 @@ export function loadConfig(env: Env = process.env): Config {
     scopePolicy: scopePolicy as ScopePolicy,
     degradedWindowSeconds,
     abuseLimits: Object.freeze(abuseLimits),
+    trustedProxies: Object.freeze(trustedProxies),
     refreshTokenLifetimeSeconds,
     keyRotationIntervalSeconds,
     jwksMaxAgeSeconds,
@@ -198,6 +210,24 @@ function checkIssuer(issuer: string, problems: string[]): void {
   if (url.search !== "" || url.hash !== "" || issuer.includes("?") || issuer.includes("#")) {
     problems.push("TESSERA_ISSUER must not have a query or fragment (RFC 8414 §2)");
   }
+}
+
+/** Comma-separated CIDRs ("10.0.0.0/8, fd00::/8"); a bare address is a range of one. */
+function parseSubnets(raw: string | undefined, name: string, problems: string[]): IpSubnet[] {
+  if (raw === undefined) return [];
+  const subnets: IpSubnet[] = [];
+  for (const entry of raw.split(",").map((part) => part.trim()).filter((part) => part !== "")) {
+    const [address = "", prefixText, ...rest] = entry.split("/");
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    const prefix = prefixText === undefined ? bits : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : -1;
+    if (family === 0 || rest.length > 0 || prefix < 0 || prefix > bits) {
+      problems.push(`${name} must be comma-separated IPv4 or IPv6 CIDRs such as 10.0.0.0/8 or fd00::/8, got ${JSON.stringify(entry)}`);
+      continue;
+    }
+    subnets.push(Object.freeze({ address, prefix, family: family === 4 ? "ipv4" : "ipv6" }));
+  }
+  return subnets;
 }
 
 function parseInteger(

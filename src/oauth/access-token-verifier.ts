@@ -48,7 +48,7 @@ export class AccessTokenVerifier {
   /** The token's facts if it is active now; undefined otherwise. */
   async verify(token: string): Promise<ActiveAccessToken | undefined> {
     const facts = await this.verifySignedClaims(token);
-    if (!facts || this.options.revocations.isRevoked(facts.jti)) return undefined;
+    if (!facts || this.options.revocations.isRevoked(facts)) return undefined;
     const now = this.options.now();
     if (facts.expiresAt <= now.getTime() / 1000) return undefined;
     const client = await this.options.registry.find(facts.clientId);

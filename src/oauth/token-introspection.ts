@@ -61,6 +61,7 @@ export class TokenIntrospection {
       if (!token.scopes.includes(INTROSPECT_SCOPE)) {
         throw new TesseraError("insufficient_scope", `the bearer token lacks ${INTROSPECT_SCOPE}`);
       }
+      this.options.limits?.afterBearerAuthentication(origin);
       return { clientId: token.clientId, mayIntrospectAny: true };
     }
     const record = await this.options.authenticator.authenticate(credentials?.client, origin);

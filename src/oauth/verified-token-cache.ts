@@ -10,8 +10,9 @@
  * An entry holds the signing key it was verified with and is only served while the key ring
  * still publishes that very key, so a revoked or retired key stops its tokens at once. Only
  * successes are cached, and an entry is served only for the whole token it was verified as
- * (signature included), so a forgery can never hit. The cache is bounded; the oldest entry goes
- * first.
+ * (signature included), so a forgery can never hit. The cache is bounded in entries and in the
+ * bytes of the tokens it holds (a client's claims template makes its tokens as long as it
+ * likes); the oldest entry goes first.
  *
  * The map is keyed by the token's last characters, which lie in its signature: V8 hashes a
  * string key over its full length, and hashing each request's fresh ~700-character RS256 token
@@ -30,6 +31,8 @@ export interface VerifiedToken<Facts, Key> {
 
 /** Enough for every token in use at a busy resource-server fleet's working set; ~1.5 KiB each. */
 export const VERIFIED_TOKEN_CACHE_SIZE = 4096;
+/** Bytes of token text held at most (two a character), whatever the tokens' lengths. */
+export const VERIFIED_TOKEN_CACHE_BYTES = 16 * 1024 * 1024;
 
 /**
  * Characters of the token's end that key the map: 192 bits of the signature, so genuine tokens
@@ -44,8 +47,17 @@ function keyOf(token: string): string {
 
 export class VerifiedTokenCache<Facts, Key> {
   private readonly entries = new Map<string, VerifiedToken<Facts, Key>>();
+  private bytes = 0;
 
-  constructor(private readonly maxEntries = VERIFIED_TOKEN_CACHE_SIZE) {}
+  constructor(
+    private readonly maxEntries = VERIFIED_TOKEN_CACHE_SIZE,
+    private readonly maxBytes = VERIFIED_TOKEN_CACHE_BYTES,
+  ) {}
+
+  /** Bytes of token text held. */
+  get byteSize(): number {
+    return this.bytes;
+  }
 
   get size(): number {
     return this.entries.size;
@@ -57,17 +69,26 @@ export class VerifiedTokenCache<Facts, Key> {
     const entry = this.entries.get(key);
     if (!entry || entry.token !== token) return undefined;
     if (entry.expiresAt <= nowSeconds || currentKey(entry.kid) !== entry.key) {
-      this.entries.delete(key);
+      this.remove(key);
       return undefined;
     }
     return entry.facts;
   }
 
   set(entry: VerifiedToken<Facts, Key>): void {
+    const cost = 2 * entry.token.length;
+    if (cost > this.maxBytes) return;
     const key = keyOf(entry.token);
-    if (this.entries.size >= this.maxEntries && !this.entries.has(key)) {
-      this.entries.delete(this.entries.keys().next().value!);
-    }
+    this.remove(key);
     this.entries.set(key, entry);
+    this.bytes += cost;
+    while (this.entries.size > this.maxEntries || this.bytes > this.maxBytes) this.remove(this.entries.keys().next().value!);
+  }
+
+  private remove(key: string): void {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return;
+    this.entries.delete(key);
+    this.bytes -= 2 * entry.token.length;
   }
 }

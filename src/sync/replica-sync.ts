@@ -52,7 +52,7 @@ export class ReplicaSync {
       change.kind === "client"
         ? registry.refresh(change.clientId)
         : change.kind === "revocation"
-          ? Promise.resolve(revocations.remember(change.jti, new Date(change.expireTime)))
+          ? Promise.resolve(revocations.remember({ jti: change.jti, clientId: change.clientId, expireTime: new Date(change.expireTime) }))
           : keyRing.load();
     work.catch((error: unknown) => {
       log.warn({ err: error, change: change.kind }, "could not apply a change from another replica; resyncing");

@@ -1,6 +1,7 @@
 /**
- * The in-memory client registry: misses go to storage once, are remembered briefly and
- * boundedly, and a refresh (another replica's change) forgets them. Start-up loads every client
+ * The in-memory client registry: every lookup is answered from memory, an unknown id included
+ * (no query, whatever the id), and a refresh (another replica's change) brings a client in or
+ * takes it out. Start-up loads every client
  * in keyset pages; a resync compares versions and re-reads only what differs, without undoing
  * a change that lands while it runs.
  */
@@ -107,39 +108,26 @@ class FakeStorage implements ClientRegistryStorage {
 const ids = (...names: string[]) => names.map((name) => `client-${name}`);
 
 describe("ClientRegistry", () => {
-  it("asks storage once for an unknown id while the negative entry lives, then again after it expires", async () => {
-    let now = 1_000_000;
-    const storage = new FakeStorage();
-    const registry = new ClientRegistry({ repository: storage, clock: () => now });
-    for (let i = 0; i < 100; i++) expect(await registry.find("ghost")).toBeUndefined();
-    expect(storage.callsOf("findClient")).toEqual(["ghost"]);
-    now += 5_001;
-    await registry.find("ghost");
-    expect(storage.callsOf("findClient")).toEqual(["ghost", "ghost"]);
-  });
-
-  it("remembers at most 10,000 unknown ids, forgetting the oldest first", async () => {
-    const storage = new FakeStorage();
-    const registry = new ClientRegistry({ repository: storage, clock: () => 0 });
-    for (let i = 0; i < 10_050; i++) await registry.find(`random-${i}`);
-    expect(registry.unknownSize).toBe(10_000);
+  it("answers an unknown id from memory, without asking storage, however many ids are tried", async () => {
+    const storage = new FakeStorage([record("known")]);
+    const registry = new ClientRegistry({ repository: storage });
+    await registry.loadAll();
     storage.calls.length = 0;
-    await registry.find("random-0");
-    await registry.find("random-10049");
-    expect(storage.callsOf("findClient")).toEqual(["random-0"]);
+    for (let i = 0; i < 1_000; i++) expect(registry.find(`random-${i}`)).toBeUndefined();
+    expect(registry.find("x".repeat(20_000))).toBeUndefined();
+    expect(storage.calls).toEqual([]);
   });
 
-  it("finds a client created elsewhere after a refresh clears its negative entry", async () => {
+  it("finds a client created elsewhere once its announcement refreshes it, and drops it when deleted", async () => {
     const storage = new FakeStorage();
-    const registry = new ClientRegistry({ repository: storage, clock: () => 0 });
-    expect(await registry.find("late")).toBeUndefined();
+    const registry = new ClientRegistry({ repository: storage });
     storage.rows.set("late", record("late"));
-    expect(await registry.find("late")).toBeUndefined();
+    expect(registry.find("late")).toBeUndefined();
     await registry.refresh("late");
-    expect((await registry.find("late"))?.client.id).toBe("late");
+    expect(registry.find("late")?.client.id).toBe("late");
     storage.rows.delete("late");
     await registry.refresh("late");
-    expect(registry.peek("late")).toBeUndefined();
+    expect(registry.find("late")).toBeUndefined();
   });
 
   it("serves known clients from memory without asking storage", async () => {
@@ -157,7 +145,7 @@ describe("ClientRegistry.loadAll, at start-up", () => {
     const registry = new ClientRegistry({ repository: storage, recordPageSize: 2 });
     await registry.loadAll();
     expect(registry.size).toBe(5);
-    for (const id of ids("a", "b", "c", "d", "e")) expect(registry.peek(id)?.client.id).toBe(id);
+    for (const id of ids("a", "b", "c", "d", "e")) expect(registry.find(id)?.client.id).toBe(id);
     expect(storage.callsOf("listClientsAfter")).toEqual([undefined, "client-b", "client-d"]);
   });
 
@@ -179,8 +167,8 @@ describe("ClientRegistry.loadAll, at start-up", () => {
     registry.remove("client-a");
     page.release();
     await loading;
-    expect(registry.peek("client-a")).toBeUndefined();
-    expect(registry.peek("client-b")).toBeDefined();
+    expect(registry.find("client-a")).toBeUndefined();
+    expect(registry.find("client-b")).toBeDefined();
   });
 
   it("keeps a client refreshed while the load is in flight rather than the load's older copy", async () => {
@@ -193,7 +181,7 @@ describe("ClientRegistry.loadAll, at start-up", () => {
     await registry.refresh("client-a");
     page.release();
     await loading;
-    expect(registry.peek("client-a")?.client.revision).toBe(2);
+    expect(registry.find("client-a")?.client.revision).toBe(2);
   });
 });
 
@@ -220,29 +208,27 @@ describe("ClientRegistry.resync", () => {
     for (const id of ids("b", "d")) storage.rows.set(id, changed(storage.rows.get(id)!));
     await registry.resync();
     expect(storage.callsOf("findClients")).toEqual([ids("b", "d")]);
-    expect(registry.peek("client-b")?.client.revision).toBe(2);
-    expect(registry.peek("client-d")?.client.revision).toBe(2);
-    expect(registry.peek("client-a")?.client.revision).toBe(1);
+    expect(registry.find("client-b")?.client.revision).toBe(2);
+    expect(registry.find("client-d")?.client.revision).toBe(2);
+    expect(registry.find("client-a")?.client.revision).toBe(1);
   });
 
   it("drops clients deleted in storage without reading anything but versions", async () => {
     const { storage, registry } = await loaded(["a", "b", "c"]);
     storage.rows.delete("client-b");
     await registry.resync();
-    expect(registry.peek("client-b")).toBeUndefined();
+    expect(registry.find("client-b")).toBeUndefined();
     expect(registry.size).toBe(2);
     expect(storage.callsOf("findClients")).toEqual([]);
   });
 
-  it("picks up clients created elsewhere, and forgets the ids it remembered as unknown", async () => {
+  it("picks up clients created elsewhere that it had answered as unknown", async () => {
     const { storage, registry } = await loaded(["a"]);
-    expect(await registry.find("client-new")).toBeUndefined();
-    expect(registry.unknownSize).toBe(1);
+    expect(registry.find("client-new")).toBeUndefined();
     storage.rows.set("client-new", record("client-new"));
     await registry.resync();
     expect(storage.callsOf("findClients")).toEqual([["client-new"]]);
-    expect(registry.peek("client-new")?.client.id).toBe("client-new");
-    expect(registry.unknownSize).toBe(0);
+    expect(registry.find("client-new")?.client.id).toBe("client-new");
   });
 
   it("treats a client deleted and created again under the same id (revision 1, later update time) as changed", async () => {
@@ -251,7 +237,7 @@ describe("ClientRegistry.resync", () => {
     storage.rows.set("client-a", recreated);
     await registry.resync();
     expect(storage.callsOf("findClients")).toEqual([["client-a"]]);
-    expect(registry.peek("client-a")).toBe(recreated);
+    expect(registry.find("client-a")).toBe(recreated);
   });
 
   it("lists versions in keyset pages and re-reads changed clients in batches of the record page size", async () => {
@@ -263,9 +249,9 @@ describe("ClientRegistry.resync", () => {
     await registry.resync();
     expect(storage.callsOf("listClientVersionsAfter")).toEqual([undefined, "client-d", "client-g"]);
     expect(storage.callsOf("findClients")).toEqual([ids("b", "c"), ids("d"), ids("e", "f"), ids("g"), ids("h")]);
-    expect([...ids("b", "c", "d", "e", "f", "g")].map((id) => registry.peek(id)?.client.revision)).toEqual([2, 2, 2, 2, 2, 2]);
-    expect(registry.peek("client-h")).toBeDefined();
-    expect(registry.peek("client-a")).toBeUndefined();
+    expect([...ids("b", "c", "d", "e", "f", "g")].map((id) => registry.find(id)?.client.revision)).toEqual([2, 2, 2, 2, 2, 2]);
+    expect(registry.find("client-h")).toBeDefined();
+    expect(registry.find("client-a")).toBeUndefined();
     expect(registry.size).toBe(7);
   });
 
@@ -278,7 +264,7 @@ describe("ClientRegistry.resync", () => {
     storage.rows.delete("client-a");
     versions.release();
     await resyncing;
-    expect(registry.peek("client-a")).toBeUndefined();
+    expect(registry.find("client-a")).toBeUndefined();
   });
 
   it("waits for a load in flight instead of interleaving with it", async () => {
@@ -315,7 +301,7 @@ describe("a live change landing while a resync is in flight", () => {
     await registry.refresh("client-a");
     release();
     await resyncing;
-    expect(registry.peek("client-a")?.client.revision).toBe(3);
+    expect(registry.find("client-a")?.client.revision).toBe(3);
   });
 
   it("is not undone when it is a put of this replica's own newer change", async () => {
@@ -325,7 +311,7 @@ describe("a live change landing while a resync is in flight", () => {
     registry.put(newer);
     release();
     await resyncing;
-    expect(registry.peek("client-a")).toBe(newer);
+    expect(registry.find("client-a")).toBe(newer);
   });
 
   it("is not undone when it is a remove: the deleted client does not come back", async () => {
@@ -334,24 +320,23 @@ describe("a live change landing while a resync is in flight", () => {
     registry.remove("client-a");
     release();
     await resyncing;
-    expect(registry.peek("client-a")).toBeUndefined();
+    expect(registry.find("client-a")).toBeUndefined();
   });
 
-  it("keeps a client created after its page of versions was read, whether put, refreshed or read on first use", async () => {
+  it("keeps a client created after its page of versions was read, whether put or refreshed", async () => {
     const storage = new FakeStorage([record("client-a")]);
     const registry = new ClientRegistry({ repository: storage });
     await registry.loadAll();
     const versions = storage.holdNext("listClientVersionsAfter");
     const resyncing = registry.resync();
     await versions.reached;
-    for (const id of ids("put", "refreshed", "used")) storage.rows.set(id, record(id));
+    for (const id of ids("put", "refreshed")) storage.rows.set(id, record(id));
     registry.put(storage.rows.get("client-put")!);
     await registry.refresh("client-refreshed");
-    expect(await registry.find("client-used")).toBeDefined();
     versions.release();
     await resyncing;
-    for (const id of ids("put", "refreshed", "used")) expect(registry.peek(id)?.client.id).toBe(id);
-    expect(registry.size).toBe(4);
+    for (const id of ids("put", "refreshed")) expect(registry.find(id)?.client.id).toBe(id);
+    expect(registry.size).toBe(3);
   });
 
   it("still leaves later resyncs free to change the same client", async () => {
@@ -362,6 +347,6 @@ describe("a live change landing while a resync is in flight", () => {
     await resyncing;
     storage.rows.set("client-a", changed(storage.rows.get("client-a")!));
     await registry.resync();
-    expect(registry.peek("client-a")?.client.revision).toBe(4);
+    expect(registry.find("client-a")?.client.revision).toBe(4);
   });
 });

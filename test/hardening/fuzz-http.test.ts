@@ -13,7 +13,7 @@
 import http from "node:http";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { exportJWK, generateKeyPair } from "jose";
+import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { Code } from "@connectrpc/connect";
 import { RPC_READ_MAX_BYTES } from "../../src/transport/connect/rpc-handler.js";
 import { clientCredentialsToken, registerClient, type RegisteredClient } from "../support/clients.js";
@@ -26,9 +26,11 @@ import {
   fuzzParameters,
   headerValue,
   hostileString,
+  junkClientId,
   oauthErrorOf,
   pathOf,
   publishedKeys,
+  RECURRING_JUNK_CLIENT_IDS,
   runs,
   sendHttp1,
   sendRaw,
@@ -442,6 +444,43 @@ describe.each(STORAGE_KINDS)("the HTTP gateway under generated hostile requests,
           // A known failure (a NUL byte in a Basic client id), pinned so the property stays red until fixed.
           examples: [["/oauth/token", "basic", "a\u0000b", "secret"]],
         }),
+      );
+      await expectHealthy();
+    },
+    timeoutFor(runs()),
+  );
+
+  it(
+    "refuses client ids outside the id alphabet or length as invalid_client wherever they travel, however often, and stores none of them",
+    async () => {
+      // The recurring ids come back far more often than the lockout threshold: a stored id would
+      // turn into a lockout (429); an id that is never stored stays a plain invalid_client.
+      const assertionKey = (await generateKeyPair("ES256")).privateKey;
+      const assertionFor = (subject: string) =>
+        new SignJWT({}).setProtectedHeader({ alg: "ES256" }).setIssuer(subject).setSubject(subject).setAudience(server.config.issuer).setJti(crypto.randomUUID()).setExpirationTime("1m").sign(assertionKey);
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom(...OAUTH_PATHS),
+          fc.constantFrom("basic", "post-form", "post-json", "assertion"),
+          fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...RECURRING_JUNK_CLIENT_IDS) }, { weight: 1, arbitrary: junkClientId() }),
+          async (path, where, junkId) => {
+            // Inside the 16 KiB head and body caps: the assertion carries the id three times.
+            const clientId = where === "assertion" ? junkId.slice(0, 3_000) : junkId.slice(0, 10_000);
+            const parameters: Record<string, string> = path === "/oauth/token" ? { grant_type: "client_credentials" } : { token: "not-a-token" };
+            const headers: Record<string, string> = { "content-type": where === "post-json" ? "application/json" : "application/x-www-form-urlencoded" };
+            if (where === "basic") headers.authorization = basic(clientId, "a-wrong-secret");
+            if (where === "post-form" || where === "post-json") Object.assign(parameters, { client_id: clientId, client_secret: "a-wrong-secret" });
+            if (where === "assertion") Object.assign(parameters, { client_id: clientId, client_assertion_type: ASSERTION_TYPE, client_assertion: await assertionFor(clientId) });
+            const payload = where === "post-json" ? JSON.stringify(parameters) : Object.entries(parameters).map(([n, v]) => `${n}=${encodeFormComponent(v)}`).join("&");
+            const attempt: HttpAttempt = { method: "POST", path, headers, body: Buffer.from(payload) };
+            const answer = await send(server.port, attempt);
+            if (!answer) return;
+            const refusal = { status: answer.status, error: (oauthErrorOf(answer) as { error?: string }).error };
+            // A body the parser refuses (a NUL byte, a lone surrogate) never reaches authentication.
+            expect([{ status: 401, error: "invalid_client" }, { status: 400, error: "invalid_request" }], describeAttempt(attempt)).toContainEqual(refusal);
+          },
+        ),
+        fuzzParameters(runs()),
       );
       await expectHealthy();
     },

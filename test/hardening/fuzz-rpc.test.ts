@@ -33,7 +33,9 @@ import {
   forgedTokens,
   fuzzParameters,
   hostileString,
+  junkClientId,
   publishedKeys,
+  RECURRING_JUNK_CLIENT_IDS,
   runs,
   sendHttp1,
   snapshotDatabase,
@@ -110,6 +112,15 @@ function encode(method: DescMethod, init: unknown, format: "json" | "binary"): {
   // Neither (NaN in a Struct nested too deep): nothing this property can send.
   fc.pre(encoded !== undefined);
   return encoded!;
+}
+
+/** Basic credentials, form-encoded when the id can be (a lone surrogate cannot), raw otherwise. */
+function basicOrRaw(clientId: string, clientSecret: string): string {
+  try {
+    return basicAuthorization(clientId, clientSecret);
+  } catch {
+    return `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString("base64")}`;
+  }
 }
 
 /** The RPC contract this suite holds every answer to. */
@@ -665,6 +676,39 @@ describe.each(STORAGE_KINDS)("the RPC services under generated hostile calls, on
       await expectAlive();
     },
     timeoutFor(runs(0.2), 120),
+  );
+
+  it(
+    "refuses client ids outside the id alphabet or length in IssueToken and IntrospectToken as unauthenticated, however often, and stores none of them",
+    async () => {
+      // The recurring ids come back more often than the lockout threshold: a stored id would
+      // turn into a lockout (resource_exhausted); an id never stored stays unauthenticated.
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...RECURRING_JUNK_CLIENT_IDS) }, { weight: 1, arbitrary: junkClientId(16_384) }),
+          fc.constantFrom("IssueToken", "IntrospectToken"),
+          fc.constantFrom("json" as const, "binary" as const),
+          async (clientId, rpcName, format) => {
+            const method = methodNamed(rpcName);
+            const init =
+              rpcName === "IssueToken"
+                ? { clientId, credential: { case: "clientSecret", value: "a-wrong-secret" } }
+                : { token: "not-a-token" };
+            // IntrospectToken takes the caller's credentials as Basic, which carries an 8 KiB id within the head cap.
+            const basicId = clientId.slice(0, 8_000);
+            const headers: Record<string, string> = rpcName === "IntrospectToken" ? { authorization: basicOrRaw(basicId, "a-wrong-secret") } : {};
+            const rpc: RpcCall = { method, auth: "none", headers, ...encode(method, init, format), shown: `${rpcName} with client id ${JSON.stringify(clientId.slice(0, 80))} (${clientId.length})` };
+            const result = await call(rpc);
+            expectNoServerFault(rpc, result);
+            // A string that is not UTF-8 never decodes into a message at all.
+            expect(["unauthenticated", "invalid_argument"], `${result.code} ${result.message} for ${rpc.shown}`).toContain(result.code);
+          },
+        ),
+        fuzzParameters(runs()),
+      );
+      await expectAlive();
+    },
+    timeoutFor(runs()),
   );
 
   it("is still up and serving, and wrote no row other than admin.denied audit events", async () => {

@@ -400,6 +400,31 @@ export function hostileString(maxLength = 64): fc.Arbitrary<string> {
   );
 }
 
+/**
+ * Client ids no client can have (the id alphabet is 3–128 of A-Z a-z 0-9 . _ ~ -): too long, too
+ * short, or with one character from outside. `maxLength` keeps the longest inside a transport's
+ * caps (16 KiB heads and gateway bodies).
+ */
+export function junkClientId(maxLength = 12_000): fc.Arbitrary<string> {
+  const alphabet = fc.stringMatching(/^[A-Za-z0-9._~-]{0,40}$/);
+  return fc.oneof(
+    { weight: 2, arbitrary: fc.tuple(fc.constantFrom("j", "-", "~"), fc.integer({ min: 129, max: maxLength })).map(([c, n]) => c.repeat(n)) },
+    {
+      weight: 3,
+      arbitrary: fc
+        .tuple(alphabet, fc.constantFrom(" ", "!", "é", "/", "\u0000", "%", ":", "+", "@", "\uD800", "\u202E", "*", "\n"), alphabet)
+        .map(([before, odd, after]) => `${before}${odd}${after}`),
+    },
+    { weight: 1, arbitrary: fc.constantFrom("", "a", "ab", "..") },
+  );
+}
+
+/**
+ * A few junk ids that properties draw from again and again: a store keyed by them would reach its
+ * lockout threshold (10 failures) within a default run, which no fresh id ever does.
+ */
+export const RECURRING_JUNK_CLIENT_IDS: readonly string[] = ["j".repeat(12_000), "k".repeat(129), "bad id", "cliënt", "a\u0000b", "ab", "x/y", "%41%42%43"];
+
 /** Bytes a header value may carry through node:http: TAB, 0x20–0x7E and 0x80–0xFF (latin1). */
 export function headerValue(maxLength = 200): fc.Arbitrary<string> {
   return fc.oneof(

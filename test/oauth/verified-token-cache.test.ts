@@ -49,6 +49,17 @@ describe("VerifiedTokenCache", () => {
     expect(lookup(5)).toBe("facts-5 again");
   });
 
+  it("holds at most its bound in bytes of token text, however long the tokens, and never one longer than the bound", () => {
+    const cache = new VerifiedTokenCache<string, object>(4096, 100_000);
+    for (let n = 0; n < 100; n++) cache.set(entry(`${"x".repeat(10_000)}-${n}-token-ending-in-its-own-signature`, `facts-${n}`));
+    expect(cache.byteSize).toBeLessThanOrEqual(100_000);
+    expect(cache.size).toBeLessThanOrEqual(5);
+    const huge = `${"y".repeat(60_000)}-huge`;
+    cache.set(entry(huge, "huge"));
+    expect(cache.get(huge, published({ a: keyA }), 1_000)).toBeUndefined();
+    expect(cache.byteSize).toBeLessThanOrEqual(100_000);
+  });
+
   it("serves an entry only for the very token it was verified as, not for one sharing its signature's end", () => {
     const cache = new VerifiedTokenCache<string, object>();
     const signatureEnd = "x".repeat(40);

@@ -1,28 +1,48 @@
 /**
  * Remembers the `jti` of every client assertion until it expires, so an intercepted
  * assertion cannot be replayed (RFC 7523 §3 item 7). Bounded: assertions may live at most
- * MAX_ASSERTION_LIFETIME_SECONDS, and past `maxEntries` live entries new assertions are refused
- * rather than letting memory grow. Per replica: a replay against another replica within the
- * assertion's (short) lifetime is not caught here.
+ * MAX_ASSERTION_LIFETIME_SECONDS, and past `maxEntries` live entries or `maxBytes` of them new
+ * assertions are refused rather than letting memory grow (forgetting one early would let it be
+ * replayed). Keys are a verified client id and a jti of bounded length (private-key-jwt.ts).
+ * Per replica: a replay against another replica within the assertion's (short) lifetime is not
+ * caught here.
  */
+import { entryBytes } from "../recent-map.js";
 
 export class AssertionReplayCache {
   private readonly seen = new Map<string, number>();
+  private bytes = 0;
+  private readonly maxEntries: number;
+  private readonly maxBytes: number;
 
-  constructor(private readonly maxEntries = 100_000) {}
+  constructor(limits: { maxEntries?: number; maxBytes?: number } = {}) {
+    this.maxEntries = limits.maxEntries ?? 100_000;
+    this.maxBytes = limits.maxBytes ?? 32 * 1024 * 1024;
+  }
 
   /** Records the assertion; false if it was seen before (a replay) or the cache is full. */
   remember(key: string, expiresAtSeconds: number, nowSeconds: number): "fresh" | "replayed" | "full" {
     const existing = this.seen.get(key);
     if (existing !== undefined && existing > nowSeconds) return "replayed";
-    if (this.seen.size >= this.maxEntries) this.purge(nowSeconds);
-    if (this.seen.size >= this.maxEntries) return "full";
+    const cost = existing === undefined ? entryBytes(key) : 0;
+    if (this.isFull(cost)) this.purge(nowSeconds);
+    if (this.isFull(cost)) return "full";
     this.seen.set(key, expiresAtSeconds);
+    this.bytes += cost;
     return "fresh";
   }
 
+  private isFull(cost: number): boolean {
+    return (cost > 0 && this.seen.size >= this.maxEntries) || this.bytes + cost > this.maxBytes;
+  }
+
   private purge(nowSeconds: number): void {
-    for (const [key, expiresAt] of this.seen) if (expiresAt <= nowSeconds) this.seen.delete(key);
+    for (const [key, expiresAt] of this.seen) {
+      if (expiresAt <= nowSeconds) {
+        this.seen.delete(key);
+        this.bytes -= entryBytes(key);
+      }
+    }
   }
 
   get size(): number {

@@ -4,7 +4,7 @@
  * words — unknown client, wrong secret, inactive or expired client — so a caller cannot tell
  * which client ids exist.
  */
-import type { ClientRecord } from "../../clients/client.js";
+import { CLIENT_ID_PATTERN, type ClientRecord } from "../../clients/client.js";
 import type { ClientRegistry } from "../../clients/client-registry.js";
 import { TesseraError } from "../../errors.js";
 import type { ClientAuthenticationMethod, PresentedClientCredentials } from "../token-request.js";
@@ -46,16 +46,22 @@ export class ClientAuthenticator {
   /** Returns the authenticated, active client or throws invalid_client. */
   async authenticate(credentials: PresentedClientCredentials | undefined, origin: RequestOrigin = UNKNOWN_ORIGIN): Promise<ClientRecord> {
     const { limits } = this.context;
-    limits?.beforeAuthentication(origin, credentials?.clientId);
-    if (!credentials) throw new TesseraError("invalid_client", "client authentication is required");
+    // An id outside the id alphabet names no client. It is refused before anything is looked up
+    // and never becomes a key of any map (a caller picks its length); only the address's budget
+    // counts it.
+    const presentedId = credentials?.clientId;
+    const clientId = presentedId === undefined || CLIENT_ID_PATTERN.test(presentedId) ? presentedId : undefined;
+    limits?.beforeAuthentication(origin, clientId);
     let record: ClientRecord;
     try {
+      if (!credentials) throw new TesseraError("invalid_client", "client authentication is required");
+      if (presentedId !== clientId) throw invalidClient();
       const handler = this.handlers.get(credentials.method);
       if (!handler) throw invalidClient();
       record = await handler(credentials, this.context);
       if (!isUsable(record, this.context.now())) throw invalidClient();
     } catch (error) {
-      if (error instanceof TesseraError && error.code === "invalid_client") limits?.authenticationFailed(origin, credentials.clientId);
+      if (error instanceof TesseraError && error.code === "invalid_client") limits?.authenticationFailed(origin, clientId);
       throw error;
     }
     limits?.afterAuthentication(origin, record.client.id, record.client.rateLimitPerSecond);

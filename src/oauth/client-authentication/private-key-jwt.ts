@@ -3,7 +3,9 @@
  * key it registered. We check the signature against the client's registered JWKS, iss = sub =
  * client_id, aud = our issuer or token endpoint, exp (bounded), and that the jti is new.
  */
-import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from "jose";
+import { generateKeyPair, type KeyObject } from "node:crypto";
+import { promisify } from "node:util";
+import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet, type JWSHeaderParameters } from "jose";
 import type { Client, ClientRecord } from "../../clients/client.js";
 import { ASSERTION_ALGORITHMS, usableAssertionKeys } from "../../clients/client-keys.js";
 import { TesseraError } from "../../errors.js";
@@ -19,6 +21,12 @@ export { ASSERTION_ALGORITHMS };
 /** Assertions are meant to be minted per request; a long-lived one is refused. */
 export const MAX_ASSERTION_LIFETIME_SECONDS = 600;
 const CLOCK_TOLERANCE_SECONDS = 30;
+/**
+ * The longest `jti` accepted: it is kept in the replay cache until the assertion expires, so its
+ * length is the caller's to choose otherwise. A UUID is 36 characters; 256 leaves room for any
+ * sensible scheme.
+ */
+export const MAX_ASSERTION_JTI_LENGTH = 256;
 
 type KeySet = ReturnType<typeof createLocalJWKSet>;
 
@@ -39,6 +47,43 @@ function keySetOf(client: Client): KeySet | null {
   }
   return keySet;
 }
+
+/**
+ * Stand-in public keys, one per algorithm family, that no assertion matches. An assertion naming
+ * an unknown client, or one without registered keys, is checked against the one for its `alg`
+ * (whatever its `kid`) before it is refused, so it costs the signature check a client with keys
+ * costs, and timing does not tell which ids exist. Made on first use.
+ */
+let decoys: Promise<Record<"rsa" | "p256" | "p384" | "p521" | "ed25519", KeyObject>> | undefined;
+
+async function decoyKeyFor(header: JWSHeaderParameters): Promise<KeyObject> {
+  // Off the event loop (an RSA key takes tens of milliseconds to make).
+  decoys ??= (async () => {
+    const [rsa, p256, p384, p521, ed25519] = await Promise.all([
+      makeKeyPair("rsa", { modulusLength: 2048 }),
+      makeKeyPair("ec", { namedCurve: "P-256" }),
+      makeKeyPair("ec", { namedCurve: "P-384" }),
+      makeKeyPair("ec", { namedCurve: "P-521" }),
+      makeKeyPair("ed25519", {}),
+    ]);
+    return { rsa: rsa.publicKey, p256: p256.publicKey, p384: p384.publicKey, p521: p521.publicKey, ed25519: ed25519.publicKey };
+  })();
+  const keys = await decoys;
+  switch (header.alg) {
+    case "ES256":
+      return keys.p256;
+    case "ES384":
+      return keys.p384;
+    case "ES512":
+      return keys.p521;
+    case "EdDSA":
+      return keys.ed25519;
+    default:
+      return keys.rsa;
+  }
+}
+
+const makeKeyPair = promisify(generateKeyPair) as (type: string, options: object) => Promise<{ publicKey: KeyObject }>;
 
 export async function authenticateWithPrivateKeyJwt(
   credentials: PresentedClientCredentials,
@@ -62,7 +107,10 @@ export async function authenticateWithPrivateKeyJwt(
 
   const record = await context.registry.find(clientId);
   const keySet = record && keySetOf(record.client);
-  if (!record || !keySet) throw invalidClient();
+  if (!record || !keySet) {
+    await jwtVerify(assertion, decoyKeyFor, { algorithms: [...ASSERTION_ALGORITHMS] }).catch(() => undefined);
+    throw invalidClient();
+  }
 
   let payload;
   try {
@@ -82,7 +130,8 @@ export async function authenticateWithPrivateKeyJwt(
   }
   const nowSeconds = Math.floor(context.now().getTime() / 1000);
   if (payload.exp! > nowSeconds + MAX_ASSERTION_LIFETIME_SECONDS + CLOCK_TOLERANCE_SECONDS) throw invalidClient();
-  const seen = context.replayCache.remember(`${clientId}\u0000${payload.jti!}`, payload.exp! + CLOCK_TOLERANCE_SECONDS, nowSeconds);
+  if (typeof payload.jti !== "string" || payload.jti.length > MAX_ASSERTION_JTI_LENGTH) throw invalidClient();
+  const seen = context.replayCache.remember(`${clientId}\u0000${payload.jti}`, payload.exp! + CLOCK_TOLERANCE_SECONDS, nowSeconds);
   if (seen === "full") throw new TesseraError("temporarily_unavailable", "too many client assertions in flight; retry shortly");
   if (seen === "replayed") throw invalidClient();
   return record;

@@ -14,7 +14,7 @@ import { REQUEST_ID_HEADER, requestIdFrom } from "../request-id.js";
 import { sendJson, setRequestId, writeHead, type HttpRequest, type HttpResponse } from "./http-io.js";
 import { INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH } from "./metadata.js";
 import { sendOAuthError } from "./oauth-error-response.js";
-import { handleTokenRequest } from "./token-route.js";
+import { handleTokenRequest, type OriginOf } from "./token-route.js";
 
 export interface Readiness {
   /** Whether the service can take changes: database reachable, migrations applied. */
@@ -36,6 +36,8 @@ export interface GatewayOptions {
   readonly readiness: Readiness;
   readonly metrics: Metrics;
   readonly log: Logger;
+  /** The caller's address, for abuse limits (trusted proxies believed). */
+  readonly originOf: OriginOf;
 }
 
 /** Refusals counted as authentication failures, by their OAuth code. */

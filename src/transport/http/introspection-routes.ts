@@ -8,7 +8,7 @@ import type { TokenIntrospection } from "../../oauth/token-introspection.js";
 import { callerCredentials } from "./client-credentials.js";
 import { single } from "./form-body.js";
 import { NO_STORE, sendJson, writeHead, type HttpRequest, type HttpResponse } from "./http-io.js";
-import { originOf, readParameters } from "./token-route.js";
+import { readParameters, type OriginOf } from "./token-route.js";
 
 /** RFC 7662 §2.2 member names. */
 export function introspectionJson(token: ActiveAccessToken, issuer: string): Record<string, unknown> {
@@ -30,10 +30,10 @@ export function introspectionJson(token: ActiveAccessToken, issuer: string): Rec
 export async function handleIntrospection(
   request: HttpRequest,
   response: HttpResponse,
-  options: { introspection: TokenIntrospection; issuer: string },
+  options: { introspection: TokenIntrospection; issuer: string; originOf: OriginOf },
 ): Promise<void> {
   const parameters = await readParameters(request);
-  const caller = await options.introspection.authenticateCaller(callerCredentials(request, parameters), originOf(request));
+  const caller = await options.introspection.authenticateCaller(callerCredentials(request, parameters), options.originOf(request));
   const token = single(parameters, "token");
   if (!token) throw new TesseraError("invalid_request", "token is required");
   const active = await options.introspection.introspect(caller, token);
@@ -43,10 +43,10 @@ export async function handleIntrospection(
 export async function handleRevocation(
   request: HttpRequest,
   response: HttpResponse,
-  options: { introspection: TokenIntrospection; now: () => Date },
+  options: { introspection: TokenIntrospection; now: () => Date; originOf: OriginOf },
 ): Promise<void> {
   const parameters = await readParameters(request);
-  const caller = await options.introspection.authenticateCaller(callerCredentials(request, parameters), originOf(request));
+  const caller = await options.introspection.authenticateCaller(callerCredentials(request, parameters), options.originOf(request));
   const token = single(parameters, "token");
   if (!token) throw new TesseraError("invalid_request", "token is required");
   await options.introspection.revoke(caller, token, options.now());

@@ -11,9 +11,8 @@ import { presentedCredentials } from "./client-credentials.js";
 import { parseFormBody, parseJsonBody, single, type BodyParameters } from "./form-body.js";
 import { NO_STORE, mediaType, readBody, sendJson, type HttpRequest, type HttpResponse } from "./http-io.js";
 
-export function originOf(request: HttpRequest): RequestOrigin {
-  return { ip: request.socket?.remoteAddress ?? "unknown" };
-}
+/** The caller's address as the gateway derives it (src/transport/client-address.ts). */
+export type OriginOf = (request: HttpRequest) => RequestOrigin;
 
 export async function readParameters(request: HttpRequest): Promise<BodyParameters> {
   const type = mediaType(request);
@@ -24,7 +23,7 @@ export async function readParameters(request: HttpRequest): Promise<BodyParamete
   return type === "application/json" ? parseJsonBody(body) : parseFormBody(body);
 }
 
-export function tokenRequestFrom(request: HttpRequest, parameters: BodyParameters): TokenRequest {
+export function tokenRequestFrom(request: HttpRequest, parameters: BodyParameters, originOf: OriginOf): TokenRequest {
   return {
     grantType: single(parameters, "grant_type"),
     credentials: presentedCredentials(request, parameters),
@@ -38,10 +37,10 @@ export function tokenRequestFrom(request: HttpRequest, parameters: BodyParameter
 export async function handleTokenRequest(
   request: HttpRequest,
   response: HttpResponse,
-  options: { tokenEndpoint: TokenEndpoint; metrics: Metrics },
+  options: { tokenEndpoint: TokenEndpoint; metrics: Metrics; originOf: OriginOf },
 ): Promise<void> {
   const parameters = await readParameters(request);
-  const answer = await options.tokenEndpoint.issue(tokenRequestFrom(request, parameters));
+  const answer = await options.tokenEndpoint.issue(tokenRequestFrom(request, parameters, options.originOf));
   options.metrics.tokenIssued(answer.clientId, answer.alg, answer.grantType);
   sendJson(response, 200, tokenResponseJson(answer), NO_STORE);
 }
