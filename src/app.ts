@@ -209,6 +209,10 @@ async function assemble(
   const refreshTokens = new RefreshTokens({
     repository: guardStorage(new PrismaRefreshTokenRepository(database.prisma)),
     lifetimeSeconds: config.refreshTokenLifetimeSeconds,
+    maxChainLifetimeSeconds: config.refreshTokenMaxChainLifetimeSeconds,
+    // An access token issued with a chain's last refresh token lives at most this much longer.
+    endedChainRetentionSeconds: config.maxTokenLifetimeSeconds,
+    accessTokenRevocations: revocations,
     now,
   });
   const storageHealth = new StorageHealth({
@@ -330,8 +334,10 @@ async function assemble(
   log.info({ port: listener.port, issuer: config.issuer, storage: database.kind, tls: config.tls !== undefined }, "tessera listening");
 
   // Revocations outlive their tokens by nothing: purge them once the tokens have expired.
+  // Refresh-token chains go once they have ended and their access tokens have expired too.
   const purge = setInterval(() => {
     revocations.purge(now()).catch((error: unknown) => log.warn({ err: error }, "could not purge expired revocations"));
+    refreshTokens.purge(now()).catch((error: unknown) => log.warn({ err: error }, "could not purge ended refresh-token chains"));
   }, REVOCATION_PURGE_INTERVAL_MS);
   purge.unref();
   let maintaining: Promise<void> | undefined;
