@@ -4,7 +4,7 @@
  */
 import { createContextValues } from "@connectrpc/connect";
 import { originKey } from "./transport/connect/context.js";
-import { ClientAdmin, ADMIN_SCOPE, CLIENTS_READ_SCOPE, INTROSPECT_SCOPE } from "./clients/client-admin.js";
+import { ClientAdmin, ADMIN_SCOPE, CLIENTS_READ_SCOPE, INTROSPECT_SCOPE, REVOKE_SCOPE } from "./clients/client-admin.js";
 import { ClientRegistry } from "./clients/client-registry.js";
 import type { Config } from "./config/config.js";
 import { SIGNING_ALGORITHMS } from "./keys/algorithms.js";
@@ -287,7 +287,7 @@ async function assemble(
       grantTypes: tokenEndpoint.grantTypes,
       authMethods: authenticator.methods,
       assertionAlgorithms: ASSERTION_ALGORITHMS,
-      scopes: [ADMIN_SCOPE, CLIENTS_READ_SCOPE, INTROSPECT_SCOPE],
+      scopes: [ADMIN_SCOPE, CLIENTS_READ_SCOPE, INTROSPECT_SCOPE, REVOKE_SCOPE],
     }),
     issuerPath: new URL(config.issuer).pathname,
     jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
