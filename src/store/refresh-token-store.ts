@@ -50,7 +50,12 @@ export class PrismaRefreshTokenRepository implements RefreshTokenRepository {
   }
 
   async revokeRefreshTokenChain(chainId: string, now: Date): Promise<ChainAccessToken[]> {
-    await this.prisma.refreshToken.updateMany({ where: { chainId, useTime: null }, data: { useTime: now } });
+    // Twice: if a redemption held the current token's row lock, the first statement waited for
+    // it to commit but, under read committed, cannot see the successor it inserted; the second
+    // statement starts after that commit and ends the successor too.
+    for (let pass = 0; pass < 2; pass++) {
+      await this.prisma.refreshToken.updateMany({ where: { chainId, useTime: null }, data: { useTime: now } });
+    }
     const rows = await this.prisma.refreshToken.findMany({
       where: { chainId, accessTokenJti: { not: null }, accessTokenExpireTime: { gt: now } },
       select: { accessTokenJti: true, accessTokenExpireTime: true },

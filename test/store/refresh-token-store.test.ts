@@ -1,7 +1,9 @@
 /**
  * Refresh-token chains in storage, on the embedded database and on PostgreSQL: a chain's rows go
  * as a whole once its newest token has been expired for the retention period — until then a
- * replayed old token is still recognised as reuse and revokes the access tokens the chain issued.
+ * replayed old token is still recognised as reuse and revokes the access tokens the chain issued;
+ * revoking a chain also ends a successor committed meanwhile; no token outlives its chain's
+ * maximum lifetime.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { NewClient } from "../../src/clients/client-repository.js";
@@ -34,6 +36,23 @@ const CLIENT: NewClient = {
   refreshTokensEnabled: true,
   rateLimitPerSecond: null,
 };
+
+/** Waits (at most ~5 s) until some statement on refresh_tokens waits for a row lock. */
+async function untilBlockedOnRowLock(database: Database): Promise<void> {
+  const observer = await database.session();
+  try {
+    for (let attempt = 0; attempt < 250; attempt++) {
+      const [row] = await observer.query<{ waiting: number }>(
+        `SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%refresh_tokens%'`,
+      );
+      if (row!.waiting > 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error("the revocation never waited for the redemption's row lock");
+  } finally {
+    await observer.release();
+  }
+}
 
 describe.each(DATABASE_BACKENDS)("refresh-token chains on $name", (backend) => {
   let database: Database;
@@ -96,6 +115,38 @@ describe.each(DATABASE_BACKENDS)("refresh-token chains on $name", (backend) => {
     expect(await refreshTokens.purge(new Date(time))).toBe(2);
     expect(await rows()).toBe(0);
   });
+
+  it.runIf(backend.name === "PostgreSQL")(
+    "ends a successor whose redemption committed while the chain was being revoked",
+    async () => {
+      await refreshTokens.startChain(record, { scopes: ["a"], audiences: [], accessToken: await issueAccessToken() });
+      const stored = await database.prisma.refreshToken.findFirstOrThrow({ where: { clientId: CLIENT.id } });
+      const repository = new PrismaRefreshTokenRepository(database.prisma);
+      // A redemption in flight on its own connection: the current token marked used, its successor
+      // inserted, not yet committed.
+      const redemption = await database.session();
+      try {
+        await redemption.exec("BEGIN");
+        await redemption.query(`UPDATE "refresh_tokens" SET "use_time" = now() WHERE "id" = $1`, [stored.id]);
+        await redemption.query(
+          `INSERT INTO "refresh_tokens" ("id", "hash", "client_id", "chain_id", "scopes", "audiences", "secret_hash", "expire_time", "chain_start_time", "access_token_jti", "access_token_expire_time")
+           SELECT gen_random_uuid(), 'successor', "client_id", "chain_id", "scopes", "audiences", "secret_hash", "expire_time", "chain_start_time", 'successor-jti', $2
+           FROM "refresh_tokens" WHERE "id" = $1`,
+          [stored.id, new Date(time + HOUR)],
+        );
+        // Reuse detected meanwhile: the revocation waits for the redemption's row lock.
+        const revocation = repository.revokeRefreshTokenChain(stored.chainId, new Date(time));
+        await untilBlockedOnRowLock(database);
+        await redemption.exec("COMMIT");
+        const accessTokens = await revocation;
+        expect(accessTokens.map((token) => token.jti)).toContain("successor-jti");
+      } finally {
+        await redemption.release();
+      }
+      const successor = await database.prisma.refreshToken.findUniqueOrThrow({ where: { hash: "successor" } });
+      expect(successor.useTime).not.toBeNull();
+    },
+  );
 
   it("caps each successor's expiry at the chain's start plus the maximum chain lifetime", async () => {
     const started = time;
