@@ -90,6 +90,19 @@ function currentGrant(stored: StoredRefreshToken, record: ClientRecord): { scope
   return { scopes, audiences };
 }
 
+/** What an unused token of `record` may still be redeemed for now, or why it may not. */
+function redeemableGrant(
+  stored: StoredRefreshToken,
+  record: ClientRecord,
+  now: Date,
+): { scopes: string[]; audiences: string[] } | { refused: string } {
+  if (stored.expireTime.getTime() <= now.getTime()) return { refused: "refresh token has expired" };
+  if (!record.client.refreshTokensEnabled || stored.secretHash !== currentSecretHash(record)) {
+    return { refused: "refresh token is no longer valid for this client" };
+  }
+  return currentGrant(stored, record) ?? { refused: "the refresh token's scopes or audiences are no longer allowed for this client" };
+}
+
 export class RefreshTokens {
   constructor(
     private readonly options: {
@@ -171,12 +184,8 @@ export class RefreshTokens {
       await this.endChain(stored, now);
       throw invalidGrant(REUSED);
     }
-    if (stored.expireTime.getTime() <= now.getTime()) throw invalidGrant("refresh token has expired");
-    if (!record.client.refreshTokensEnabled || stored.secretHash !== currentSecretHash(record)) {
-      throw invalidGrant("refresh token is no longer valid for this client");
-    }
-    const allowed = currentGrant(stored, record);
-    if (!allowed) throw invalidGrant("the refresh token's scopes or audiences are no longer allowed for this client");
+    const allowed = redeemableGrant(stored, record, now);
+    if ("refused" in allowed) throw invalidGrant(allowed.refused);
     const scopes = request.scopes ?? allowed.scopes;
     if (scopes.some((scope) => !stored.scopes.includes(scope))) {
       throw new TesseraError("invalid_scope", "a refresh can only narrow the original scopes");
@@ -218,10 +227,8 @@ export class RefreshTokens {
   async describe(record: ClientRecord, token: string): Promise<ActiveRefreshToken | undefined> {
     const stored = await this.find(token);
     if (!stored || stored.clientId !== record.client.id || stored.useTime !== null) return undefined;
-    if (stored.expireTime.getTime() <= this.options.now().getTime()) return undefined;
-    if (!record.client.refreshTokensEnabled || stored.secretHash !== currentSecretHash(record)) return undefined;
-    const allowed = currentGrant(stored, record);
-    if (!allowed) return undefined;
+    const allowed = redeemableGrant(stored, record, this.options.now());
+    if ("refused" in allowed) return undefined;
     return { clientId: stored.clientId, ...allowed, issueTime: stored.createTime, expireTime: stored.expireTime };
   }
 
