@@ -4,7 +4,7 @@
  */
 import { createContextValues } from "@connectrpc/connect";
 import { originKey } from "./transport/connect/context.js";
-import { ClientAdmin, ADMIN_SCOPE, CLIENTS_READ_SCOPE, INTROSPECT_SCOPE } from "./clients/client-admin.js";
+import { ClientAdmin, ADMIN_SCOPE, CLIENTS_READ_SCOPE, INTROSPECT_SCOPE, REVOKE_SCOPE } from "./clients/client-admin.js";
 import { ClientRegistry } from "./clients/client-registry.js";
 import type { Config } from "./config/config.js";
 import { SIGNING_ALGORITHMS } from "./keys/algorithms.js";
@@ -219,6 +219,10 @@ async function assemble(
   const refreshTokens = new RefreshTokens({
     repository: guardStorage(new PrismaRefreshTokenRepository(database.prisma)),
     lifetimeSeconds: config.refreshTokenLifetimeSeconds,
+    maxChainLifetimeSeconds: config.refreshTokenMaxChainLifetimeSeconds,
+    // An access token issued with a chain's last refresh token lives at most this much longer.
+    endedChainRetentionSeconds: config.maxTokenLifetimeSeconds,
+    accessTokenRevocations: revocations,
     now,
   });
   const storageHealth = new StorageHealth({
@@ -294,7 +298,7 @@ async function assemble(
       grantTypes: tokenEndpoint.grantTypes,
       authMethods: authenticator.methods,
       assertionAlgorithms: ASSERTION_ALGORITHMS,
-      scopes: [ADMIN_SCOPE, CLIENTS_READ_SCOPE, INTROSPECT_SCOPE],
+      scopes: [ADMIN_SCOPE, CLIENTS_READ_SCOPE, INTROSPECT_SCOPE, REVOKE_SCOPE],
     }),
     issuerPath: new URL(config.issuer).pathname,
     jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
@@ -342,8 +346,10 @@ async function assemble(
   log.info({ port: listener.port, issuer: config.issuer, storage: database.kind, tls: config.tls !== undefined }, "tessera listening");
 
   // Revocations outlive their tokens by nothing: purge them once the tokens have expired.
+  // Refresh-token chains go once they have ended and their access tokens have expired too.
   const purge = setInterval(() => {
     revocations.purge(now()).catch((error: unknown) => log.warn({ err: error }, "could not purge expired revocations"));
+    refreshTokens.purge(now()).catch((error: unknown) => log.warn({ err: error }, "could not purge ended refresh-token chains"));
   }, REVOCATION_PURGE_INTERVAL_MS);
   purge.unref();
   let maintaining: Promise<void> | undefined;

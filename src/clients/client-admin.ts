@@ -38,6 +38,8 @@ const MAX_INT64 = 2n ** 63n - 1n;
 export const ADMIN_SCOPE = "tessera:admin";
 export const CLIENTS_READ_SCOPE = "tessera:clients:read";
 export const INTROSPECT_SCOPE = "tessera:introspect";
+/** Revoking tokens of other clients; every client may revoke its own (RFC 7009 §2.1). */
+export const REVOKE_SCOPE = "tessera:revoke";
 
 export interface CreateClientInput {
   /** Caller-chosen id; generated when absent. */
@@ -273,7 +275,7 @@ export class ClientAdmin {
    */
   async ensureBootstrapAdmin(input: { clientId: string; clientSecret: string; audience: string; description?: string }): Promise<ClientRecord> {
     checkClientId(input.clientId, "TESSERA_ADMIN_CLIENT_ID");
-    const scopes = [ADMIN_SCOPE, INTROSPECT_SCOPE];
+    const scopes = [ADMIN_SCOPE, INTROSPECT_SCOPE, REVOKE_SCOPE];
     const record = await this.options.repository.ensureClient({
       client: {
         id: input.clientId,

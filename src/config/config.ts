@@ -55,6 +55,8 @@ export interface Config {
   readonly degradedWindowSeconds: number;
   /** Lifetime of refresh tokens, for clients that opted in to them. */
   readonly refreshTokenLifetimeSeconds: number;
+  /** How long a refresh-token chain may last from its first token, however often it is used. */
+  readonly refreshTokenMaxChainLifetimeSeconds: number;
   /** How long a signing key signs before its successor takes over. */
   readonly keyRotationIntervalSeconds: number;
   /** Cache-Control max-age of /keys; new keys are published 2 × this before they sign. */
@@ -148,6 +150,11 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   const refreshTokenLifetimeSeconds = parseDuration(read("TESSERA_REFRESH_TOKEN_LIFETIME"), { name: "TESSERA_REFRESH_TOKEN_LIFETIME", fallback: 7 * 86_400 }, problems);
+  const refreshTokenMaxChainLifetimeSeconds = parseDuration(
+    read("TESSERA_REFRESH_TOKEN_MAX_CHAIN_LIFETIME"),
+    { name: "TESSERA_REFRESH_TOKEN_MAX_CHAIN_LIFETIME", fallback: 30 * 86_400 },
+    problems,
+  );
 
   const degradedWindowSeconds = parseDuration(read("TESSERA_DEGRADED_WINDOW"), { name: "TESSERA_DEGRADED_WINDOW", fallback: 300 }, problems);
 
@@ -189,6 +196,7 @@ export function loadConfig(env: Env = process.env): Config {
     abuseLimits: Object.freeze(abuseLimits),
     trustedProxies: Object.freeze(trustedProxies),
     refreshTokenLifetimeSeconds,
+    refreshTokenMaxChainLifetimeSeconds,
     keyRotationIntervalSeconds,
     jwksMaxAgeSeconds,
     logLevel: logLevel as LogLevel,

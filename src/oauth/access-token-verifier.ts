@@ -53,7 +53,7 @@ export class AccessTokenVerifier {
     if (facts.expiresAt <= now.getTime() / 1000) return undefined;
     const client = await this.options.registry.find(facts.clientId);
     if (!client || !isUsable(client, now)) return undefined;
-    return { ...facts, client };
+    return withinCurrentAllowance({ ...facts, client }, this.options.issuer);
   }
 
   /**
@@ -104,4 +104,21 @@ export class AccessTokenVerifier {
     this.verified.set({ token, facts, kid, key, expiresAt: exp });
     return facts;
   }
+}
+
+/**
+ * What a token grants is capped by what its client may have now: a scope or audience withdrawn
+ * from the client stops counting at once, not when the token expires, so demoting an admin takes
+ * effect on its next call. Tessera itself is every client's implicit audience (a client with no
+ * audiences gets tokens for the issuer). A token left with no audience grants nothing: inactive.
+ */
+function withinCurrentAllowance(token: ActiveAccessToken, issuer: string): ActiveAccessToken | undefined {
+  const { allowedScopes, allowedAudiences } = token.client.client;
+  const scopeAllowed = (scope: string) => allowedScopes.includes(scope);
+  const audienceAllowed = (audience: string) => audience === issuer || allowedAudiences.includes(audience);
+  // The common case allocates nothing more.
+  if (token.scopes.every(scopeAllowed) && token.audiences.every(audienceAllowed)) return token;
+  const audiences = token.audiences.filter(audienceAllowed);
+  if (audiences.length === 0) return undefined;
+  return { ...token, scopes: token.scopes.filter(scopeAllowed), audiences };
 }

@@ -1,16 +1,18 @@
 /**
  * Checking and revoking tokens for resource servers: RFC 7662 introspection, the one-call
  * AuthenticateToken check, and RFC 7009 revocation. Callers authenticate first (RFC 7662 §2.1)
- * with client credentials or a Bearer token; what they may see depends on who they are.
+ * with client credentials or a Bearer token; what they may see and revoke depends on who they
+ * are. Access tokens are checked from memory only; a refresh token, stored hashed, costs one
+ * database read, and only its owner ever learns anything about it.
  */
 import { RESERVED_CLAIMS } from "../clients/claims-template.js";
-import { INTROSPECT_SCOPE } from "../clients/client-admin.js";
-import type { JsonObject, JsonValue } from "../clients/client.js";
+import { INTROSPECT_SCOPE, REVOKE_SCOPE } from "../clients/client-admin.js";
+import type { ClientRecord, JsonObject, JsonValue } from "../clients/client.js";
 import { TesseraError } from "../errors.js";
 import type { ActiveAccessToken, AccessTokenVerifier } from "./access-token-verifier.js";
 import type { ClientAuthenticator } from "./client-authentication/client-authenticator.js";
 import { UNKNOWN_ORIGIN, type AbuseLimits, type RequestOrigin } from "./abuse-limits.js";
-import { REFRESH_TOKEN_PREFIX, type RefreshTokens } from "./refresh-tokens.js";
+import { REFRESH_TOKEN_PREFIX, type ActiveRefreshToken, type RefreshTokens } from "./refresh-tokens.js";
 import type { RevocationList } from "./revocation-list.js";
 import type { PresentedClientCredentials } from "./token-request.js";
 
@@ -22,9 +24,21 @@ export interface CallerCredentials {
 /** An authenticated caller of introspection or revocation. */
 export interface Caller {
   readonly clientId: string;
-  /** Holds tessera:introspect: may introspect and revoke any token. */
+  /** The caller's client as it is now. */
+  readonly record: ClientRecord;
+  /** Holds tessera:introspect: may introspect any access token. */
   readonly mayIntrospectAny: boolean;
+  /** Holds tessera:revoke: may revoke any token; every client may revoke its own. */
+  readonly mayRevokeAny: boolean;
 }
+
+/** What introspection found: an access token, or a refresh token shown to its owner. */
+export type IntrospectedToken =
+  | { readonly tokenType: "access_token"; readonly token: ActiveAccessToken }
+  | { readonly tokenType: "refresh_token"; readonly token: ActiveRefreshToken };
+
+/** Scopes that let a Bearer token call introspection and revocation at all. */
+const TOKEN_API_SCOPES = [INTROSPECT_SCOPE, REVOKE_SCOPE];
 
 export interface AuthenticatedToken {
   readonly token: ActiveAccessToken;
@@ -47,8 +61,9 @@ export class TokenIntrospection {
   ) {}
 
   /**
-   * A Bearer token must be an active token for Tessera itself carrying tessera:introspect;
-   * client credentials authenticate like at the token endpoint.
+   * A Bearer token must be an active token for Tessera itself carrying tessera:introspect or
+   * tessera:revoke; client credentials authenticate like at the token endpoint. Either way the
+   * caller's rights are its client's current ones (the verifier caps a token's scopes by them).
    */
   async authenticateCaller(credentials: CallerCredentials | undefined, origin: RequestOrigin = UNKNOWN_ORIGIN): Promise<Caller> {
     this.options.availability?.assertFresh();
@@ -58,21 +73,32 @@ export class TokenIntrospection {
       if (!token || !token.audiences.includes(this.options.issuer)) {
         throw new TesseraError("invalid_token", "the bearer token is not active");
       }
-      if (!token.scopes.includes(INTROSPECT_SCOPE)) {
-        throw new TesseraError("insufficient_scope", `the bearer token lacks ${INTROSPECT_SCOPE}`);
+      if (!TOKEN_API_SCOPES.some((scope) => token.scopes.includes(scope))) {
+        throw new TesseraError("insufficient_scope", `the bearer token lacks ${TOKEN_API_SCOPES.join(" or ")}`);
       }
       this.options.limits?.afterBearerAuthentication(origin);
-      return { clientId: token.clientId, mayIntrospectAny: true };
+      return callerWith(token.client, token.scopes);
     }
     const record = await this.options.authenticator.authenticate(credentials?.client, origin);
-    return { clientId: record.client.id, mayIntrospectAny: record.client.allowedScopes.includes(INTROSPECT_SCOPE) };
+    return callerWith(record, record.client.allowedScopes);
   }
 
   /**
    * RFC 7662 §2.2: the token's facts if it is active and the caller may see it; undefined
    * (`active: false`) otherwise, with no reason given (§4: not even to say the caller may not).
+   * A refresh token is shown to its owner only: §2.1 lets the server decide who may look, and
+   * nobody else needs it.
    */
-  async introspect(caller: Caller, token: string): Promise<ActiveAccessToken | undefined> {
+  async introspect(caller: Caller, token: string): Promise<IntrospectedToken | undefined> {
+    if (token.startsWith(REFRESH_TOKEN_PREFIX)) {
+      const refreshToken = await this.options.refreshTokens.describe(caller.record, token);
+      return refreshToken && { tokenType: "refresh_token", token: refreshToken };
+    }
+    const accessToken = await this.introspectAccessToken(caller, token);
+    return accessToken && { tokenType: "access_token", token: accessToken };
+  }
+
+  private async introspectAccessToken(caller: Caller, token: string): Promise<ActiveAccessToken | undefined> {
     const active = await this.options.verifier.verify(token);
     return active && mayInspect(caller, active) ? active : undefined;
   }
@@ -83,7 +109,7 @@ export class TokenIntrospection {
     token: string,
     requirements: { requiredScopes: readonly string[]; requiredAudience: string | undefined },
   ): Promise<AuthenticatedToken> {
-    const active = await this.introspect(caller, token);
+    const active = await this.introspectAccessToken(caller, token);
     if (!active) throw new TesseraError("invalid_token", "the token is not active");
     const missing = requirements.requiredScopes.filter((scope) => !active.scopes.includes(scope));
     if (missing.length > 0) throw new TesseraError("insufficient_scope", `missing scopes: ${missing.join(" ")}`);
@@ -98,16 +124,19 @@ export class TokenIntrospection {
 
   /**
    * RFC 7009 §2.1: unknown, foreign or expired tokens "succeed" silently; a token of another
-   * client is refused unless the caller holds tessera:introspect.
+   * client is refused, and stays valid, unless the caller holds tessera:revoke (seeing tokens,
+   * tessera:introspect, is not the right to end them). Revoking a refresh token also revokes the
+   * access tokens issued from its chain.
    */
   async revoke(caller: Caller, token: string, now: Date): Promise<void> {
+    const mayRevoke = (clientId: string) => clientId === caller.clientId || caller.mayRevokeAny;
     if (token.startsWith(REFRESH_TOKEN_PREFIX)) {
-      await this.options.refreshTokens.revoke(token, (clientId) => clientId === caller.clientId || caller.mayIntrospectAny);
+      await this.options.refreshTokens.revoke(token, mayRevoke);
       return;
     }
     const facts = await this.options.verifier.verifySignedClaims(token);
     if (!facts || facts.expiresAt * 1000 <= now.getTime()) return;
-    if (facts.clientId !== caller.clientId && !caller.mayIntrospectAny) {
+    if (!mayRevoke(facts.clientId)) {
       throw new TesseraError("unauthorized_client", "the token was not issued to this client");
     }
     await this.options.revocations.revoke({ jti: facts.jti, clientId: facts.clientId, expireTime: new Date(facts.expiresAt * 1000) });
@@ -117,4 +146,13 @@ export class TokenIntrospection {
 /** A resource server sees tokens issued for it (aud = its client id) and its own tokens. */
 function mayInspect(caller: Caller, token: ActiveAccessToken): boolean {
   return caller.mayIntrospectAny || token.clientId === caller.clientId || token.audiences.includes(caller.clientId);
+}
+
+function callerWith(record: ClientRecord, scopes: readonly string[]): Caller {
+  return {
+    clientId: record.client.id,
+    record,
+    mayIntrospectAny: scopes.includes(INTROSPECT_SCOPE),
+    mayRevokeAny: scopes.includes(REVOKE_SCOPE),
+  };
 }

@@ -22,7 +22,9 @@ export class ClientCredentialsGrant implements GrantHandler {
     const audiences = grantAudiences(client, request.audiences);
     const issued = await this.options.issuer.issue({ client, scopes, audiences });
     // Opt-in only: RFC 6749 §4.4.3 says a refresh token SHOULD NOT be included by default.
-    const refreshToken = client.refreshTokensEnabled ? await this.options.refreshTokens.startChain(record, { scopes, audiences }) : undefined;
+    const refreshToken = client.refreshTokensEnabled
+      ? await this.options.refreshTokens.startChain(record, { scopes, audiences, accessToken: issued })
+      : undefined;
     return tokenResponse({ record, grantType: this.grantType, issued, scopes, audiences, refreshToken });
   }
 }

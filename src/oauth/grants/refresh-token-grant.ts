@@ -1,6 +1,7 @@
 /**
  * The refresh token grant (RFC 6749 §6) for clients that opted in: the authenticated client
- * redeems its refresh token for a new access token and the token's successor.
+ * redeems its refresh token for a new access token and the token's successor, never getting more
+ * than it is allowed at the time of the redemption.
  */
 import type { ClientRecord } from "../../clients/client.js";
 import { TesseraError } from "../../errors.js";
@@ -16,11 +17,11 @@ export class RefreshTokenGrant implements GrantHandler {
 
   async handle(request: TokenRequest, record: ClientRecord): Promise<TokenResponse> {
     if (!request.refreshToken) throw new TesseraError("invalid_request", "refresh_token is required");
-    const redeemed = await this.options.refreshTokens.redeem(record, request.refreshToken, {
+    const { accessToken, refreshToken, scopes, audiences } = await this.options.refreshTokens.redeem(record, request.refreshToken, {
       scopes: request.scopes,
       audiences: request.audiences,
+      issueAccessToken: (grant) => this.options.issuer.issue({ client: record.client, ...grant }),
     });
-    const issued = await this.options.issuer.issue({ client: record.client, scopes: redeemed.scopes, audiences: redeemed.audiences });
-    return tokenResponse({ record, grantType: this.grantType, issued, ...redeemed });
+    return tokenResponse({ record, grantType: this.grantType, issued: accessToken, scopes, audiences, refreshToken });
   }
 }

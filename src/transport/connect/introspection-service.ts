@@ -1,7 +1,7 @@
 /**
  * tessera.v1.IntrospectionService: the RPC face of RFC 7662 introspection, AuthenticateToken and
  * RFC 7009 revocation. The caller authenticates with `authorization` metadata: Bearer (a token
- * carrying tessera:introspect) or Basic client credentials.
+ * carrying tessera:introspect or tessera:revoke) or Basic client credentials.
  */
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
@@ -33,20 +33,34 @@ export function introspectionServiceImpl(options: {
   return {
     async introspectToken(request, context) {
       const caller = await callerOf(introspection, context);
-      const active = await introspection.introspect(caller, request.token);
-      if (!active) return { active: false };
+      const found = await introspection.introspect(caller, request.token);
+      if (!found) return { active: false };
+      if (found.tokenType === "refresh_token") {
+        const { token } = found;
+        return {
+          active: true,
+          scopes: [...token.scopes],
+          clientId: token.clientId,
+          tokenType: "refresh_token",
+          expireTime: seconds(Math.floor(token.expireTime.getTime() / 1000)),
+          issueTime: seconds(Math.floor(token.issueTime.getTime() / 1000)),
+          audiences: [...token.audiences],
+          issuer: options.issuer,
+        };
+      }
+      const { token } = found;
       return {
         active: true,
-        scopes: [...active.scopes],
-        clientId: active.clientId,
+        scopes: [...token.scopes],
+        clientId: token.clientId,
         tokenType: "Bearer",
-        expireTime: seconds(active.expiresAt),
-        issueTime: seconds(active.issuedAt),
-        notBeforeTime: seconds(active.notBefore),
-        subject: typeof active.claims.sub === "string" ? active.claims.sub : active.clientId,
-        audiences: [...active.audiences],
+        expireTime: seconds(token.expiresAt),
+        issueTime: seconds(token.issuedAt),
+        notBeforeTime: seconds(token.notBefore),
+        subject: typeof token.claims.sub === "string" ? token.claims.sub : token.clientId,
+        audiences: [...token.audiences],
         issuer: options.issuer,
-        tokenId: active.jti,
+        tokenId: token.jti,
       };
     },
     async authenticateToken(request, context) {

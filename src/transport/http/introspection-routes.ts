@@ -2,16 +2,29 @@
  * POST /oauth/introspect (RFC 7662) and POST /oauth/revoke (RFC 7009): form bodies, the caller
  * authenticated by client credentials or a Bearer token, answers as the RFCs shape them.
  */
-import type { ActiveAccessToken } from "../../oauth/access-token-verifier.js";
 import { TesseraError } from "../../errors.js";
-import type { TokenIntrospection } from "../../oauth/token-introspection.js";
+import type { IntrospectedToken, TokenIntrospection } from "../../oauth/token-introspection.js";
 import { callerCredentials } from "./client-credentials.js";
 import { single } from "./form-body.js";
 import { NO_STORE, sendJson, writeHead, type HttpRequest, type HttpResponse } from "./http-io.js";
 import { readParameters, type OriginOf } from "./token-route.js";
 
 /** RFC 7662 §2.2 member names. */
-export function introspectionJson(token: ActiveAccessToken, issuer: string): Record<string, unknown> {
+export function introspectionJson(found: IntrospectedToken, issuer: string): Record<string, unknown> {
+  if (found.tokenType === "refresh_token") {
+    const { token } = found;
+    return {
+      active: true,
+      scope: token.scopes.join(" "),
+      client_id: token.clientId,
+      token_type: "refresh_token",
+      exp: seconds(token.expireTime),
+      iat: seconds(token.issueTime),
+      ...(token.audiences.length > 0 ? { aud: token.audiences.length === 1 ? token.audiences[0] : token.audiences } : {}),
+      iss: issuer,
+    };
+  }
+  const { token } = found;
   return {
     active: true,
     scope: token.scopes.join(" "),
@@ -27,6 +40,8 @@ export function introspectionJson(token: ActiveAccessToken, issuer: string): Rec
   };
 }
 
+const seconds = (time: Date) => Math.floor(time.getTime() / 1000);
+
 export async function handleIntrospection(
   request: HttpRequest,
   response: HttpResponse,
@@ -36,8 +51,8 @@ export async function handleIntrospection(
   const caller = await options.introspection.authenticateCaller(callerCredentials(request, parameters), options.originOf(request));
   const token = single(parameters, "token");
   if (!token) throw new TesseraError("invalid_request", "token is required");
-  const active = await options.introspection.introspect(caller, token);
-  sendJson(response, 200, active ? introspectionJson(active, options.issuer) : { active: false }, NO_STORE);
+  const found = await options.introspection.introspect(caller, token);
+  sendJson(response, 200, found ? introspectionJson(found, options.issuer) : { active: false }, NO_STORE);
 }
 
 export async function handleRevocation(
