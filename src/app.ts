@@ -161,7 +161,7 @@ async function assemble(
   });
   // Listen before the first load, so no change committed in between goes unheard.
   await sync.start();
-  const admin = new ClientAdmin({ repository: clientRepository, registry, maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds });
+  const admin = new ClientAdmin({ repository: clientRepository, registry, maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds, now });
   try {
     await keyRing.load();
     await keyManager.bootstrap(now());

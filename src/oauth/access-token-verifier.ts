@@ -1,8 +1,9 @@
 /**
  * Deciding whether one of our access tokens is active: our issuer, a published key of the
- * token's own algorithm, RFC 9068 `typ`, unexpired, not revoked, and a client that still exists
- * and is active. Everything is read from memory. Any failure is simply "inactive" (RFC 7662 §2.2
- * gives no reasons), and the verifier never throws for a bad token.
+ * token's own algorithm, RFC 9068 `typ`, unexpired, not revoked, and a client that still exists,
+ * is active, and has not cut off the tokens issued before its last lifecycle change. Everything
+ * is read from memory. Any failure is simply "inactive" (RFC 7662 §2.2 gives no reasons), and
+ * the verifier never throws for a bad token.
  */
 import type { ClientRecord } from "../clients/client.js";
 import type { ClientRegistry } from "../clients/client-registry.js";
@@ -10,7 +11,7 @@ import { decodeCompactJws, JwsFormatError, verifyJwsSignature, type JwtClaims } 
 import type { KeyRing, LoadedSigningKey } from "../keys/key-ring.js";
 import type { RevocationList } from "./revocation-list.js";
 import { isUsable } from "./client-authentication/client-authenticator.js";
-import { ACCESS_TOKEN_TYPE } from "./access-token-issuer.js";
+import { ACCESS_TOKEN_TYPE, accessTokenIssueTime } from "./access-token-issuer.js";
 import { VerifiedTokenCache } from "./verified-token-cache.js";
 
 /** Clock skew tolerated between replicas for nbf and iat. */
@@ -53,6 +54,9 @@ export class AccessTokenVerifier {
     if (facts.expiresAt <= now.getTime() / 1000) return undefined;
     const client = await this.options.registry.find(facts.clientId);
     if (!client || !isUsable(client, now)) return undefined;
+    // Issued before the client was (re)created, changed status or lost grants: such a token
+    // belongs to a client that no longer exists in that form, and must not come back to life.
+    if (accessTokenIssueTime({ jti: facts.jti, iat: facts.issuedAt }) < client.client.tokensNotBefore.getTime()) return undefined;
     return { ...facts, client };
   }
 
