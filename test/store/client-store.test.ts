@@ -4,62 +4,13 @@
  * only versions, and clients read back by id — all matching what was written, also after a
  * secret rotation bumped the revision.
  */
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../src/audit/audit-event.js";
 import type { ClientRecord } from "../../src/clients/client.js";
 import type { ClientRepository, NewClient } from "../../src/clients/client-repository.js";
 import { generateClientSecret } from "../../src/clients/client-secret.js";
 import { PrismaClientRepository } from "../../src/store/client-store.js";
-import { openDatabase, type Database } from "../../src/store/database.js";
-import { applyMigrations } from "../../src/store/migrations.js";
-import { MIGRATIONS_DIR } from "../../src/store/migrations-dir.js";
-import { createTestSchema } from "../support/postgres.js";
-
-interface Backend {
-  readonly name: string;
-  /** A migrated, empty database, and how to get rid of it. */
-  open(): Promise<{ database: Database; discard(): Promise<void> }>;
-}
-
-const embedded: Backend = {
-  name: "the embedded database",
-  async open() {
-    const dataDir = mkdtempSync(path.join(tmpdir(), "tessera-client-store-"));
-    cpSync(inject("pgliteTemplate"), path.join(dataDir, "pglite"), { recursive: true });
-    const database = await openDatabase({ kind: "embedded", dataDir });
-    return {
-      database,
-      async discard() {
-        await database.close();
-        rmSync(dataDir, { recursive: true, force: true });
-      },
-    };
-  },
-};
-
-const postgres: Backend = {
-  name: "PostgreSQL",
-  async open() {
-    const schema = await createTestSchema("client_store");
-    const database = await openDatabase({ kind: "postgres", url: schema.url });
-    const session = await database.session();
-    try {
-      await applyMigrations(session, { migrationsDir: MIGRATIONS_DIR });
-    } finally {
-      await session.release();
-    }
-    return {
-      database,
-      async discard() {
-        await database.close();
-        await schema.drop();
-      },
-    };
-  },
-};
+import { BACKENDS } from "../support/databases.js";
 
 const audit = (action: string, clientId: string): AuditEntry => ({ actor: "test", action, targetClientId: clientId, outcome: "success" });
 
@@ -102,7 +53,7 @@ const bySlot = (record: ClientRecord | undefined) =>
 
 const versionOf = (record: ClientRecord) => ({ id: record.client.id, revision: record.client.revision, updateTime: record.client.updateTime });
 
-describe.each([embedded, postgres])("PrismaClientRepository on $name, for the in-memory registry", (backend) => {
+describe.each(BACKENDS)("PrismaClientRepository on $name, for the in-memory registry", (backend) => {
   let discard: () => Promise<void>;
   let repository: ClientRepository;
   let written: Map<string, ClientRecord>;
