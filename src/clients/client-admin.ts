@@ -177,20 +177,18 @@ export class ClientAdmin {
 
   /**
    * Whether a change ends the client's outstanding tokens, and the cut-off if so. Tokens must
-   * not outlive a deactivation, and must not come back with a reactivation, with a renewed expiry
-   * (they were dead while the client was expired), or after the client lost a scope or audience
-   * they carry. A cut-off also on reactivation catches tokens a replica issued before it heard
-   * of the deactivation. Secret rotation leaves tokens alone: it is the routine, overlapping
-   * change of credentials; deactivation is the way to end a leaked client's tokens at once.
+   * not outlive a deactivation, and must not come back with a reactivation or with a renewed
+   * expiry (they were dead while the client was expired). A cut-off also on reactivation catches
+   * tokens a replica issued before it heard of the deactivation. Secret rotation leaves tokens
+   * alone: it is the routine, overlapping change of credentials; deactivation is the way to end a
+   * leaked client's tokens at once. (Scopes and audiences withdrawn from a client stop counting
+   * in its tokens at verification, without ending them.)
    */
-  private tokenCutoff(before: Client, after: Pick<Client, "status" | "expireTime" | "allowedScopes" | "allowedAudiences">): Pick<ClientUpdate, "tokensNotBefore"> {
+  private tokenCutoff(before: Client, after: Pick<Client, "status" | "expireTime">): Pick<ClientUpdate, "tokensNotBefore"> {
     const now = this.now();
     const expiredBefore = before.expireTime !== null && before.expireTime.getTime() <= now.getTime();
     const revived = expiredBefore && (after.expireTime === null || after.expireTime.getTime() > now.getTime());
-    const narrowed =
-      before.allowedScopes.some((scope) => !after.allowedScopes.includes(scope)) ||
-      before.allowedAudiences.some((audience) => !after.allowedAudiences.includes(audience));
-    return after.status !== before.status || revived || narrowed ? { tokensNotBefore: now } : {};
+    return after.status !== before.status || revived ? { tokensNotBefore: now } : {};
   }
 
   async deleteClient(input: { clientId: string; etag: string }, actor: Actor): Promise<void> {

@@ -37,8 +37,8 @@ export interface Client {
   readonly rateLimitPerSecond: number | null;
   /**
    * Access tokens issued before this instant are inactive. Set to the moment the client is
-   * created, changes status, comes back from expiry or loses scopes or audiences, so tokens of
-   * a deleted, deactivated or narrowed client never come back to life. Compared to the
+   * created, changes status or comes back from expiry, so tokens of a deleted, deactivated or
+   * expired client never come back to life. Compared to the
    * millisecond (the token id carries its issue time to the millisecond), since `iat` alone
    * cannot tell a token issued just before a change from one issued just after it in the same second.
    */

@@ -52,12 +52,21 @@ export class AccessTokenVerifier {
     if (!facts || this.options.revocations.isRevoked(facts.jti)) return undefined;
     const now = this.options.now();
     if (facts.expiresAt <= now.getTime() / 1000) return undefined;
-    const client = await this.options.registry.find(facts.clientId);
+    const client = await this.issuingClient(facts);
     if (!client || !isUsable(client, now)) return undefined;
-    // Issued before the client was (re)created, changed status or lost grants: such a token
-    // belongs to a client that no longer exists in that form, and must not come back to life.
-    if (accessTokenIssueTime({ jti: facts.jti, iat: facts.issuedAt }) < client.client.tokensNotBefore.getTime()) return undefined;
     return { ...facts, client };
+  }
+
+  /**
+   * The client the token was issued to, if that client still stands: a token issued before its
+   * client was created again under the same id, changed status or came back from expiry
+   * (Client.tokensNotBefore) belongs to a client that no longer exists in that form, and must
+   * not come back to life with it.
+   */
+  private async issuingClient(facts: SignedClaims): Promise<ClientRecord | undefined> {
+    const client = await this.options.registry.find(facts.clientId);
+    const issuedAt = accessTokenIssueTime({ jti: facts.jti, iat: facts.issuedAt });
+    return client && issuedAt >= client.client.tokensNotBefore.getTime() ? client : undefined;
   }
 
   /**

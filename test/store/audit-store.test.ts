@@ -5,11 +5,11 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PrismaAuditLog } from "../../src/store/audit-store.js";
 import type { Database } from "../../src/store/database.js";
-import { BACKENDS } from "../support/databases.js";
+import { DATABASE_BACKENDS } from "../support/databases.js";
 
 const DAY = 86_400_000;
 
-describe.each(BACKENDS)("PrismaAuditLog retention on $name", (backend) => {
+describe.each(DATABASE_BACKENDS)("PrismaAuditLog retention on $name", (backend) => {
   let database: Database;
   let discard: () => Promise<void>;
 

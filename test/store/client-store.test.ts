@@ -10,7 +10,7 @@ import type { ClientRecord } from "../../src/clients/client.js";
 import type { ClientRepository, NewClient } from "../../src/clients/client-repository.js";
 import { generateClientSecret } from "../../src/clients/client-secret.js";
 import { PrismaClientRepository } from "../../src/store/client-store.js";
-import { BACKENDS } from "../support/databases.js";
+import { DATABASE_BACKENDS } from "../support/databases.js";
 
 const audit = (action: string, clientId: string): AuditEntry => ({ actor: "test", action, targetClientId: clientId, outcome: "success" });
 
@@ -53,7 +53,7 @@ const bySlot = (record: ClientRecord | undefined) =>
 
 const versionOf = (record: ClientRecord) => ({ id: record.client.id, revision: record.client.revision, updateTime: record.client.updateTime });
 
-describe.each(BACKENDS)("PrismaClientRepository on $name, for the in-memory registry", (backend) => {
+describe.each(DATABASE_BACKENDS)("PrismaClientRepository on $name, for the in-memory registry", (backend) => {
   let discard: () => Promise<void>;
   let repository: ClientRepository;
   let written: Map<string, ClientRecord>;

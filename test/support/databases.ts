@@ -1,6 +1,6 @@
 /**
- * Migrated, empty databases for store tests, on the embedded database (a copy of the migrated
- * template) and on the PostgreSQL at 127.0.0.1:5432 (a fresh schema).
+ * Migrated, empty databases for in-process store tests: the embedded one (a copy of the migrated
+ * template) and a fresh schema on the PostgreSQL at 127.0.0.1:5432.
  */
 import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,13 +11,13 @@ import { applyMigrations } from "../../src/store/migrations.js";
 import { MIGRATIONS_DIR } from "../../src/store/migrations-dir.js";
 import { createTestSchema } from "./postgres.js";
 
-export interface Backend {
+export interface DatabaseBackend {
   readonly name: string;
   /** A migrated, empty database, and how to get rid of it. */
   open(): Promise<{ database: Database; discard(): Promise<void> }>;
 }
 
-export const embedded: Backend = {
+export const EMBEDDED_DATABASE: DatabaseBackend = {
   name: "the embedded database",
   async open() {
     const dataDir = mkdtempSync(path.join(tmpdir(), "tessera-store-"));
@@ -33,7 +33,7 @@ export const embedded: Backend = {
   },
 };
 
-export const postgres: Backend = {
+export const POSTGRES_DATABASE: DatabaseBackend = {
   name: "PostgreSQL",
   async open() {
     const schema = await createTestSchema("store");
@@ -54,4 +54,4 @@ export const postgres: Backend = {
   },
 };
 
-export const BACKENDS: readonly Backend[] = [embedded, postgres];
+export const DATABASE_BACKENDS: readonly DatabaseBackend[] = [EMBEDDED_DATABASE, POSTGRES_DATABASE];
