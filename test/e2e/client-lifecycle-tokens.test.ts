@@ -14,12 +14,24 @@ import { IntrospectionService } from "../../src/gen/tessera/v1/introspection_ser
 import { adminApi, clientCredentialsToken, type RegisteredClient } from "../support/clients.js";
 import { STORAGE_KINDS, startTestServer, type TestServer } from "../support/test-server.js";
 
-/** The real clock, which a test can move ahead. */
+/** The real clock, which a test can move ahead, or hold at an instant of its choosing. */
 class Clock {
   private offset = 0;
-  readonly now = () => new Date(Date.now() + this.offset);
+  private held: number | undefined;
+  readonly now = () => new Date(this.held ?? Date.now() + this.offset);
   advance(ms: number): void {
-    this.offset += ms;
+    if (this.held !== undefined) this.held += ms;
+    else this.offset += ms;
+  }
+  /** Holds the clock at the start of the next whole second plus `ms`. */
+  holdInNextSecond(ms: number): number {
+    this.held = (Math.floor(this.now().getTime() / 1000) + 1) * 1000 + ms;
+    return this.held;
+  }
+  /** Runs on from where it was held. */
+  release(): void {
+    if (this.held !== undefined) this.offset = this.held - Date.now();
+    this.held = undefined;
   }
 }
 
@@ -105,6 +117,44 @@ describe.each(STORAGE_KINDS)("access tokens across a client's lifecycle on %s st
     expect(await introspect(newToken)).toBe(true);
     expect(await authenticateToken(newToken)).toBe("ok");
     expect(await adminCall(newToken)).toBe("ok");
+  });
+
+  it("tells a token issued just before a deactivation from one issued just after the reactivation in the same second", async () => {
+    const client = await create(`same-second-${storage}`, ["ops:x"]);
+    clock.holdInNextSecond(100);
+    try {
+      const before = await clientCredentialsToken(server, client);
+      clock.advance(100);
+      await api().deactivateClient({ clientId: client.clientId }, auth);
+      clock.advance(100);
+      await api().reactivateClient({ clientId: client.clientId }, auth);
+      clock.advance(100);
+      const after = await clientCredentialsToken(server, client);
+      expect(decodeJwt(after).iat).toBe(decodeJwt(before).iat);
+      expect(await introspect(before)).toBe(false);
+      expect(await introspect(after)).toBe(true);
+    } finally {
+      clock.release();
+    }
+  });
+
+  it("tells a deleted client's token from its successor's issued in the same second", async () => {
+    const first = await create(`same-second-reborn-${storage}`, ["ops:x"]);
+    clock.holdInNextSecond(100);
+    try {
+      const before = await clientCredentialsToken(server, first);
+      clock.advance(100);
+      await api().deleteClient({ clientId: first.clientId }, auth);
+      clock.advance(100);
+      const second = await create(first.clientId, ["ops:x"]);
+      clock.advance(100);
+      const after = await clientCredentialsToken(server, second);
+      expect(decodeJwt(after).iat).toBe(decodeJwt(before).iat);
+      expect(await introspect(before)).toBe(false);
+      expect(await introspect(after)).toBe(true);
+    } finally {
+      clock.release();
+    }
   });
 
   it("keeps tokens dead when an expired client's expiry is renewed", async () => {
