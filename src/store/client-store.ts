@@ -261,7 +261,7 @@ async function lockClientRow(tx: Transaction, clientId: string): Promise<void> {
 }
 
 /** LIKE's wildcards and its escape character (PostgreSQL's default, backslash), taken literally. */
-export function escapeLikePattern(text: string): string {
+function escapeLikePattern(text: string): string {
   return text.replace(/[\\%_]/g, "\\$&");
 }
 
