@@ -5,13 +5,13 @@
  * API), while tokens issued afterwards work. Each test runs its changes right after the tokens
  * they must end, mostly within the same second: the case whole-second `iat` values make hardest.
  */
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IntrospectionService } from "../../src/gen/tessera/v1/introspection_service_pb.js";
-import { adminApi, clientCredentialsToken, type RegisteredClient } from "../support/clients.js";
+import { adminApi, clientCredentialsToken, codeOf, type RegisteredClient } from "../support/clients.js";
 import { STORAGE_KINDS, startTestServer, type TestServer } from "../support/test-server.js";
 
 /** The real clock, which a test can move ahead, or hold at an instant of its choosing. */
@@ -32,16 +32,6 @@ class Clock {
   release(): void {
     if (this.held !== undefined) this.offset = this.held - Date.now();
     this.held = undefined;
-  }
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<Code | "ok"> {
-  try {
-    await promise;
-    return "ok";
-  } catch (error) {
-    if (error instanceof ConnectError) return error.code;
-    throw error;
   }
 }
 
