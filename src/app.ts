@@ -34,6 +34,7 @@ import { guardStorage } from "./store/storage-errors.js";
 import { StorageHealth } from "./sync/storage-health.js";
 import { ReplicaSync } from "./sync/replica-sync.js";
 import { PrismaAuditLog } from "./store/audit-store.js";
+import { DenialAudit } from "./audit/denial-throttle.js";
 import { PrismaClientRepository } from "./store/client-store.js";
 import { openDatabase, type Database } from "./store/database.js";
 import { applyMigrations, pendingMigrations } from "./store/migrations.js";
@@ -59,6 +60,8 @@ import { Health, file_grpc_health_v1_health } from "./gen/grpc/health/v1/health_
 /** How often each replica moves keys along their lifecycle and reloads keys changed elsewhere. */
 const KEY_MAINTENANCE_INTERVAL_MS = 10_000;
 const REVOCATION_PURGE_INTERVAL_MS = 10 * 60_000;
+/** How often counted admin refusals are written and audit events past their retention purged. */
+const AUDIT_MAINTENANCE_INTERVAL_MS = 60_000;
 /**
  * The safety net under LISTEN/NOTIFY: compare every client's version with memory and re-read
  * the ones that differ; reload revocations and keys.
@@ -168,7 +171,7 @@ async function assemble(
   });
   // Listen before the first load, so no change committed in between goes unheard.
   await sync.start();
-  const admin = new ClientAdmin({ repository: clientRepository, registry, maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds });
+  const admin = new ClientAdmin({ repository: clientRepository, registry, maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds, now });
   try {
     await keyRing.load();
     await keyManager.bootstrap(now());
@@ -316,6 +319,7 @@ async function assemble(
       file_grpc_health_v1_health,
     ],
   });
+  const denials = new DenialAudit({ audit, now: () => now().getTime() });
   const handler = rpcRequestHandler({
     services: [
       rpcService(TokenService, tokenServiceImpl(tokenEndpoint, metrics)),
@@ -333,7 +337,9 @@ async function assemble(
         rules: CLIENT_ADMIN_SCOPES,
         verifier,
         audience: config.issuer,
-        audit,
+        denials,
+        // Refused admin calls spend the caller's per-address budget, as failed authentications do.
+        limitRefusals: (origin) => limits.beforeAuthentication(origin, undefined),
         log,
       }),
     ],
@@ -362,6 +368,14 @@ async function assemble(
   };
   const keyTimer = setInterval(maintainKeys, KEY_MAINTENANCE_INTERVAL_MS);
   keyTimer.unref();
+  const maintainAudit = async () => {
+    await denials.flush().catch((error: unknown) => log.warn({ err: error }, "could not audit counted admin refusals"));
+    await audit
+      .purgeAuditEvents(new Date(now().getTime() - config.auditRetentionSeconds * 1000))
+      .catch((error: unknown) => log.warn({ err: error }, "could not purge audit events past their retention"));
+  };
+  const auditTimer = setInterval(() => void maintainAudit(), AUDIT_MAINTENANCE_INTERVAL_MS);
+  auditTimer.unref();
 
   let closing: Promise<void> | undefined;
   return {
@@ -373,6 +387,7 @@ async function assemble(
         storageHealth.stop();
         clearInterval(purge);
         clearInterval(keyTimer);
+        clearInterval(auditTimer);
         await maintaining;
         await sync.stop();
         health.shutdown();

@@ -27,3 +27,9 @@ export interface AuditLog {
   /** Records an entry that has no change to ride with (e.g. a refused admin call). */
   record(entry: AuditEntry): Promise<void>;
 }
+
+/** Audit events are kept for a retention period, then purged. */
+export interface AuditRetention {
+  /** Deletes the events recorded before `time`; returns how many. */
+  purgeAuditEvents(time: Date): Promise<number>;
+}

@@ -7,9 +7,9 @@ import { randomBytes } from "node:crypto";
 import type { Actor, AuditEntry } from "../audit/audit-event.js";
 import { TesseraError } from "../errors.js";
 import type { SigningAlgorithm } from "../keys/algorithms.js";
-import type { ClientRecord, ClientStatus, JsonObject } from "./client.js";
+import type { Client, ClientRecord, ClientStatus, JsonObject } from "./client.js";
 import type { ClientRegistry } from "./client-registry.js";
-import type { ClientChanges, ClientRepository, NewClient } from "./client-repository.js";
+import type { ClientChanges, ClientRepository, ClientUpdate, NewClient } from "./client-repository.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import { generateClientSecret, hashNewSecret } from "./client-secret.js";
 import {
@@ -68,17 +68,26 @@ export interface CreatedClient {
   readonly secret: string;
 }
 
+/** A client as an admin defines it; Tessera adds the token cut-off. */
+type ClientDefinition = Omit<NewClient, "tokensNotBefore">;
+
 export class ClientAdmin {
+  private readonly now: () => Date;
+
   constructor(
     private readonly options: {
       repository: ClientRepository;
       registry: ClientRegistry;
       maxTokenLifetimeSeconds: number;
+      /** The clock the token issuer reads, so cut-offs and `iat` compare on one time line. */
+      now?: () => Date;
     },
-  ) {}
+  ) {
+    this.now = options.now ?? (() => new Date());
+  }
 
   async createClient(input: CreateClientInput, actor: Actor): Promise<CreatedClient> {
-    const client = this.defineClient(input);
+    const client = this.newClient(input);
     const { secret, stored } = generateClientSecret("current");
     const record = await this.options.repository.createClient({
       client,
@@ -96,7 +105,7 @@ export class ClientAdmin {
   async importClient(input: CreateClientInput & { clientSecret: string }, actor: Actor): Promise<ClientRecord> {
     if (!input.clientId) throw invalidArgument("client.client_id", "is required when importing");
     checkImportedSecret(input.clientSecret);
-    const client = this.defineClient(input);
+    const client = this.newClient(input);
     const record = await this.options.repository.createClient({
       client,
       secret: hashNewSecret(input.clientSecret, "current"),
@@ -132,19 +141,26 @@ export class ClientAdmin {
     return { records: page, nextPageToken, totalSize };
   }
 
-  /** Changes the named fields; the result must be a valid client as a whole. */
+  /**
+   * Changes the named fields; the result must be a valid client as a whole. The merge and the
+   * validation run on the stored client as locked for the write, not on an earlier read.
+   */
   async updateClient(input: { clientId: string; etag: string; changes: ClientChanges }, actor: Actor): Promise<ClientRecord> {
-    const current = await this.getClient(input.clientId);
+    checkClientId(input.clientId);
     const expectedRevision = parseEtag(input.etag);
-    const merged = this.defineClient({ ...current.client, ...input.changes, clientId: current.client.id });
     const changed = Object.keys(input.changes) as (keyof ClientChanges)[];
-    const changes = Object.fromEntries(changed.map((field) => [field, merged[field as keyof NewClient] ?? input.changes[field]])) as ClientChanges;
     return this.apply(
       this.options.repository.updateClient({
-        clientId: current.client.id,
+        clientId: input.clientId,
         expectedRevision,
-        changes,
-        audit: auditOf(actor, "client.update", current.client.id, { fields: changed }),
+        revise: ({ client: current }) => {
+          const merged = this.defineClient({ ...current, ...input.changes, clientId: current.id });
+          const changes = Object.fromEntries(
+            changed.map((field) => [field, merged[field as keyof ClientDefinition] ?? input.changes[field]]),
+          ) as ClientChanges;
+          return { ...changes, ...this.tokenCutoff(current, { ...current, ...changes }) };
+        },
+        audit: auditOf(actor, "client.update", input.clientId, { fields: changed }),
       }),
     );
   }
@@ -155,10 +171,26 @@ export class ClientAdmin {
       this.options.repository.updateClient({
         clientId: input.clientId,
         expectedRevision: parseEtag(input.etag),
-        changes: { status: input.status },
+        revise: ({ client: current }) => ({ status: input.status, ...this.tokenCutoff(current, { ...current, status: input.status }) }),
         audit: auditOf(actor, input.status === "active" ? "client.reactivate" : "client.deactivate", input.clientId),
       }),
     );
+  }
+
+  /**
+   * Whether a change ends the client's outstanding tokens, and the cut-off if so. Tokens must
+   * not outlive a deactivation, and must not come back with a reactivation or with a renewed
+   * expiry (they were dead while the client was expired). A cut-off also on reactivation catches
+   * tokens a replica issued before it heard of the deactivation. Secret rotation leaves tokens
+   * alone: it is the routine, overlapping change of credentials; deactivation is the way to end a
+   * leaked client's tokens at once. (Scopes and audiences withdrawn from a client stop counting
+   * in its tokens at verification, without ending them.)
+   */
+  private tokenCutoff(before: Client, after: Pick<Client, "status" | "expireTime">): Pick<ClientUpdate, "tokensNotBefore"> {
+    const now = this.now();
+    const expiredBefore = before.expireTime !== null && before.expireTime.getTime() <= now.getTime();
+    const revived = expiredBefore && (after.expireTime === null || after.expireTime.getTime() > now.getTime());
+    return after.status !== before.status || revived ? { tokensNotBefore: now } : {};
   }
 
   async deleteClient(input: { clientId: string; etag: string }, actor: Actor): Promise<void> {
@@ -222,8 +254,13 @@ export class ClientAdmin {
     return record;
   }
 
+  /** A new client's definition, with the cut-off that ends any token of an earlier client of the same id. */
+  private newClient(input: CreateClientInput): NewClient {
+    return { ...this.defineClient(input), tokensNotBefore: this.now() };
+  }
+
   /** Validates a full client definition and fills in defaults. */
-  private defineClient(input: CreateClientInput): NewClient {
+  private defineClient(input: CreateClientInput): ClientDefinition {
     const clientId = input.clientId ? input.clientId : generateClientId();
     checkClientId(clientId);
     checkName(input.name);
@@ -294,6 +331,7 @@ export class ClientAdmin {
         expireTime: null,
         refreshTokensEnabled: false,
         rateLimitPerSecond: null,
+        tokensNotBefore: this.now(),
       },
       secret: hashNewSecret(input.clientSecret, "current"),
       audit: { actor: "bootstrap", action: "client.bootstrap", targetClientId: input.clientId, outcome: "success" },

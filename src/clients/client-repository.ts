@@ -26,6 +26,9 @@ export type ClientChanges = Partial<
   >
 >;
 
+/** What an update writes: the caller's changes plus the token cut-off Tessera derives from them. */
+export type ClientUpdate = ClientChanges & { readonly tokensNotBefore?: Date };
+
 /** A change guarded by optimistic concurrency: aborted when `expectedRevision` is stale. */
 export interface GuardedChange {
   readonly clientId: string;
@@ -92,8 +95,13 @@ export interface ClientRepository {
   ensureClient(input: { client: NewClient; secret: ClientSecretHash; audit: AuditEntry }): Promise<ClientRecord>;
   /** One page in (createTime, id) order, plus how many clients match in all. */
   listClients(query: ClientPageQuery): Promise<{ records: ClientRecord[]; totalSize: number }>;
-  /** Applies the changes and the audit entry atomically; not_found or aborted otherwise. */
-  updateClient(change: GuardedChange & { changes: ClientChanges }): Promise<ClientRecord>;
+  /**
+   * Locks the client's row, hands the locked (current) record to `revise`, and writes what it
+   * returns with the audit entry, atomically: two concurrent updates are merged and validated one
+   * after the other, never both against the same stale copy. `revise` may throw to refuse the
+   * change; not_found or aborted as for the other guarded changes.
+   */
+  updateClient(change: GuardedChange & { revise: (current: ClientRecord) => ClientUpdate }): Promise<ClientRecord>;
   /** Deletes the client and its secrets with the audit entry; not_found or aborted otherwise. */
   deleteClient(change: GuardedChange): Promise<void>;
   /**

@@ -35,6 +35,14 @@ export interface Client {
   readonly refreshTokensEnabled: boolean;
   /** Per-client override of the token-endpoint rate limit (requests/s); null: the server default. */
   readonly rateLimitPerSecond: number | null;
+  /**
+   * Access tokens issued before this instant are inactive. Set to the moment the client is
+   * created, changes status or comes back from expiry, so tokens of a deleted, deactivated or
+   * expired client never come back to life. Compared to the
+   * millisecond (the token id carries its issue time to the millisecond), since `iat` alone
+   * cannot tell a token issued just before a change from one issued just after it in the same second.
+   */
+  readonly tokensNotBefore: Date;
   /** Incremented on every change; the etag. */
   readonly revision: number;
   readonly createTime: Date;

@@ -64,6 +64,8 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** How long a graceful shutdown may drain before connections are cut. */
   readonly shutdownTimeoutMs: number;
+  /** How long audit events are kept before they are purged. */
+  readonly auditRetentionSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -174,6 +176,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) problems.push(`TESSERA_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`);
 
   const shutdownTimeoutMs = 1000 * parseDuration(read("TESSERA_SHUTDOWN_TIMEOUT"), { name: "TESSERA_SHUTDOWN_TIMEOUT", fallback: 10 }, problems);
+  const auditRetentionSeconds = parseDuration(read("TESSERA_AUDIT_RETENTION"), { name: "TESSERA_AUDIT_RETENTION", fallback: 90 * 86_400 }, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -201,6 +204,7 @@ export function loadConfig(env: Env = process.env): Config {
     jwksMaxAgeSeconds,
     logLevel: logLevel as LogLevel,
     shutdownTimeoutMs,
+    auditRetentionSeconds,
   });
 }
 

@@ -15,6 +15,27 @@ import { randomId } from "../random-id.js";
 /** RFC 9068 §2.1: the media type of JWT access tokens, without "application/". */
 export const ACCESS_TOKEN_TYPE = "at+jwt";
 
+/**
+ * A token id: 128 random bits, then the issue time in milliseconds. The verifier compares that
+ * time with the client's cut-off (Client.tokensNotBefore): whole-second `iat` cannot tell a
+ * token issued just before a deactivation from one issued just after the reactivation in the
+ * same second. To everyone else the id stays what RFC 7519 §4.1.7 makes it, an opaque unique string.
+ */
+function accessTokenId(issuedAtMs: number): string {
+  return `${randomId(16)}.${issuedAtMs}`;
+}
+
+/**
+ * When a token was issued, to the millisecond: from its id when the id carries a time within
+ * its `iat` second, otherwise (ids minted before ids carried one) the start of that second.
+ */
+export function accessTokenIssueTime(claims: { readonly jti: string; readonly iat: number }): number {
+  const separator = claims.jti.lastIndexOf(".");
+  const stamped = separator < 0 ? Number.NaN : Number(claims.jti.slice(separator + 1));
+  const secondStart = claims.iat * 1000;
+  return Number.isSafeInteger(stamped) && stamped >= secondStart && stamped < secondStart + 1000 ? stamped : secondStart;
+}
+
 export interface IssuedAccessToken {
   readonly token: string;
   readonly jti: string;
@@ -48,8 +69,9 @@ export class AccessTokenIssuer {
       throw new TesseraError("temporarily_unavailable", `no active ${alg} signing key`);
     }
     const lifetime = Math.min(client.tokenLifetimeSeconds ?? this.options.defaultLifetimeSeconds, this.options.maxLifetimeSeconds);
-    const issuedAt = Math.floor(this.options.now().getTime() / 1000);
-    const jti = randomId(16);
+    const issuedAtMs = this.options.now().getTime();
+    const issuedAt = Math.floor(issuedAtMs / 1000);
+    const jti = accessTokenId(issuedAtMs);
     // RFC 9068 §3: aud is required; a client with no audiences gets tokens for Tessera itself.
     const audiences = input.audiences.length > 0 ? input.audiences : [this.options.issuer];
     const payload = {

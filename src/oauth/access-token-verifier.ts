@@ -1,8 +1,9 @@
 /**
  * Deciding whether one of our access tokens is active: our issuer, a published key of the
- * token's own algorithm, RFC 9068 `typ`, unexpired, not revoked, and a client that still exists
- * and is active. Everything is read from memory. Any failure is simply "inactive" (RFC 7662 §2.2
- * gives no reasons), and the verifier never throws for a bad token.
+ * token's own algorithm, RFC 9068 `typ`, unexpired, not revoked, and a client that still exists,
+ * is active, and has not cut off the tokens issued before its last lifecycle change. Everything
+ * is read from memory. Any failure is simply "inactive" (RFC 7662 §2.2 gives no reasons), and
+ * the verifier never throws for a bad token.
  */
 import type { ClientRecord } from "../clients/client.js";
 import type { ClientRegistry } from "../clients/client-registry.js";
@@ -10,7 +11,7 @@ import { decodeCompactJws, JwsFormatError, verifyJwsSignature, type JwtClaims } 
 import type { KeyRing, LoadedSigningKey } from "../keys/key-ring.js";
 import type { RevocationList } from "./revocation-list.js";
 import { isUsable } from "./client-authentication/client-authenticator.js";
-import { ACCESS_TOKEN_TYPE } from "./access-token-issuer.js";
+import { ACCESS_TOKEN_TYPE, accessTokenIssueTime } from "./access-token-issuer.js";
 import { VerifiedTokenCache } from "./verified-token-cache.js";
 
 /** Clock skew tolerated between replicas for nbf and iat. */
@@ -51,9 +52,21 @@ export class AccessTokenVerifier {
     if (!facts || this.options.revocations.isRevoked(facts)) return undefined;
     const now = this.options.now();
     if (facts.expiresAt <= now.getTime() / 1000) return undefined;
-    const client = await this.options.registry.find(facts.clientId);
+    const client = await this.issuingClient(facts);
     if (!client || !isUsable(client, now)) return undefined;
     return withinCurrentAllowance({ ...facts, client }, this.options.issuer);
+  }
+
+  /**
+   * The client the token was issued to, if that client still stands: a token issued before its
+   * client was created again under the same id, changed status or came back from expiry
+   * (Client.tokensNotBefore) belongs to a client that no longer exists in that form, and must
+   * not come back to life with it.
+   */
+  private async issuingClient(facts: SignedClaims): Promise<ClientRecord | undefined> {
+    const client = await this.options.registry.find(facts.clientId);
+    const issuedAt = accessTokenIssueTime({ jti: facts.jti, iat: facts.issuedAt });
+    return client && issuedAt >= client.client.tokensNotBefore.getTime() ? client : undefined;
   }
 
   /**

@@ -2,7 +2,7 @@
  * Audit events on Prisma. Changes write their entry inside their own transaction (see
  * client-store.ts); this AuditLog records entries that have no change to ride with.
  */
-import type { AuditEntry, AuditLog } from "../audit/audit-event.js";
+import type { AuditEntry, AuditLog, AuditRetention } from "../audit/audit-event.js";
 import type { Prisma, PrismaClient } from "./generated/client.js";
 
 export function auditEventData(entry: AuditEntry): Prisma.AuditEventCreateInput {
@@ -16,10 +16,27 @@ export function auditEventData(entry: AuditEntry): Prisma.AuditEventCreateInput 
   };
 }
 
-export class PrismaAuditLog implements AuditLog {
-  constructor(private readonly prisma: PrismaClient) {}
+/** Rows per purge statement: a backlog is deleted in short transactions, not one long one. */
+const PURGE_BATCH_SIZE = 10_000;
+
+export class PrismaAuditLog implements AuditLog, AuditRetention {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly options: { purgeBatchSize?: number } = {},
+  ) {}
 
   async record(entry: AuditEntry): Promise<void> {
     await this.prisma.auditEvent.create({ data: auditEventData(entry) });
+  }
+
+  async purgeAuditEvents(time: Date): Promise<number> {
+    const batchSize = this.options.purgeBatchSize ?? PURGE_BATCH_SIZE;
+    let purged = 0;
+    for (;;) {
+      const deleted = await this.prisma.$executeRaw`
+        DELETE FROM "audit_events" WHERE "id" IN (SELECT "id" FROM "audit_events" WHERE "time" < ${time} LIMIT ${batchSize})`;
+      purged += deleted;
+      if (deleted < batchSize) return purged;
+    }
   }
 }

@@ -5,7 +5,6 @@ import type { AuditEntry } from "../audit/audit-event.js";
 import type { ClientRecord, ClientSecretHash, Client, JsonObject } from "../clients/client.js";
 import type {
   AuditEventRecord,
-  ClientChanges,
   ClientKeysetQuery,
   ClientPageQuery,
   ClientRepository,
@@ -13,6 +12,7 @@ import type {
   GuardedChange,
   NewClient,
   SecretRotationStep,
+  ClientUpdate,
 } from "../clients/client-repository.js";
 import { TesseraError } from "../errors.js";
 import { isSigningAlgorithm } from "../keys/algorithms.js";
@@ -80,6 +80,9 @@ export class PrismaClientRepository implements ClientRepository {
     return this.prisma.$transaction(async (tx) => {
       // Replicas starting together all ensure the same client: one at a time.
       await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${ENSURE_CLIENT_LOCK})`);
+      // The advisory lock keeps out other bootstraps, not admin updates: lock the row too, so the
+      // scopes merged below are not read from a copy an UpdateClient is about to replace.
+      await lockClientRow(tx, input.client.id);
       const existing = await tx.client.findUnique({ where: { id: input.client.id }, include: { secrets: true } });
       if (!existing) {
         const record = await insertClient(tx, input.client, input.secret);
@@ -100,6 +103,9 @@ export class PrismaClientRepository implements ClientRepository {
         data: {
           allowedScopes: [...existing.allowedScopes, ...missingScopes],
           defaultScopes: [...new Set([...existing.defaultScopes, ...missingScopes])],
+          // A replaced bootstrap secret is the operator's way to recover a leaked one: the admin
+          // tokens obtained with the old secret end with it.
+          ...(secretChanged ? { tokensNotBefore: input.client.tokensNotBefore } : {}),
           revision: { increment: 1 },
           updateTime: new Date(),
         },
@@ -116,7 +122,8 @@ export class PrismaClientRepository implements ClientRepository {
   async listClients(query: ClientPageQuery): Promise<{ records: ClientRecord[]; totalSize: number }> {
     const filter: Prisma.ClientWhereInput = {
       ...(query.status ? { status: query.status } : {}),
-      ...(query.namePrefix ? { name: { startsWith: query.namePrefix } } : {}),
+      // startsWith becomes LIKE 'prefix%': the prefix's own % and _ must match themselves.
+      ...(query.namePrefix ? { name: { startsWith: escapeLikePattern(query.namePrefix) } } : {}),
     };
     const after = query.after;
     const page: Prisma.ClientWhereInput = after
@@ -134,10 +141,14 @@ export class PrismaClientRepository implements ClientRepository {
     return { records: rows.map(toRecord), totalSize };
   }
 
-  async updateClient(change: GuardedChange & { changes: ClientChanges }): Promise<ClientRecord> {
+  async updateClient(change: GuardedChange & { revise: (current: ClientRecord) => ClientUpdate }): Promise<ClientRecord> {
     return this.prisma.$transaction(async (tx) => {
+      // Claiming the revision takes the row lock; the row read after it is the newest committed
+      // one and stays so until this transaction ends, so the change is merged and validated
+      // against what it will actually overwrite.
       await claimRevision(tx, change);
-      const { changes } = change;
+      const locked = await tx.client.findUniqueOrThrow({ where: { id: change.clientId }, include: { secrets: true } });
+      const changes = change.revise(toRecord(locked));
       const row = await tx.client.update({
         where: { id: change.clientId },
         data: {
@@ -156,6 +167,7 @@ export class PrismaClientRepository implements ClientRepository {
           ...(changes.expireTime !== undefined ? { expireTime: changes.expireTime } : {}),
           ...(changes.refreshTokensEnabled !== undefined ? { refreshTokensEnabled: changes.refreshTokensEnabled } : {}),
           ...(changes.rateLimitPerSecond !== undefined ? { rateLimitPerSecond: changes.rateLimitPerSecond } : {}),
+          ...(changes.tokensNotBefore !== undefined ? { tokensNotBefore: changes.tokensNotBefore } : {}),
         },
         include: { secrets: true },
       });
@@ -243,6 +255,16 @@ async function claimRevision(tx: Transaction, change: GuardedChange): Promise<vo
   throw new TesseraError("aborted", `client ${change.clientId} was changed by someone else; read it again and retry with the new etag`);
 }
 
+/** Holds the client's row until the transaction ends (no-op when there is no such row). */
+async function lockClientRow(tx: Transaction, clientId: string): Promise<void> {
+  await tx.$queryRaw`SELECT 1 FROM "clients" WHERE "id" = ${clientId} FOR UPDATE`;
+}
+
+/** LIKE's wildcards and its escape character (PostgreSQL's default, backslash), taken literally. */
+function escapeLikePattern(text: string): string {
+  return text.replace(/[\\%_]/g, "\\$&");
+}
+
 async function insertClient(tx: Transaction, client: NewClient, secret: ClientSecretHash): Promise<ClientRecord> {
   const now = new Date();
   const row = await tx.client.create({
@@ -263,6 +285,7 @@ async function insertClient(tx: Transaction, client: NewClient, secret: ClientSe
       expireTime: client.expireTime,
       refreshTokensEnabled: client.refreshTokensEnabled,
       rateLimitPerSecond: client.rateLimitPerSecond,
+      tokensNotBefore: client.tokensNotBefore,
       createTime: now,
       updateTime: now,
     },
@@ -305,6 +328,7 @@ export function toClient(row: ClientRow): Client {
     expireTime: row.expireTime,
     refreshTokensEnabled: row.refreshTokensEnabled,
     rateLimitPerSecond: row.rateLimitPerSecond,
+    tokensNotBefore: row.tokensNotBefore,
     revision: row.revision,
     createTime: row.createTime,
     updateTime: row.updateTime,

@@ -133,7 +133,7 @@ describe.each(STORAGE_KINDS)("introspection and revocation on %s storage", (stor
   });
 
   describe("client lifecycle", () => {
-    it("makes a deactivated client's tokens inactive at once, and a deleted client's for good", async () => {
+    it("makes a deactivated client's tokens inactive at once and for good (reactivation does not revive them), and a deleted client's too", async () => {
       const client = await registerClient(server, { name: "short-career", scopes: ["x"] });
       const token = await tokenFor(client);
       const revokedToken = await tokenFor(client);
@@ -142,10 +142,12 @@ describe.each(STORAGE_KINDS)("introspection and revocation on %s storage", (stor
       await adminApi(server).deactivateClient({ clientId: client.clientId }, auth);
       expect((await introspect(token)).body).toEqual({ active: false });
       await adminApi(server).reactivateClient({ clientId: client.clientId }, auth);
-      expect((await introspect(token)).body.active).toBe(true);
-      expect((await introspect(revokedToken)).body).toEqual({ active: false });
-      await adminApi(server).deleteClient({ clientId: client.clientId }, auth);
       expect((await introspect(token)).body).toEqual({ active: false });
+      expect((await introspect(revokedToken)).body).toEqual({ active: false });
+      const fresh = await tokenFor(client);
+      expect((await introspect(fresh)).body.active).toBe(true);
+      await adminApi(server).deleteClient({ clientId: client.clientId }, auth);
+      expect((await introspect(fresh)).body).toEqual({ active: false });
     });
   });
 

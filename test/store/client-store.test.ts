@@ -31,6 +31,7 @@ function newClient(id: string): NewClient {
     expireTime: null,
     refreshTokensEnabled: false,
     rateLimitPerSecond: null,
+    tokensNotBefore: new Date(),
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * Registering clients through the real admin API, for tests that need one.
  */
-import { createClient } from "@connectrpc/connect";
+import { type Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { ClientAdminService, type CreateClientRequestSchema } from "../../src/gen/tessera/v1/client_admin_service_pb.js";
@@ -36,4 +36,15 @@ export async function clientCredentialsToken(server: TestServer, client: Registe
   });
   expect(response.status).toBe(200);
   return ((await response.json()) as { access_token: string }).access_token;
+}
+
+/** "ok", or the Connect code the call failed with. */
+export async function codeOf(promise: Promise<unknown>): Promise<Code | "ok"> {
+  try {
+    await promise;
+    return "ok";
+  } catch (error) {
+    if (error instanceof ConnectError) return error.code;
+    throw error;
+  }
 }

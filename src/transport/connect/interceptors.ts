@@ -3,15 +3,16 @@
  * translation (outermost), and bearer-token authorization for the admin service.
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import type { AuditLog } from "../../audit/audit-event.js";
+import type { DenialAudit } from "../../audit/denial-throttle.js";
 import { TesseraError } from "../../errors.js";
 import type { Logger } from "../../log/logger.js";
 import type { Metrics } from "../../observability/metrics.js";
 import { inServerSpan } from "../../observability/tracing.js";
+import type { RequestOrigin } from "../../oauth/abuse-limits.js";
 import type { AccessTokenVerifier } from "../../oauth/access-token-verifier.js";
 import { AUTHENTICATION_REALM } from "../authorization-header.js";
 import { REQUEST_ID_HEADER, requestIdFrom } from "../request-id.js";
-import { callerTokenKey, requestIdKey } from "./context.js";
+import { callerTokenKey, originKey, requestIdKey } from "./context.js";
 import { toConnectError } from "./errors.js";
 
 const UNAUTHENTICATED_CHALLENGE = `Basic realm="${AUTHENTICATION_REALM}", charset="UTF-8", Bearer realm="${AUTHENTICATION_REALM}"`;
@@ -60,14 +61,17 @@ export interface ScopeRule {
 /**
  * Requires `Authorization: Bearer <Tessera access token>` for the methods of one service, with
  * the scopes each method names. The token must be active now (its client too) and issued for
- * Tessera itself (aud = issuer). Refusals are audited.
+ * Tessera itself (aud = issuer). Refusals are audited, throttled per source (DenialAudit), and
+ * count against the caller's per-address budget.
  */
 export function bearerAuthorizationInterceptor(options: {
   serviceTypeName: string;
   rules: ReadonlyMap<string, ScopeRule>;
   verifier: AccessTokenVerifier;
   audience: string;
-  audit: AuditLog;
+  denials: DenialAudit;
+  /** Takes one refusal from the address's budget; throws too_many_requests once it is spent. */
+  limitRefusals?: (origin: RequestOrigin) => void;
   log: Logger;
 }): Interceptor {
   return (next) => async (request) => {
@@ -75,15 +79,11 @@ export function bearerAuthorizationInterceptor(options: {
     const rule = options.rules.get(request.method.name);
     const requestId = request.contextValues.get(requestIdKey);
     const deny = async (code: Code, reason: string, actor = ""): Promise<never> => {
-      await options.audit
-        .record({
-          actor,
-          action: "admin.denied",
-          outcome: "denied",
-          requestId,
-          details: { rpc: request.method.name, reason },
-        })
+      const origin = request.contextValues.get(originKey);
+      await options.denials
+        .record({ source: origin.ip, actor, reason, rpc: request.method.name, requestId })
         .catch((error: unknown) => options.log.error({ err: error }, "could not audit a refused admin call"));
+      options.limitRefusals?.(origin);
       throw new ConnectError(reason, code);
     };
     const match = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i.exec(request.header.get("authorization") ?? "");

@@ -1,0 +1,2 @@
+-- CreateIndex
+CREATE INDEX "audit_events_time_idx" ON "audit_events"("time");
