@@ -171,8 +171,9 @@ export class PrismaClientRepository implements ClientRepository {
         },
         include: { secrets: true },
       });
-      if (changes.status === "inactive") {
-        // Deactivation ends refresh-token chains for good: reactivating must not revive them.
+      if (changes.status === "inactive" || changes.refreshTokensEnabled === false) {
+        // Deactivation, or turning refresh tokens off, ends the chains for good: reactivating
+        // (or turning them on again) must not revive them.
         await tx.refreshToken.updateMany({ where: { clientId: change.clientId, useTime: null }, data: { useTime: new Date() } });
       }
       await tx.auditEvent.create({ data: auditEventData(change.audit) });

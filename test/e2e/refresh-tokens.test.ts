@@ -73,6 +73,19 @@ describe("refresh tokens", () => {
     expect(await refresh(client, grant.body.refresh_token!)).toMatchObject({ status: 400, body: { error: "invalid_grant" } });
   });
 
+  it("stop working when refresh tokens are turned off, even after they are turned on again", async () => {
+    const client = await registerClient(server, { name: "toggled", scopes: ["a"], refreshTokensEnabled: true });
+    const grant = await credentialsGrant(client);
+    const update = (refreshTokensEnabled: boolean) =>
+      adminApi(server).updateClient({ client: { clientId: client.clientId, refreshTokensEnabled }, updateMask: { paths: ["refresh_tokens_enabled"] } }, auth);
+    await update(false);
+    await update(true);
+    expect(await refresh(client, grant.body.refresh_token!)).toMatchObject({ status: 400, body: { error: "invalid_grant" } });
+    // New grants get working refresh tokens again.
+    const fresh = await credentialsGrant(client);
+    expect(await refresh(client, fresh.body.refresh_token!)).toMatchObject({ status: 200 });
+  });
+
   it("stop working when the client's secret rotation completes", async () => {
     const client = await registerClient(server, { name: "rotated", scopes: ["a"], refreshTokensEnabled: true });
     const grant = await credentialsGrant(client);

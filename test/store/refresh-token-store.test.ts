@@ -35,6 +35,7 @@ const CLIENT: NewClient = {
   expireTime: null,
   refreshTokensEnabled: true,
   rateLimitPerSecond: null,
+  tokensNotBefore: new Date(0),
 };
 
 /** Waits (at most ~5 s) until some statement on refresh_tokens waits for a row lock. */
