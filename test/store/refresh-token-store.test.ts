@@ -117,37 +117,40 @@ describe.each(DATABASE_BACKENDS)("refresh-token chains on $name", (backend) => {
     expect(await rows()).toBe(0);
   });
 
-  it.runIf(backend.name === "PostgreSQL")(
-    "ends a successor whose redemption committed while the chain was being revoked",
-    async () => {
-      await refreshTokens.startChain(record, { scopes: ["a"], audiences: [], accessToken: await issueAccessToken() });
-      const stored = await database.prisma.refreshToken.findFirstOrThrow({ where: { clientId: CLIENT.id } });
-      const repository = new PrismaRefreshTokenRepository(database.prisma);
-      // A redemption in flight on its own connection: the current token marked used, its successor
-      // inserted, not yet committed.
-      const redemption = await database.session();
-      try {
-        await redemption.exec("BEGIN");
-        await redemption.query(`UPDATE "refresh_tokens" SET "use_time" = now() WHERE "id" = $1`, [stored.id]);
-        await redemption.query(
-          `INSERT INTO "refresh_tokens" ("id", "hash", "client_id", "chain_id", "scopes", "audiences", "secret_hash", "expire_time", "chain_start_time", "access_token_jti", "access_token_expire_time")
-           SELECT gen_random_uuid(), 'successor', "client_id", "chain_id", "scopes", "audiences", "secret_hash", "expire_time", "chain_start_time", 'successor-jti', $2
-           FROM "refresh_tokens" WHERE "id" = $1`,
-          [stored.id, new Date(time + HOUR)],
-        );
-        // Reuse detected meanwhile: the revocation waits for the redemption's row lock.
-        const revocation = repository.revokeRefreshTokenChain(stored.chainId, new Date(time));
-        await untilBlockedOnRowLock(database);
-        await redemption.exec("COMMIT");
-        const accessTokens = await revocation;
-        expect(accessTokens.map((token) => token.jti)).toContain("successor-jti");
-      } finally {
-        await redemption.release();
-      }
-      const successor = await database.prisma.refreshToken.findUniqueOrThrow({ where: { hash: "successor" } });
-      expect(successor.useTime).not.toBeNull();
-    },
-  );
+  // Row locks across two connections: the embedded database has one connection only.
+  if (backend.name === "PostgreSQL") {
+    it(
+      "ends a successor whose redemption committed while the chain was being revoked",
+      async () => {
+        await refreshTokens.startChain(record, { scopes: ["a"], audiences: [], accessToken: await issueAccessToken() });
+        const stored = await database.prisma.refreshToken.findFirstOrThrow({ where: { clientId: CLIENT.id } });
+        const repository = new PrismaRefreshTokenRepository(database.prisma);
+        // A redemption in flight on its own connection: the current token marked used, its successor
+        // inserted, not yet committed.
+        const redemption = await database.session();
+        try {
+          await redemption.exec("BEGIN");
+          await redemption.query(`UPDATE "refresh_tokens" SET "use_time" = now() WHERE "id" = $1`, [stored.id]);
+          await redemption.query(
+            `INSERT INTO "refresh_tokens" ("id", "hash", "client_id", "chain_id", "scopes", "audiences", "secret_hash", "expire_time", "chain_start_time", "access_token_jti", "access_token_expire_time")
+             SELECT gen_random_uuid(), 'successor', "client_id", "chain_id", "scopes", "audiences", "secret_hash", "expire_time", "chain_start_time", 'successor-jti', $2
+             FROM "refresh_tokens" WHERE "id" = $1`,
+            [stored.id, new Date(time + HOUR)],
+          );
+          // Reuse detected meanwhile: the revocation waits for the redemption's row lock.
+          const revocation = repository.revokeRefreshTokenChain(stored.chainId, new Date(time));
+          await untilBlockedOnRowLock(database);
+          await redemption.exec("COMMIT");
+          const accessTokens = await revocation;
+          expect(accessTokens.map((token) => token.jti)).toContain("successor-jti");
+        } finally {
+          await redemption.release();
+        }
+        const successor = await database.prisma.refreshToken.findUniqueOrThrow({ where: { hash: "successor" } });
+        expect(successor.useTime).not.toBeNull();
+      },
+    );
+  }
 
   it("caps each successor's expiry at the chain's start plus the maximum chain lifetime", async () => {
     const started = time;
