@@ -17,6 +17,20 @@ export interface TlsConfig {
   readonly key: Buffer;
 }
 
+/** Deadlines and caps that keep slow or stalled connections from holding the server's resources. */
+export interface ConnectionLimits {
+  /** Open connections per peer address; 0 = no cap. */
+  readonly maxConnectionsPerIp: number;
+  /** Open connections in all; 0 = no cap. */
+  readonly maxConnections: number;
+  /** Until a request's headers (HTTP/1.1), the HTTP/2 preface or the TLS handshake are complete. */
+  readonly headersTimeoutMs: number;
+  /** Until a request, body included, has arrived (HTTP/1.1 request, HTTP/2 stream). */
+  readonly requestTimeoutMs: number;
+  /** How long an HTTP/2 session with no open stream is kept. */
+  readonly idleTimeoutMs: number;
+}
+
 export type StorageConfig =
   | { readonly kind: "embedded"; readonly dataDir: string }
   | { readonly kind: "postgres"; readonly url: string };
@@ -40,6 +54,7 @@ export interface Config {
   readonly maxTokenLifetimeSeconds: number;
   readonly scopePolicy: ScopePolicy;
   readonly abuseLimits: AbuseLimitPolicy;
+  readonly connectionLimits: ConnectionLimits;
   /** How long tokens are still issued and verified from memory while the database is unreachable. */
   readonly degradedWindowSeconds: number;
   /** Lifetime of refresh tokens, for clients that opted in to them. */
@@ -148,6 +163,16 @@ export function loadConfig(env: Env = process.env): Config {
     lockoutBaseSeconds: 1,
     lockoutMaxSeconds: parseDuration(read("TESSERA_LOCKOUT_MAX"), { name: "TESSERA_LOCKOUT_MAX", fallback: 900 }, problems),
   };
+  const connectionLimits: ConnectionLimits = {
+    maxConnectionsPerIp: parseInteger(read("TESSERA_MAX_CONNECTIONS_PER_IP"), { name: "TESSERA_MAX_CONNECTIONS_PER_IP", fallback: 256, min: 0, max: 1_000_000 }, problems),
+    maxConnections: parseInteger(read("TESSERA_MAX_CONNECTIONS"), { name: "TESSERA_MAX_CONNECTIONS", fallback: 10_000, min: 0, max: 1_000_000 }, problems),
+    headersTimeoutMs: 1000 * parseDuration(read("TESSERA_HEADERS_TIMEOUT"), { name: "TESSERA_HEADERS_TIMEOUT", fallback: 10 }, problems),
+    requestTimeoutMs: 1000 * parseDuration(read("TESSERA_REQUEST_TIMEOUT"), { name: "TESSERA_REQUEST_TIMEOUT", fallback: 30 }, problems),
+    idleTimeoutMs: 1000 * parseDuration(read("TESSERA_IDLE_TIMEOUT"), { name: "TESSERA_IDLE_TIMEOUT", fallback: 120 }, problems),
+  };
+  if (connectionLimits.requestTimeoutMs < connectionLimits.headersTimeoutMs) {
+    problems.push("TESSERA_REQUEST_TIMEOUT must not be shorter than TESSERA_HEADERS_TIMEOUT");
+  }
 
   const scopePolicy = read("TESSERA_SCOPE_POLICY") ?? "strict";
   if (scopePolicy !== "strict" && scopePolicy !== "narrow") problems.push("TESSERA_SCOPE_POLICY must be strict or narrow");
@@ -176,6 +201,7 @@ export function loadConfig(env: Env = process.env): Config {
     scopePolicy: scopePolicy as ScopePolicy,
     degradedWindowSeconds,
     abuseLimits: Object.freeze(abuseLimits),
+    connectionLimits: Object.freeze(connectionLimits),
     refreshTokenLifetimeSeconds,
     keyRotationIntervalSeconds,
     jwksMaxAgeSeconds,
