@@ -11,7 +11,7 @@ import type { TokenEndpoint } from "../../oauth/token-endpoint.js";
 import type { TokenIntrospection } from "../../oauth/token-introspection.js";
 import { handleIntrospection, handleRevocation } from "./introspection-routes.js";
 import { REQUEST_ID_HEADER, requestIdFrom } from "../request-id.js";
-import { sendJson, setRequestId, writeHead, type HttpRequest, type HttpResponse } from "./http-io.js";
+import { RequestAbortedError, sendJson, setRequestId, writeHead, type HttpRequest, type HttpResponse } from "./http-io.js";
 import { INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH } from "./metadata.js";
 import { sendOAuthError } from "./oauth-error-response.js";
 import { handleTokenRequest } from "./token-route.js";
@@ -142,6 +142,13 @@ export function createHttpGateway(options: GatewayOptions): (request: HttpReques
     const span = spans.get(route)![method as Method]!;
     inServerSpan(span.name, span.attributes, async () => handler(request, response))
       .catch((error: unknown) => {
+        if (error instanceof RequestAbortedError) {
+          // The caller left mid-request: nothing to answer, nothing wrong here. Not counted as
+          // a request either, as no answer was finished.
+          log.debug({ requestId, path, reason: error.message }, "http request aborted by the client");
+          response.destroy();
+          return;
+        }
         if (error instanceof TesseraError && AUTH_FAILURE_CODES.has(error.code)) options.metrics.authFailure(error.code);
         // A child logger only on the error path: creating one per request costs the hot path.
         sendOAuthError(response, error, log.child({ requestId }));
