@@ -302,9 +302,12 @@ class ReplayingSocket extends Duplex {
 function discardRefusedBody(request: http2.Http2ServerRequest, response: http2.Http2ServerResponse): void {
   const end = response.end.bind(response) as (...args: unknown[]) => http2.Http2ServerResponse;
   response.end = ((...args: unknown[]) => {
-    // Unread (flowing null), or read in part and then left (flowing false: connect-es stops
-    // pulling a unary body once an envelope's header promises more than the read limit).
-    if (!request.complete && request.readableFlowing !== true) discardBody(request);
+    // Unread (flowing null), read in part and then left (flowing false: connect-es stops
+    // pulling a unary body once an envelope's header promises more than the read limit), or
+    // read in part and destroyed (the gateway's body cap): the compatibility layer then pauses
+    // the stream on its next chunk, and a paused stream is never destroyed, so it held one of
+    // the session's stream slots for good.
+    if (!request.complete && (request.readableFlowing !== true || request.destroyed)) discardBody(request);
     return end(...args);
   }) as typeof response.end;
 }

@@ -119,7 +119,8 @@ export function createHttpGateway(options: GatewayOptions): (request: HttpReques
     const path = queryAt === -1 ? url : url.slice(0, queryAt);
     const method = request.method === "HEAD" ? "GET" : request.method;
     const route = routes.get(path);
-    const handler = route?.[method as Method];
+    // Own properties only: a method named "constructor" or "toString" must not find Object's.
+    const handler = route && Object.hasOwn(route, method ?? "") ? route[method as Method] : undefined;
 
     response.on("finish", () => {
       const ms = performance.now() - started;
