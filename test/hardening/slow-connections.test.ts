@@ -269,22 +269,13 @@ describe("connection deadlines and caps, over TLS", () => {
     ca = readFileSync(path.join(dir, "cert.pem"));
     server = await startTestServer({
       storage: "embedded",
-      env: { ...DEADLINES, TESSERA_MAX_CONNECTIONS_PER_IP: "20", TESSERA_TLS_CERT: path.join(dir, "cert.pem"), TESSERA_TLS_KEY: path.join(dir, "key.pem") },
+      env: { ...DEADLINES, TESSERA_MAX_CONNECTIONS_PER_IP: "20", TESSERA_MAX_CONNECTIONS: "25", TESSERA_TLS_CERT: path.join(dir, "cert.pem"), TESSERA_TLS_KEY: path.join(dir, "key.pem") },
     });
   });
   afterAll(async () => {
     await server?.destroy();
     rmSync(dir, { recursive: true, force: true });
   });
-
-  function connectTls(alpn: string[]): Promise<tls.TLSSocket> {
-    return new Promise((resolve, reject) => {
-      const socket = tls.connect({ host: "127.0.0.1", port: server.port, ca, ALPNProtocols: alpn }, () => resolve(socket));
-      socket.resume();
-      socket.on("error", () => {});
-      socket.once("error", reject);
-    });
-  }
 
   it("closes a TCP connection that never starts the TLS handshake", async () => {
     const socket = await connect(server.port);
@@ -327,10 +318,24 @@ describe("connection deadlines and caps, over TLS", () => {
     }
   }, 40_000);
 
-  it("caps TLS connections per address", async () => {
+  function connectTls(alpn: string[], localAddress = "127.0.0.1"): Promise<tls.TLSSocket> {
+    return new Promise((resolve, reject) => {
+      const tcp = net.connect({ host: "127.0.0.1", port: server.port, localAddress });
+      tcp.on("error", () => {});
+      const socket = tls.connect({ socket: tcp, host: "127.0.0.1", ca, ALPNProtocols: alpn }, () => resolve(socket));
+      socket.resume();
+      socket.on("error", () => {});
+      socket.once("error", reject);
+    });
+  }
+
+  it("caps TLS connections per address, and in all", async () => {
     // Handshaken HTTP/2 connections, held for the idle timeout; the next one gets no handshake.
     const held = await Promise.all(Array.from({ length: 20 }, () => connectTls(["h2"])));
     await expect(connectTls(["h2"])).rejects.toThrow();
+    // Another address gets in, up to the cap on all connections (25).
+    held.push(...(await Promise.all(Array.from({ length: 5 }, () => connectTls(["h2"], "127.0.0.2")))));
+    await expect(connectTls(["h2"], "127.0.0.3")).rejects.toThrow();
     held.forEach((socket) => socket.destroy());
   });
 });
