@@ -34,8 +34,11 @@ const MAX_HEADER_BYTES = 16 * 1024;
 const MAX_DISCARDED_BODY_BYTES = 1024 * 1024;
 /**
  * Streams one HTTP/2 session may have open at once (RFC 9113 §6.5.2 recommends no fewer than
- * 100). Node's default is 2³²−1: 10,000 pending streams on two connections held 80 MB.
- * nghttp2 refuses streams past it with REFUSED_STREAM.
+ * 100). Node's default is 2³²−1: 10,000 pending streams on two connections held 115 MB of heap;
+ * now streams past the limit are refused (REFUSED_STREAM), and after 100 refusals node ends the
+ * session (ENHANCE_YOUR_CALM): the same flood holds 2 MB. Node counts a stream until its
+ * JavaScript object is destroyed, a moment after the protocol closed it, so a client that
+ * keeps exactly 100 streams busy may see one reset with ENHANCE_YOUR_CALM now and then.
  */
 const MAX_CONCURRENT_STREAMS = 100;
 /** How long an HTTP/1.1 connection may idle between requests. */
