@@ -346,7 +346,7 @@ async function assemble(
     fallback: gateway,
   });
 
-  const listener = await listen({ handler, host: config.host, port: config.port, tls: config.tls, log });
+  const listener = await listen({ handler, host: config.host, port: config.port, tls: config.tls, limits: config.connectionLimits, log });
   servingStates("SERVING");
   storageHealth.start();
   log.info({ port: listener.port, issuer: config.issuer, storage: database.kind, tls: config.tls !== undefined }, "tessera listening");

@@ -26,6 +26,20 @@ export interface IpSubnet {
   readonly family: "ipv4" | "ipv6";
 }
 
+/** Deadlines and caps that keep slow or stalled connections from holding the server's resources. */
+export interface ConnectionLimits {
+  /** Open connections per peer address; 0 = no cap. */
+  readonly maxConnectionsPerIp: number;
+  /** Open connections in all; 0 = no cap. */
+  readonly maxConnections: number;
+  /** Until a request's headers (HTTP/1.1), the HTTP/2 preface or the TLS handshake are complete. */
+  readonly headersTimeoutMs: number;
+  /** Until a request, body included, has arrived (HTTP/1.1 request, HTTP/2 stream). */
+  readonly requestTimeoutMs: number;
+  /** How long an HTTP/2 session with no open stream is kept. */
+  readonly idleTimeoutMs: number;
+}
+
 export type StorageConfig =
   | { readonly kind: "embedded"; readonly dataDir: string }
   | { readonly kind: "postgres"; readonly url: string };
@@ -51,6 +65,7 @@ export interface Config {
   readonly abuseLimits: AbuseLimitPolicy;
   /** Proxies whose X-Forwarded-For is believed when deriving the caller's address; none by default. */
   readonly trustedProxies: readonly IpSubnet[];
+  readonly connectionLimits: ConnectionLimits;
   /** How long tokens are still issued and verified from memory while the database is unreachable. */
   readonly degradedWindowSeconds: number;
   /** Lifetime of refresh tokens, for clients that opted in to them. */
@@ -168,6 +183,16 @@ export function loadConfig(env: Env = process.env): Config {
     lockoutMaxSeconds: parseDuration(read("TESSERA_LOCKOUT_MAX"), { name: "TESSERA_LOCKOUT_MAX", fallback: 60 }, problems),
   };
   const trustedProxies = parseSubnets(read("TESSERA_TRUSTED_PROXIES"), "TESSERA_TRUSTED_PROXIES", problems);
+  const connectionLimits: ConnectionLimits = {
+    maxConnectionsPerIp: parseInteger(read("TESSERA_MAX_CONNECTIONS_PER_IP"), { name: "TESSERA_MAX_CONNECTIONS_PER_IP", fallback: 256, min: 0, max: 1_000_000 }, problems),
+    maxConnections: parseInteger(read("TESSERA_MAX_CONNECTIONS"), { name: "TESSERA_MAX_CONNECTIONS", fallback: 10_000, min: 0, max: 1_000_000 }, problems),
+    headersTimeoutMs: 1000 * parseDuration(read("TESSERA_HEADERS_TIMEOUT"), { name: "TESSERA_HEADERS_TIMEOUT", fallback: 10 }, problems),
+    requestTimeoutMs: 1000 * parseDuration(read("TESSERA_REQUEST_TIMEOUT"), { name: "TESSERA_REQUEST_TIMEOUT", fallback: 30 }, problems),
+    idleTimeoutMs: 1000 * parseDuration(read("TESSERA_IDLE_TIMEOUT"), { name: "TESSERA_IDLE_TIMEOUT", fallback: 120 }, problems),
+  };
+  if (connectionLimits.requestTimeoutMs < connectionLimits.headersTimeoutMs) {
+    problems.push("TESSERA_REQUEST_TIMEOUT must not be shorter than TESSERA_HEADERS_TIMEOUT");
+  }
 
   const scopePolicy = read("TESSERA_SCOPE_POLICY") ?? "strict";
   if (scopePolicy !== "strict" && scopePolicy !== "narrow") problems.push("TESSERA_SCOPE_POLICY must be strict or narrow");
@@ -198,6 +223,7 @@ export function loadConfig(env: Env = process.env): Config {
     degradedWindowSeconds,
     abuseLimits: Object.freeze(abuseLimits),
     trustedProxies: Object.freeze(trustedProxies),
+    connectionLimits: Object.freeze(connectionLimits),
     refreshTokenLifetimeSeconds,
     refreshTokenMaxChainLifetimeSeconds,
     keyRotationIntervalSeconds,

@@ -1,13 +1,19 @@
 /**
  * Prometheus metrics (GET /metrics). Transports record requests and outcomes; gauges read the
- * in-memory state at scrape time. Label values are bounded: routes and RPCs are fixed sets,
- * client ids beyond MAX_CLIENT_LABELS fold into "other" so 100,000 clients cannot blow up a
- * time-series database.
+ * in-memory state at scrape time. Label values are bounded, whatever a caller sends: routes
+ * and RPCs are fixed sets, an HTTP method outside the registered ones is "other", client ids
+ * beyond MAX_CLIENT_LABELS fold into "other" so 100,000 clients cannot blow up a time-series
+ * database, and every other label is a code of ours.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import { CounterTally, HistogramTally } from "./tallies.js";
 
 const MAX_CLIENT_LABELS = 500;
+/**
+ * HTTP methods that get their own label (RFC 9110 §9 and PATCH, RFC 5789). HTTP/2 carries any
+ * token as `:method`; each invented one was a new series, kept forever.
+ */
+const HTTP_METHOD_LABELS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]);
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 export interface StateGauges {
@@ -52,8 +58,9 @@ export class Metrics {
     gauge("tessera_database_up", "1 when the database answers, 0 during an outage.", () => (state.databaseUp() ? 1 : 0));
   }
 
+  /** `route` must come from a fixed set (unknown paths as "unmatched"); the method may be anything. */
   httpRequest(route: string, method: string, status: number, seconds: number): void {
-    this.httpRequests.increment(route, method, status);
+    this.httpRequests.increment(route, HTTP_METHOD_LABELS.has(method) ? method : "other", status);
     this.httpDuration.observe(route, seconds);
   }
 

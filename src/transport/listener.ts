@@ -9,7 +9,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import { Duplex } from "node:stream";
-import type { TlsConfig } from "../config/config.js";
+import type { ConnectionLimits, TlsConfig } from "../config/config.js";
 import type { Logger } from "../log/logger.js";
 
 /** What node's servers hand over: connect-node's adapter and the gateway both accept it. */
@@ -24,32 +24,64 @@ export interface Listener {
   close(timeoutMs: number): Promise<void>;
 }
 
-const HTTP2_PREFACE_START = Buffer.from("PRI ");
-/** A client that sends nothing this long after connecting is dropped. */
-const FIRST_BYTES_TIMEOUT_MS = 10_000;
+/** What an HTTP/2 client with prior knowledge sends first (RFC 9113 §3.4). */
+const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+/** Past this many bytes that match the preface, a connection is HTTP/2 or nothing. */
+const HTTP2_PREFACE_COMMITTED = "PRI ".length;
 /** Caps that keep a slow or hostile client from holding resources. */
 const MAX_HEADER_BYTES = 16 * 1024;
 /** How much of a refused HTTP/2 body is read and dropped before the stream is reset instead. */
 const MAX_DISCARDED_BODY_BYTES = 1024 * 1024;
+/**
+ * Streams one HTTP/2 session may have open at once (RFC 9113 §6.5.2 recommends no fewer than
+ * 100). Node's default is 2³²−1: 10,000 pending streams on two connections held 115 MB of heap;
+ * now streams past the limit are refused (REFUSED_STREAM), and after 100 refusals node ends the
+ * session (ENHANCE_YOUR_CALM): the same flood holds 2 MB. Node counts a stream until its
+ * JavaScript object is destroyed, a moment after the protocol closed it, so a client that
+ * keeps exactly 100 streams busy may see one reset with ENHANCE_YOUR_CALM now and then.
+ */
+const MAX_CONCURRENT_STREAMS = 100;
+/** How long an HTTP/1.1 connection may idle between requests. */
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** How often node's HTTP/1.1 server looks for requests past their header or request deadline. */
+const DEADLINE_CHECK_INTERVAL_MS = 1_000;
 
 export async function listen(options: {
   handler: RequestHandler;
   host: string;
   port: number;
   tls: TlsConfig | undefined;
+  limits: ConnectionLimits;
   log: Logger;
 }): Promise<Listener> {
+  const { limits, log } = options;
   const sockets = new Set<Duplex>();
   const sessions = new Set<http2.ServerHttp2Session>();
-  const track = (socket: Duplex) => {
+  const perAddress = new Map<string, number>();
+  /** Counts the connection against its address; false (and the socket closed) past the cap. */
+  const admit = (socket: net.Socket): boolean => {
+    const address = socket.remoteAddress ?? "unknown";
+    const open = perAddress.get(address) ?? 0;
+    if (limits.maxConnectionsPerIp > 0 && open >= limits.maxConnectionsPerIp) {
+      log.debug({ address }, "connection refused: too many connections from this address");
+      socket.destroy();
+      return false;
+    }
+    perAddress.set(address, open + 1);
     sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
+    socket.once("close", () => {
+      sockets.delete(socket);
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left > 0) perAddress.set(address, left);
+      else perAddress.delete(address);
+    });
+    return true;
   };
 
   const h2Options: http2.ServerOptions = {
     maxHeaderListPairs: 128,
     maxSessionMemory: 10,
-    settings: { maxHeaderListSize: MAX_HEADER_BYTES },
+    settings: { maxHeaderListSize: MAX_HEADER_BYTES, maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
   };
   const h2Handler: RequestHandler = (request, response) => {
     if (request instanceof http2.Http2ServerRequest && response instanceof http2.Http2ServerResponse) {
@@ -58,24 +90,40 @@ export async function listen(options: {
     options.handler(request, response);
   };
   const http2Server = options.tls
-    ? http2.createSecureServer({ ...h2Options, cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, h2Handler)
+    ? http2.createSecureServer(
+        { ...h2Options, cert: options.tls.cert, key: options.tls.key, allowHTTP1: true, handshakeTimeout: limits.headersTimeoutMs },
+        h2Handler,
+      )
     : http2.createServer(h2Options, h2Handler);
   http2Server.on("session", (session: http2.ServerHttp2Session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
+    enforceSessionDeadlines(session, limits);
   });
-  http2Server.on("sessionError", (error) => options.log.debug({ err: error }, "http2 session error"));
+  http2Server.on("sessionError", (error) => log.debug({ err: error }, "http2 session error"));
 
-  const http1Server = http.createServer(
-    { maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 30_000, headersTimeout: 15_000, keepAliveTimeout: 5_000 },
-    options.handler,
-  );
+  const http1Deadlines = {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    connectionsCheckingInterval: DEADLINE_CHECK_INTERVAL_MS,
+  };
+  const http1Server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES, ...http1Deadlines }, options.handler);
+  // node:http enforces headersTimeout and requestTimeout from an interval that `listen` starts,
+  // on its "listening" event. This server is handed its sockets and never listens, so without
+  // the event a client trickling its headers, or never sending its body, was held for good.
+  http1Server.emit("listening");
   http1Server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex & { bytesWritten?: number }) => {
     // Answer the unparseable request only on a connection nothing was written to yet: after an
     // earlier answer (perhaps one that said `Connection: close`, perhaps one still being
     // written) an extra response would corrupt what the client reads. Otherwise just close.
     if (socket.writable && (socket.bytesWritten ?? 0) === 0) {
-      const status = error.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
+      const status =
+        error.code === "HPE_HEADER_OVERFLOW"
+          ? "431 Request Header Fields Too Large"
+          : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+            ? "408 Request Timeout"
+            : "400 Bad Request";
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     } else {
       socket.destroy();
@@ -85,25 +133,53 @@ export async function listen(options: {
   let server: net.Server;
   if (options.tls) {
     server = http2Server as unknown as net.Server;
+    // With allowHTTP1 the secure server runs node:http's connection handling itself, reading
+    // these fields from itself (they are not among its typed options); it listens, so its
+    // deadline interval runs.
+    Object.assign(http2Server, http1Deadlines);
+    const untilFirstRequest = new WeakMap<Duplex, NodeJS.Timeout>();
     server.on("connection", (socket: net.Socket) => {
-      track(socket);
+      if (!admit(socket)) return;
       socket.setNoDelay(true);
+    });
+    // node:http's deadlines start with a request's first byte; a connection that never sends
+    // one is dropped here. HTTP/2 sessions have their own idle deadline.
+    http2Server.on("secureConnection", (socket: import("node:tls").TLSSocket) => {
+      if (socket.alpnProtocol === "h2") return;
+      const timer = setTimeout(() => socket.destroy(), limits.headersTimeoutMs).unref();
+      untilFirstRequest.set(socket, timer);
+      socket.once("close", () => clearTimeout(timer));
+    });
+    http2Server.on("request", (request: http.IncomingMessage | http2.Http2ServerRequest) => {
+      if (request.httpVersionMajor === 1) clearTimeout(untilFirstRequest.get(request.socket));
     });
   } else {
     // No Nagle delay: small RPC answers would otherwise wait for the peer's delayed ACK
     // (measured at light load: gRPC p50 48 ms → 2 ms).
     server = net.createServer({ noDelay: true }, (socket) => {
-      track(socket);
-      socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, () => socket.destroy());
+      if (!admit(socket)) return;
       socket.on("error", () => socket.destroy());
+      // A deadline, not an idle timeout: a client trickling the preface byte by byte must not
+      // keep it from firing.
+      const firstBytes = setTimeout(() => socket.destroy(), limits.headersTimeoutMs).unref();
+      socket.once("close", () => clearTimeout(firstBytes));
       let head = Buffer.alloc(0);
       const onData = (chunk: Buffer) => {
         head = Buffer.concat([head, chunk]);
-        if (head.length < HTTP2_PREFACE_START.length && HTTP2_PREFACE_START.subarray(0, head.length).equals(head)) return;
+        const compared = Math.min(head.length, HTTP2_PREFACE.length);
+        const matched = head.subarray(0, compared).equals(HTTP2_PREFACE.subarray(0, compared));
+        // The whole preface decides: a connection that sends only part of it waits for the rest
+        // within the deadline.
+        if (matched && head.length < HTTP2_PREFACE.length) return;
         socket.off("data", onData);
+        clearTimeout(firstBytes);
+        if (!matched && prefaceMatchedFor(head) >= HTTP2_PREFACE_COMMITTED) {
+          // Neither a preface nor an HTTP/1.1 request line ("PRI " is no method node:http serves).
+          socket.destroy();
+          return;
+        }
         socket.pause();
-        socket.setTimeout(0);
-        if (head.subarray(0, HTTP2_PREFACE_START.length).equals(HTTP2_PREFACE_START)) {
+        if (matched) {
           // The HTTP/2 server gets a stream that replays the peeked bytes first. Handing it the
           // socket itself after `unshift` also works (node feeds a new session what is buffered,
           // nodejs/node#35475), but measured no faster, and in the refused-bodies test nghttp2
@@ -118,6 +194,8 @@ export async function listen(options: {
       socket.on("data", onData);
     });
   }
+  if (limits.maxConnections > 0) server.maxConnections = limits.maxConnections;
+  server.on("drop", () => log.debug("connection refused: TESSERA_MAX_CONNECTIONS reached"));
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -227,9 +305,12 @@ class ReplayingSocket extends Duplex {
 function discardRefusedBody(request: http2.Http2ServerRequest, response: http2.Http2ServerResponse): void {
   const end = response.end.bind(response) as (...args: unknown[]) => http2.Http2ServerResponse;
   response.end = ((...args: unknown[]) => {
-    // Unread (flowing null), or read in part and then left (flowing false: connect-es stops
-    // pulling a unary body once an envelope's header promises more than the read limit).
-    if (!request.complete && request.readableFlowing !== true) discardBody(request);
+    // Unread (flowing null), read in part and then left (flowing false: connect-es stops
+    // pulling a unary body once an envelope's header promises more than the read limit), or
+    // read in part and destroyed (the gateway's body cap): the compatibility layer then pauses
+    // the stream on its next chunk, and a paused stream is never destroyed, so it held one of
+    // the session's stream slots for good.
+    if (!request.complete && (request.readableFlowing !== true || request.destroyed)) discardBody(request);
     return end(...args);
   }) as typeof response.end;
 }
@@ -251,4 +332,47 @@ export function discardBody(request: http2.Http2ServerRequest): void {
     if (discarded > MAX_DISCARDED_BODY_BYTES) stream.close(http2.constants.NGHTTP2_CANCEL);
   });
   stream.resume();
+}
+
+/** How many leading bytes of `head` agree with the HTTP/2 preface. */
+function prefaceMatchedFor(head: Buffer): number {
+  let matched = 0;
+  while (matched < head.length && matched < HTTP2_PREFACE.length && head[matched] === HTTP2_PREFACE[matched]) matched += 1;
+  return matched;
+}
+
+/**
+ * Deadlines of one HTTP/2 session. A stream whose request has not arrived whole within the
+ * request timeout is reset (CANCEL); a stream whose request did arrive may stay open as long as
+ * its answer takes, so a health Watch (server streaming) is never cut for being quiet. The
+ * session is closed (GOAWAY) once it has had no open stream for the idle timeout; a session
+ * with a quiet open stream is not idle. A client-streaming call (server reflection) must finish
+ * sending within the request timeout.
+ */
+function enforceSessionDeadlines(session: http2.ServerHttp2Session, limits: ConnectionLimits): void {
+  let open = 0;
+  let idle: NodeJS.Timeout | undefined;
+  const startIdle = () => {
+    idle = setTimeout(() => session.close(), limits.idleTimeoutMs).unref();
+  };
+  startIdle();
+  session.once("close", () => clearTimeout(idle));
+  session.on("stream", (stream: http2.ServerHttp2Stream) => {
+    open += 1;
+    clearTimeout(idle);
+    const deadline = setTimeout(() => {
+      if (stream.destroyed || requestArrived(stream)) return;
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+    }, limits.requestTimeoutMs).unref();
+    stream.once("close", () => {
+      clearTimeout(deadline);
+      open -= 1;
+      if (open === 0 && !session.closed && !session.destroyed) startIdle();
+    });
+  });
+}
+
+/** Whether the client has ended its side of the stream (END_STREAM), read or not. */
+function requestArrived(stream: http2.ServerHttp2Stream): boolean {
+  return stream.readableEnded || stream.state.remoteClose === 1;
 }

@@ -96,7 +96,7 @@ describe.each(STORAGE_KINDS)("ClientAdminService on %s storage", (storage) => {
     );
     expect(updated.client).toMatchObject({ name: "renamed", description: "before", scopes: ["s:read", "s:write"], audiences: ["https://a.example"] });
     expect(updated.client!.etag).not.toBe(created.client!.etag);
-    for (const path of ["nonsense", "client_id", "status", "etag"]) {
+    for (const path of ["nonsense", "client_id", "status", "etag", "constructor", "toString", "__proto__"]) {
       expect(await codeOf(api().updateClient({ client: { clientId }, updateMask: { paths: [path] } }, auth))).toBe(Code.InvalidArgument);
     }
     expect(await codeOf(api().updateClient({ client: { clientId: "no-such-client", name: "x" }, updateMask: { paths: ["name"] } }, auth))).toBe(Code.NotFound);

@@ -11,6 +11,7 @@
  * mode). TESSERA_FUZZ_SEED (+ TESSERA_FUZZ_PATH) replays a reported failure.
  */
 import http from "node:http";
+import http2 from "node:http2";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
@@ -672,6 +673,84 @@ describe("the HTTP/2 transport under refused bodies", () => {
   afterAll(async () => {
     await server?.destroy();
   });
+
+  it(
+    "answers invented HTTP/2 methods with a standard refusal and gives them no /metrics series of their own",
+    async () => {
+      const seriesOf = async () =>
+        (await (await fetch(`${server.url}/metrics`)).text()).split("\n").filter((line) => line.startsWith("tessera_http_requests_total{"));
+      const before = await seriesOf();
+      const connection = connectH2(server.port);
+      const KNOWN = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]);
+      let sent = 0;
+      try {
+        await fc.assert(
+          fc.asyncProperty(
+            fc.stringMatching(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,24}$/).filter((method) => !KNOWN.has(method)),
+            fc.constantFrom("/healthz", "/oauth/token", "/metrics", "/nowhere", "/tessera.v1.TokenService/IssueToken"),
+            async (method, path) => {
+              const answer = await connection.send({ method, path, headers: {} });
+              sent += 1;
+              expect([404, 405], `${method} ${path}: ${answer.status} ${answer.body.toString("utf8").slice(0, 200)}`).toContain(answer.status);
+            },
+          ),
+          fuzzParameters(runs(1)),
+        );
+      } finally {
+        connection.close();
+      }
+      const after = await seriesOf();
+      const methods = new Set(after.map((line) => /method="([^"]*)"/.exec(line)?.[1]));
+      expect([...methods].filter((method) => method !== undefined && !KNOWN.has(method) && method !== "other")).toEqual([]);
+      // Invented methods share one label per route and status: a handful of series, not one each.
+      expect(sent).toBeGreaterThan(0);
+      expect(after.length - before.length).toBeLessThan(12);
+    },
+    timeoutFor(runs(1)),
+  );
+
+  it(
+    "keeps serving after generated request bodies cut short: streams reset mid-body or ended before their declared length",
+    async () => {
+      const session = http2.connect(`http://127.0.0.1:${server.port}`);
+      session.on("error", () => {});
+      try {
+        await fc.assert(
+          fc.asyncProperty(
+            fc.constantFrom("/oauth/token", "/oauth/introspect", "/oauth/revoke", "/tessera.v1.TokenService/IssueToken"),
+            fc.constantFrom("application/x-www-form-urlencoded", "application/json", "application/grpc", "application/grpc-web+proto", "application/proto"),
+            fc.uint8Array({ minLength: 0, maxLength: 64 }),
+            fc.boolean(),
+            async (path, contentType, partial, reset) => {
+              const stream = session.request({ ":method": "POST", ":path": path, "content-type": contentType, "content-length": String(partial.length + 100) }, { endStream: false });
+              stream.on("error", () => {});
+              let status = 0;
+              stream.on("response", (headers) => (status = Number(headers[":status"])));
+              stream.resume();
+              await new Promise<void>((resolve) => stream.write(partial, () => resolve()));
+              // Reset mid-body, or end the stream short of its declared length.
+              if (reset) stream.close(http2.constants.NGHTTP2_CANCEL);
+              else stream.end();
+              await new Promise<void>((resolve) => {
+                const timer = setTimeout(resolve, 5_000);
+                stream.once("close", () => {
+                  clearTimeout(timer);
+                  resolve();
+                });
+              });
+              expect(status, `${path} ${contentType} ${partial.length} bytes, ${reset ? "reset" : "ended short"}`).toBeLessThan(500);
+            },
+          ),
+          fuzzParameters(runs(0.5)),
+        );
+      } finally {
+        session.destroy();
+      }
+      const health = await sendHttp1(server.port, { method: "GET", path: "/healthz", headers: {} });
+      expect(health.status).toBe(200);
+    },
+    timeoutFor(runs(0.5)),
+  );
 
   it("keeps serving an HTTP/2 connection after hundreds of oversized bodies it refused unread", async () => {
     // A client (or a proxy multiplexing many clients on one connection) that sends bodies the

@@ -166,8 +166,12 @@ export function connectH2(port: number): H2Connection {
           responseHeaders = received as http.IncomingHttpHeaders;
         });
         stream.on("data", (chunk: Buffer) => chunks.push(chunk));
-        stream.on("end", () => {
+        // Settled once the stream has closed, not at the answer's end: an answer can come
+        // before the whole body was sent, and a caller that went on at once would keep a
+        // growing number of uploads open, past the server's concurrent-stream limit.
+        stream.on("close", () => {
           clearTimeout(timer);
+          if (status === 0) return;
           resolve({ status, headers: responseHeaders, body: Buffer.concat(chunks) });
         });
         stream.on("error", (error) => {

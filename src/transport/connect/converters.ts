@@ -129,7 +129,8 @@ export function clientChanges(client: Client | undefined, paths: readonly string
   if (paths.length === 0) throw invalidArgument("update_mask", "must name at least one field");
   let changes: ClientChanges = {};
   for (const path of paths) {
-    const read = UPDATABLE_FIELDS[path];
+    // Own properties only: "constructor" or "toString" must not find Object's.
+    const read = Object.hasOwn(UPDATABLE_FIELDS, path) ? UPDATABLE_FIELDS[path] : undefined;
     if (!read) throw invalidArgument("update_mask", `${path} is not a field that can be updated`);
     changes = { ...changes, ...read(client) };
   }

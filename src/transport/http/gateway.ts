@@ -11,7 +11,7 @@ import type { TokenEndpoint } from "../../oauth/token-endpoint.js";
 import type { TokenIntrospection } from "../../oauth/token-introspection.js";
 import { handleIntrospection, handleRevocation } from "./introspection-routes.js";
 import { REQUEST_ID_HEADER, requestIdFrom } from "../request-id.js";
-import { sendJson, setRequestId, writeHead, type HttpRequest, type HttpResponse } from "./http-io.js";
+import { RequestAbortedError, sendJson, setRequestId, writeHead, type HttpRequest, type HttpResponse } from "./http-io.js";
 import { INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH } from "./metadata.js";
 import { sendOAuthError } from "./oauth-error-response.js";
 import { handleTokenRequest, type OriginOf } from "./token-route.js";
@@ -121,7 +121,8 @@ export function createHttpGateway(options: GatewayOptions): (request: HttpReques
     const path = queryAt === -1 ? url : url.slice(0, queryAt);
     const method = request.method === "HEAD" ? "GET" : request.method;
     const route = routes.get(path);
-    const handler = route?.[method as Method];
+    // Own properties only: a method named "constructor" or "toString" must not find Object's.
+    const handler = route && Object.hasOwn(route, method ?? "") ? route[method as Method] : undefined;
 
     response.on("finish", () => {
       const ms = performance.now() - started;
@@ -144,6 +145,13 @@ export function createHttpGateway(options: GatewayOptions): (request: HttpReques
     const span = spans.get(route)![method as Method]!;
     inServerSpan(span.name, span.attributes, async () => handler(request, response))
       .catch((error: unknown) => {
+        if (error instanceof RequestAbortedError) {
+          // The caller left mid-request: nothing to answer, nothing wrong here. Not counted as
+          // a request either, as no answer was finished.
+          log.debug({ requestId, path, reason: error.message }, "http request aborted by the client");
+          response.destroy();
+          return;
+        }
         if (error instanceof TesseraError && AUTH_FAILURE_CODES.has(error.code)) options.metrics.authFailure(error.code);
         // A child logger only on the error path: creating one per request costs the hot path.
         sendOAuthError(response, error, log.child({ requestId }));

@@ -21,6 +21,15 @@ export class BodyTooLargeError extends TesseraError {
 }
 
 /**
+ * The client went away (closed the connection, reset the stream) or was cut off at the request
+ * deadline before its request arrived whole: there is nobody left to answer, and it is no
+ * fault of the server's.
+ */
+export class RequestAbortedError extends Error {
+  override readonly name = "RequestAbortedError";
+}
+
+/**
  * The whole body, or BodyTooLargeError past `limit` (the request is then destroyed, as leaving
  * an async iterator early would). Plain `on` listeners rather than `for await` or `once`: a bare
  * node:http server that reads a token request's body and echoes it answered ~12% more requests/s
@@ -53,12 +62,13 @@ export function readBody(request: HttpRequest, limit = MAX_BODY_BYTES): Promise<
       settled = true;
       resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     });
-    request.on("error", fail);
+    // node:http reports a connection closed mid-body as an "aborted" error (ECONNRESET).
+    request.on("error", (error: Error) => fail(new RequestAbortedError(`the request failed before its body arrived: ${error.message}`)));
     // A stream closed before its end (an HTTP/2 client's RST_STREAM) emits no error. Every
     // request closes once it is answered, so the Error (and its stack trace, 5% of the token
     // path's event loop when it was built each time) is made only when the body never came.
     request.on("close", () => {
-      if (!settled) fail(new Error("the request closed before its body arrived"));
+      if (!settled) fail(new RequestAbortedError("the request closed before its body arrived"));
     });
   });
 }

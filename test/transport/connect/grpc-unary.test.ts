@@ -11,6 +11,7 @@ import { Code, ConnectError, createContextValues, type HandlerContext, type Inte
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus as ServingStatus } from "../../../src/gen/grpc/health/v1/health_pb.js";
 import { OAuthErrorSchema } from "../../../src/gen/tessera/v1/oauth_error_pb.js";
+import { loadConfig } from "../../../src/config/config.js";
 import { createLogger } from "../../../src/log/logger.js";
 import { RPC_READ_MAX_BYTES, rpcRequestHandler, rpcService } from "../../../src/transport/connect/rpc-handler.js";
 import { listen, type Listener } from "../../../src/transport/listener.js";
@@ -81,7 +82,7 @@ beforeAll(async () => {
     },
   });
   // Tessera's own listener: it drops the rest of a body connect-es refused without reading.
-  server = await listen({ handler, host: "127.0.0.1", port: 0, tls: undefined, log: createLogger({ level: "silent" }) });
+  server = await listen({ handler, host: "127.0.0.1", port: 0, tls: undefined, limits: loadConfig({}).connectionLimits, log: createLogger({ level: "silent" }) });
   session = http2.connect(`http://127.0.0.1:${server.port}`);
 });
 
