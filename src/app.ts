@@ -50,7 +50,7 @@ import { tokenServiceImpl } from "./transport/connect/token-service.js";
 import { createHttpGateway, type Readiness } from "./transport/http/gateway.js";
 import { endpointUrl, renderMetadata, TOKEN_PATH } from "./transport/http/metadata.js";
 import { listen } from "./transport/listener.js";
-import { clientAddressResolver } from "./transport/client-address.js";
+import { clientAddressResolver, trustedProxyMatcher } from "./transport/client-address.js";
 import { ClientAdminService, file_tessera_v1_client_admin_service } from "./gen/tessera/v1/client_admin_service_pb.js";
 import { IntrospectionService, file_tessera_v1_introspection_service } from "./gen/tessera/v1/introspection_service_pb.js";
 import { TokenService, file_tessera_v1_token_service } from "./gen/tessera/v1/token_service_pb.js";
@@ -346,7 +346,15 @@ async function assemble(
     fallback: gateway,
   });
 
-  const listener = await listen({ handler, host: config.host, port: config.port, tls: config.tls, limits: config.connectionLimits, log });
+  const listener = await listen({
+    handler,
+    host: config.host,
+    port: config.port,
+    tls: config.tls,
+    limits: config.connectionLimits,
+    isTrustedProxy: trustedProxyMatcher(config.trustedProxies),
+    log,
+  });
   servingStates("SERVING");
   storageHealth.start();
   log.info({ port: listener.port, issuer: config.issuer, storage: database.kind, tls: config.tls !== undefined }, "tessera listening");

@@ -8,13 +8,10 @@
  * choose the address it is throttled as. One function for the HTTP gateway and the RPC services.
  */
 import { BlockList, isIP } from "node:net";
+import type { IpSubnet } from "../config/config.js";
 import type { RequestOrigin } from "../oauth/abuse-limits.js";
 
-export interface TrustedProxySubnet {
-  readonly address: string;
-  readonly prefix: number;
-  readonly family: "ipv4" | "ipv6";
-}
+export type TrustedProxySubnet = IpSubnet;
 
 /** What a request needs to have for its address to be read: Node's HTTP/1.1 and HTTP/2 requests both fit. */
 export interface AddressedRequest {
@@ -28,9 +25,7 @@ const MAX_FORWARDED_HOPS = 16;
 /** A function from a request to its caller's address, believing the given proxies. */
 export function clientAddressResolver(trustedProxies: readonly TrustedProxySubnet[]): (request: AddressedRequest) => RequestOrigin {
   if (trustedProxies.length === 0) return (request) => ({ ip: canonicalAddress(request.socket?.remoteAddress) ?? "unknown" });
-  const trusted = new BlockList();
-  for (const subnet of trustedProxies) trusted.addSubnet(subnet.address, subnet.prefix, subnet.family);
-  const isTrusted = (address: string) => trusted.check(address, isIP(address) === 6 ? "ipv6" : "ipv4");
+  const isTrusted = trustedProxyMatcher(trustedProxies);
   return (request) => {
     const peer = canonicalAddress(request.socket?.remoteAddress);
     if (peer === undefined) return { ip: "unknown" };
@@ -46,6 +41,17 @@ export function clientAddressResolver(trustedProxies: readonly TrustedProxySubne
       if (!isTrusted(hop)) return { ip: hop };
     }
     return { ip: address };
+  };
+}
+
+/** Whether an address (in canonical spelling) is one of the trusted proxies. */
+export function trustedProxyMatcher(trustedProxies: readonly TrustedProxySubnet[]): (address: string) => boolean {
+  if (trustedProxies.length === 0) return () => false;
+  const trusted = new BlockList();
+  for (const subnet of trustedProxies) trusted.addSubnet(subnet.address, subnet.prefix, subnet.family);
+  return (address) => {
+    const family = isIP(address);
+    return family !== 0 && trusted.check(address, family === 6 ? "ipv6" : "ipv4");
   };
 }
 

@@ -11,6 +11,7 @@ import net from "node:net";
 import { Duplex } from "node:stream";
 import type { ConnectionLimits, TlsConfig } from "../config/config.js";
 import type { Logger } from "../log/logger.js";
+import { canonicalAddress } from "./client-address.js";
 
 /** What node's servers hand over: connect-node's adapter and the gateway both accept it. */
 export type RequestHandler = (
@@ -52,6 +53,11 @@ export async function listen(options: {
   port: number;
   tls: TlsConfig | undefined;
   limits: ConnectionLimits;
+  /**
+   * Peers exempt from the per-address cap: a trusted proxy or load balancer carries many
+   * callers' connections under its one address (the cap on all connections still applies).
+   */
+  isTrustedProxy?: (address: string) => boolean;
   log: Logger;
 }): Promise<Listener> {
   const { limits, log } = options;
@@ -60,9 +66,9 @@ export async function listen(options: {
   const perAddress = new Map<string, number>();
   /** Counts the connection against its address; false (and the socket closed) past the cap. */
   const admit = (socket: net.Socket): boolean => {
-    const address = socket.remoteAddress ?? "unknown";
+    const address = canonicalAddress(socket.remoteAddress) ?? "unknown";
     const open = perAddress.get(address) ?? 0;
-    if (limits.maxConnectionsPerIp > 0 && open >= limits.maxConnectionsPerIp) {
+    if (limits.maxConnectionsPerIp > 0 && open >= limits.maxConnectionsPerIp && !options.isTrustedProxy?.(address)) {
       log.debug({ address }, "connection refused: too many connections from this address");
       socket.destroy();
       return false;

@@ -254,6 +254,44 @@ describe("connection deadlines and caps, cleartext", () => {
   }, 40_000);
 });
 
+describe("the per-address connection cap behind a trusted proxy", () => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer({
+      storage: "embedded",
+      env: { ...DEADLINES, TESSERA_MAX_CONNECTIONS_PER_IP: "3", TESSERA_TRUSTED_PROXIES: "127.0.0.3" },
+    });
+  });
+  afterAll(async () => {
+    await server?.destroy();
+  });
+
+  /** Whether the server answers /healthz on a connection from `localAddress`. */
+  async function answers(localAddress: string): Promise<{ socket: net.Socket; answered: boolean }> {
+    const socket = await connect(server.port, localAddress);
+    const answered = await new Promise<boolean>((resolve) => {
+      let got = "";
+      socket.on("data", (chunk: Buffer) => {
+        got += chunk.toString("latin1");
+        if (got.includes("\r\n\r\n")) resolve(/^HTTP\/1\.1 200 /.test(got));
+      });
+      socket.once("close", () => resolve(false));
+      socket.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    });
+    return { socket, answered };
+  }
+
+  it("does not cap a trusted proxy, which carries many callers' connections, but still caps everyone else", async () => {
+    const fromProxy = await Promise.all(Array.from({ length: 6 }, () => answers("127.0.0.3")));
+    expect(fromProxy.map((connection) => connection.answered)).toEqual(Array(6).fill(true));
+    const direct = [];
+    for (let i = 0; i < 4; i++) direct.push(await answers("127.0.0.4"));
+    expect(direct.map((connection) => connection.answered)).toEqual([true, true, true, false]);
+    for (const connection of [...fromProxy, ...direct]) connection.socket.destroy();
+  });
+});
+
 describe("connection deadlines and caps, over TLS", () => {
   let server: TestServer;
   let dir: string;
