@@ -205,7 +205,6 @@ async function assemble(
   const metrics = new Metrics({
     clients: () => registry.size,
     // Unknown ids are no longer remembered (the registry answers them from memory).
-    unknownClients: () => 0,
     revocations: () => revocations.size,
     signingKeys: () => keyRing.keys().length,
     syncLagSeconds: () => (sync.lastResync ? (now().getTime() - sync.lastResync.getTime()) / 1000 : -1),

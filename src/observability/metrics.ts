@@ -18,7 +18,6 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 
 export interface StateGauges {
   clients(): number;
-  unknownClients(): number;
   revocations(): number;
   signingKeys(): number;
   /** Seconds since the last completed resync with the database, or -1 before the first. */
@@ -51,7 +50,6 @@ export class Metrics {
     const gauge = (name: string, help: string, read: () => number) =>
       new Gauge({ name, help, registers, collect() { this.set(read()); } });
     gauge("tessera_clients_cached", "Clients held in memory.", state.clients);
-    gauge("tessera_unknown_clients_cached", "Unknown client ids remembered (negative cache).", state.unknownClients);
     gauge("tessera_revocations_cached", "Revoked, unexpired tokens held in memory.", state.revocations);
     gauge("tessera_signing_keys_published", "Signing keys in /keys.", state.signingKeys);
     gauge("tessera_sync_lag_seconds", "Seconds since the last completed resync with the database (clients compared by version, revocations and keys reloaded).", state.syncLagSeconds);
