@@ -3,10 +3,10 @@
  * read, page, update with field masks and etags, deactivate, rotate secrets, delete, import —
  * every change audited in its own transaction, and the hot path seeing each change at once.
  */
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClientStatus } from "../../src/gen/tessera/v1/client_pb.js";
-import { adminApi } from "../support/clients.js";
+import { adminApi, codeOf } from "../support/clients.js";
 import { grpc, grpcClient, unary } from "../support/grpc-clients.js";
 import { STORAGE_KINDS, basicAuthorization, startTestServer, type TestServer } from "../support/test-server.js";
 
@@ -18,16 +18,6 @@ async function tokenStatus(server: TestServer, clientId: string, clientSecret: s
   });
   await response.arrayBuffer();
   return response.status;
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<Code | "ok"> {
-  try {
-    await promise;
-    return "ok";
-  } catch (error) {
-    if (error instanceof ConnectError) return error.code;
-    throw error;
-  }
 }
 
 describe.each(STORAGE_KINDS)("ClientAdminService on %s storage", (storage) => {

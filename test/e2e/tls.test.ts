@@ -2,39 +2,31 @@
  * With TESSERA_TLS_CERT/TESSERA_TLS_KEY the one port speaks TLS, and ALPN picks HTTP/2 (gRPC)
  * or HTTP/1.1 (OAuth gateway, Connect, gRPC-Web) per connection.
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http2 from "node:http2";
 import https from "node:https";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Health } from "../../src/gen/grpc/health/v1/health_pb.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
+import { selfSignedCertificate, type TestCertificate } from "../support/tls.js";
 
 describe("Tessera over TLS", () => {
   let server: TestServer;
-  let dir: string;
+  let certificate: TestCertificate;
   let ca: Buffer;
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), "tessera-tls-"));
-    execFileSync("openssl", [
-      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
-      "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-      "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem"),
-    ], { stdio: "ignore" });
-    ca = readFileSync(path.join(dir, "cert.pem"));
+    certificate = selfSignedCertificate();
+    ca = certificate.ca;
     server = await startTestServer({
       storage: "embedded",
-      env: { TESSERA_TLS_CERT: path.join(dir, "cert.pem"), TESSERA_TLS_KEY: path.join(dir, "key.pem") },
+      env: { ...certificate.env },
     });
   });
   afterAll(async () => {
     await server?.destroy();
-    rmSync(dir, { recursive: true, force: true });
+    certificate?.remove();
   });
 
   it("answers HTTP/1.1 callers over TLS", async () => {

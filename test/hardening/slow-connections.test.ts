@@ -4,18 +4,16 @@
  * stream count, and every address a cap on its open connections — in cleartext and over TLS.
  * Deadlines are set to seconds here; the waits below are bounds, not timings.
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import http2 from "node:http2";
 import net from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import tls from "node:tls";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Health } from "../../src/gen/grpc/health/v1/health_pb.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
+import { selfSignedCertificate, type TestCertificate } from "../support/tls.js";
 
 /** The deadlines the servers below run with (seconds). */
 const DEADLINES = { TESSERA_HEADERS_TIMEOUT: "2", TESSERA_REQUEST_TIMEOUT: "3", TESSERA_IDLE_TIMEOUT: "3" } as const;
@@ -294,25 +292,20 @@ describe("the per-address connection cap behind a trusted proxy", () => {
 
 describe("connection deadlines and caps, over TLS", () => {
   let server: TestServer;
-  let dir: string;
+  let certificate: TestCertificate;
   let ca: Buffer;
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), "tessera-tls-slow-"));
-    execFileSync("openssl", [
-      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
-      "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-      "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem"),
-    ], { stdio: "ignore" });
-    ca = readFileSync(path.join(dir, "cert.pem"));
+    certificate = selfSignedCertificate();
+    ca = certificate.ca;
     server = await startTestServer({
       storage: "embedded",
-      env: { ...DEADLINES, TESSERA_MAX_CONNECTIONS_PER_IP: "20", TESSERA_MAX_CONNECTIONS: "25", TESSERA_TLS_CERT: path.join(dir, "cert.pem"), TESSERA_TLS_KEY: path.join(dir, "key.pem") },
+      env: { ...DEADLINES, TESSERA_MAX_CONNECTIONS_PER_IP: "20", TESSERA_MAX_CONNECTIONS: "25", ...certificate.env },
     });
   });
   afterAll(async () => {
     await server?.destroy();
-    rmSync(dir, { recursive: true, force: true });
+    certificate?.remove();
   });
 
   it("closes a TCP connection that never starts the TLS handshake", async () => {
