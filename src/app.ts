@@ -73,7 +73,7 @@ const STORAGE_PROBE_INTERVAL_MS = 2_000;
 const NO_ADMIN_CLIENT_WARNING =
   "no client with the tessera:admin scope exists, so nobody can use the admin API. Either run `tessera admin bootstrap` " +
   "with this server's environment (it prints an admin client's secret once; on the embedded database stop the server first), " +
-  "or set TESSERA_ADMIN_CLIENT_ID and TESSERA_ADMIN_CLIENT_SECRET (e.g. `openssl rand -base64 32`) and restart";
+  "or set TESSERA_ADMIN_CLIENT_ID and TESSERA_ADMIN_CLIENT_SECRET (e.g. `openssl rand -hex 32`) and restart";
 
 /** Clock skew tolerated between replicas and verifiers. */
 const CLOCK_SKEW_SECONDS = 60;
