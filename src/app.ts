@@ -4,7 +4,8 @@
  */
 import { createContextValues } from "@connectrpc/connect";
 import { originKey } from "./transport/connect/context.js";
-import { ClientAdmin, ADMIN_SCOPE, CLIENTS_READ_SCOPE, INTROSPECT_SCOPE, REVOKE_SCOPE } from "./clients/client-admin.js";
+import { ClientAdmin } from "./clients/client-admin.js";
+import { ADMIN_SCOPE, CLIENTS_READ_SCOPE, INTROSPECT_SCOPE, REVOKE_SCOPE } from "./clients/tessera-scopes.js";
 import { ClientRegistry } from "./clients/client-registry.js";
 import type { Config } from "./config/config.js";
 import { SIGNING_ALGORITHMS } from "./keys/algorithms.js";

@@ -6,7 +6,7 @@
  * database read, and only its owner ever learns anything about it.
  */
 import { RESERVED_CLAIMS } from "../clients/claims-template.js";
-import { INTROSPECT_SCOPE, REVOKE_SCOPE } from "../clients/client-admin.js";
+import { INTROSPECT_SCOPE, REVOKE_SCOPE } from "../clients/tessera-scopes.js";
 import type { ClientRecord, JsonObject, JsonValue } from "../clients/client.js";
 import { TesseraError } from "../errors.js";
 import type { ActiveAccessToken, AccessTokenVerifier } from "./access-token-verifier.js";
