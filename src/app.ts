@@ -76,8 +76,11 @@ const NO_ADMIN_CLIENT_WARNING =
   "with this server's environment (it prints an admin client's secret once; on the embedded database stop the server first), " +
   "or set TESSERA_ADMIN_CLIENT_ID and TESSERA_ADMIN_CLIENT_SECRET (e.g. `openssl rand -hex 32`) and restart";
 
-/** Clock skew tolerated between replicas and verifiers. */
-const CLOCK_SKEW_SECONDS = 60;
+/**
+ * Added to how long a retired signing key stays published: a resource server whose clock runs
+ * behind ours by up to this much still finds the key of a token that has not expired for it.
+ */
+const KEY_RETENTION_CLOCK_SKEW_SECONDS = 60;
 
 /**
  * A key is published two JWKS cache periods (plus a maintenance pass) before it signs, so every
@@ -88,7 +91,7 @@ export function keyPolicy(config: Config): KeyPolicy {
   return {
     rotationIntervalSeconds: config.keyRotationIntervalSeconds,
     publicationLeadSeconds: 2 * config.jwksMaxAgeSeconds + KEY_MAINTENANCE_INTERVAL_MS / 1000,
-    retentionSeconds: config.maxTokenLifetimeSeconds + CLOCK_SKEW_SECONDS,
+    retentionSeconds: config.maxTokenLifetimeSeconds + KEY_RETENTION_CLOCK_SKEW_SECONDS,
   };
 }
 
