@@ -333,6 +333,7 @@ async function assemble(
     ],
     // The caller's address travels with each call, for rate limits and the lockout.
     contextValues: (request) => createContextValues().set(originKey, originOf(request)),
+    leanGrpc: config.leanGrpc,
     interceptors: [
       loggingInterceptor(log, metrics),
       bearerAuthorizationInterceptor({

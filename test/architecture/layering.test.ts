@@ -26,6 +26,12 @@ function importsOf(file: string): string[] {
 const DOMAIN = ["oauth", "clients", "keys", "sync", "audit", "config"];
 const FORBIDDEN_IN_DOMAIN = [/^@connectrpc\//, /^node:http2?$/, /^@prisma\//, /^pg$/, /^@electric-sql\//, /\/store\//, /\/transport\//, /\/gen\//, /^prom-client$/];
 
+/** Imports that load code at run time: `import type` is checked by the compiler, not here. */
+function runtimeImportsOf(file: string): string[] {
+  const text = readFileSync(file, "utf8");
+  return [...text.matchAll(/^\s*(?:import|export)\s(?!type\s)[^;]*?from\s+"([^"]+)"/gms)].map((match) => match[1]!);
+}
+
 /** Relative imports resolved to source files, type-only imports included: a loop of types is still a loop. */
 function localImportsOf(file: string): string[] {
   return importsOf(file)
@@ -85,5 +91,13 @@ describe("layering", () => {
 
   it("has no import loops between source files, so each module can be read before the ones that use it", () => {
     expect(importLoops(files)).toEqual([]);
+  });
+
+  it("keeps connect-es internals (its protocol helpers, no semver promise) behind the lean gRPC path's one fence", () => {
+    const fence = "transport/connect/lean-grpc/connect-es-internals.ts";
+    const offenders = files
+      .filter((file) => path.relative(SRC, file) !== fence)
+      .flatMap((file) => runtimeImportsOf(file).filter((spec) => /^@connectrpc\/connect\/protocol/.test(spec)).map((spec) => `${path.relative(SRC, file)} → ${spec}`));
+    expect(offenders).toEqual([]);
   });
 });
