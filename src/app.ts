@@ -51,6 +51,7 @@ import { tokenServiceImpl } from "./transport/connect/token-service.js";
 import { createHttpGateway, type Readiness } from "./transport/http/gateway.js";
 import { endpointUrl, renderMetadata, TOKEN_PATH } from "./transport/http/metadata.js";
 import { listen } from "./transport/listener.js";
+import { oneOriginRouter } from "./transport/router.js";
 import { clientAddressResolver, trustedProxyMatcher } from "./transport/client-address.js";
 import { ClientAdminService, file_tessera_v1_client_admin_service } from "./gen/tessera/v1/client_admin_service_pb.js";
 import { IntrospectionService, file_tessera_v1_introspection_service } from "./gen/tessera/v1/introspection_service_pb.js";
@@ -323,7 +324,7 @@ async function assemble(
     ],
   });
   const denials = new DenialAudit({ audit, now: () => now().getTime() });
-  const handler = rpcRequestHandler({
+  const rpc = rpcRequestHandler({
     services: [
       rpcService(TokenService, tokenServiceImpl(tokenEndpoint, metrics)),
       rpcService(IntrospectionService, introspectionServiceImpl({ introspection, issuer: config.issuer, now })),
@@ -347,8 +348,8 @@ async function assemble(
         log,
       }),
     ],
-    fallback: gateway,
   });
+  const handler = oneOriginRouter({ rpc, gateway });
 
   const listener = await listen({
     handler,

@@ -100,4 +100,14 @@ describe("layering", () => {
       .flatMap((file) => runtimeImportsOf(file).filter((spec) => /^@connectrpc\/connect\/protocol/.test(spec)).map((spec) => `${path.relative(SRC, file)} → ${spec}`));
     expect(offenders).toEqual([]);
   });
+
+  it.each([
+    ["transport/connect/", /\/http\//],
+    ["transport/http/", /\/connect\//],
+  ])("keeps %s from knowing the other side of the one-port router", (room, other) => {
+    const offenders = files
+      .filter((file) => path.relative(SRC, file).startsWith(room))
+      .flatMap((file) => importsOf(file).filter((spec) => spec.startsWith(".") && other.test(spec)).map((spec) => `${path.relative(SRC, file)} → ${spec}`));
+    expect(offenders).toEqual([]);
+  });
 });

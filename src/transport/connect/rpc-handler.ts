@@ -52,12 +52,19 @@ export interface RpcHandlerOptions {
   services: readonly RpcService[];
   interceptors: Interceptor[];
   contextValues(request: NodeRequest): ContextValues;
-  fallback: RequestHandler;
   /** Serve plain gRPC unary calls on the lean path (lean-grpc/); false gives every call to connect-es. */
   leanGrpc: boolean;
 }
 
-export function rpcRequestHandler(options: RpcHandlerOptions): RequestHandler {
+/** The RPC side of the one port: the paths it serves, and serving a request on one of them. */
+export interface RpcRequestHandler {
+  /** `/<package>.<Service>/<Method>` of every method of every service. */
+  readonly requestPaths: ReadonlySet<string>;
+  /** Serves a request whose path (without query) is one of `requestPaths`. */
+  serve(request: NodeRequest, response: Parameters<RequestHandler>[1], path: string): void;
+}
+
+export function rpcRequestHandler(options: RpcHandlerOptions): RpcRequestHandler {
   const acceptCompression = [callerFaultOnFailure(compressionGzip), callerFaultOnFailure(compressionBrotli)];
   const router = createConnectRouter({
     interceptors: [undecodableStreamInterceptor, ...options.interceptors],
@@ -72,23 +79,21 @@ export function rpcRequestHandler(options: RpcHandlerOptions): RequestHandler {
     : undefined;
   const handlers = new Map(router.handlers.map((handler) => [handler.requestPath, handler]));
 
-  return (request, response) => {
-    if (lean?.(request, response, () => options.contextValues(request))) return;
-    const path = request.url?.split("?", 2)[0] ?? "";
-    const handler = handlers.get(path);
-    if (!handler) {
-      options.fallback(request, response);
-      return;
-    }
-    const marker = { decoded: false };
-    const contextValues = options.contextValues(request).set(decodedKey, marker);
-    handler(universalRequestFromNodeRequest(request, response, undefined, contextValues))
-      .then((answer) => (marker.decoded ? answer : undecodableAsInvalidArgument(answer)))
-      .then((answer) => universalResponseToNodeResponse(answer, response))
-      .catch((reason: unknown) => {
-        // The caller went away mid-answer; nothing is left to tell it.
-        if (ConnectError.from(reason).code !== Code.Aborted) response.destroy();
-      });
+  return {
+    requestPaths: new Set(handlers.keys()),
+    serve(request, response, path) {
+      if (lean?.(request, response, path, () => options.contextValues(request))) return;
+      const handler = handlers.get(path)!;
+      const marker = { decoded: false };
+      const contextValues = options.contextValues(request).set(decodedKey, marker);
+      handler(universalRequestFromNodeRequest(request, response, undefined, contextValues))
+        .then((answer) => (marker.decoded ? answer : undecodableAsInvalidArgument(answer)))
+        .then((answer) => universalResponseToNodeResponse(answer, response))
+        .catch((reason: unknown) => {
+          // The caller went away mid-answer; nothing is left to tell it.
+          if (ConnectError.from(reason).code !== Code.Aborted) response.destroy();
+        });
+    },
   };
 }
 

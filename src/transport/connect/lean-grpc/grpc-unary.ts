@@ -83,7 +83,12 @@ export function isPlainGrpcRequest(request: http2.Http2ServerRequest): boolean {
  * Serves a request on the lean path if it is a plain gRPC call of one of the unary methods of
  * `services`, and says whether it did; the caller gives every other request to connect-es.
  */
-export type LeanGrpcHandler = (request: Parameters<RequestHandler>[0], response: Parameters<RequestHandler>[1], contextValues: () => ContextValues) => boolean;
+export type LeanGrpcHandler = (
+  request: Parameters<RequestHandler>[0],
+  response: Parameters<RequestHandler>[1],
+  path: string,
+  contextValues: () => ContextValues,
+) => boolean;
 
 export function leanGrpcHandler(services: readonly { service: DescService; implementation: object }[], options: GrpcUnaryOptions): LeanGrpcHandler {
   const routes = new Map<string, GrpcUnaryRoute>();
@@ -93,9 +98,9 @@ export function leanGrpcHandler(services: readonly { service: DescService; imple
       routes.set(`/${service.typeName}/${spec.method.name}`, grpcUnaryRoute(spec as UnaryMethodSpec, options));
     }
   }
-  return (request, response, contextValues) => {
+  return (request, response, path, contextValues) => {
     if (!(request instanceof http2.Http2ServerRequest) || !isPlainGrpcRequest(request)) return false;
-    const route = routes.get(request.url?.split("?", 2)[0] ?? "");
+    const route = routes.get(path);
     if (!route) return false;
     route(request, response as http2.Http2ServerResponse, contextValues());
     return true;

@@ -15,6 +15,7 @@ import { loadConfig } from "../../../../src/config/config.js";
 import { createLogger } from "../../../../src/log/logger.js";
 import { RPC_READ_MAX_BYTES, rpcRequestHandler, rpcService } from "../../../../src/transport/connect/rpc-handler.js";
 import { listen, type Listener } from "../../../../src/transport/listener.js";
+import { oneOriginRouter } from "../../../../src/transport/router.js";
 
 const CHECK = "/grpc.health.v1.Health/Check";
 
@@ -75,15 +76,18 @@ let connectEsServer: Listener;
 let connectEsSession: http2.ClientHttp2Session;
 
 async function start(leanGrpc: boolean): Promise<Listener> {
-  const handler = rpcRequestHandler({
+  const rpc = rpcRequestHandler({
     services: [rpcService(Health, health)],
     interceptors: [stamping],
     contextValues: () => createContextValues(),
-    fallback: (_request, response) => {
+    leanGrpc,
+  });
+  const handler = oneOriginRouter({
+    rpc,
+    gateway: (_request, response) => {
       response.writeHead(404);
       response.end();
     },
-    leanGrpc,
   });
   // Tessera's own listener: it drops the rest of a body connect-es refused without reading.
   return listen({ handler, host: "127.0.0.1", port: 0, tls: undefined, limits: loadConfig({}).connectionLimits, log: createLogger({ level: "silent" }) });
