@@ -4,7 +4,8 @@
  */
 import { createContextValues } from "@connectrpc/connect";
 import { originKey } from "./transport/connect/context.js";
-import { ClientAdmin, ADMIN_SCOPE, CLIENTS_READ_SCOPE, INTROSPECT_SCOPE, REVOKE_SCOPE } from "./clients/client-admin.js";
+import { ClientAdmin } from "./clients/client-admin.js";
+import { ADMIN_SCOPE, CLIENTS_READ_SCOPE, INTROSPECT_SCOPE, REVOKE_SCOPE } from "./clients/tessera-scopes.js";
 import { ClientRegistry } from "./clients/client-registry.js";
 import type { Config } from "./config/config.js";
 import { SIGNING_ALGORITHMS } from "./keys/algorithms.js";
@@ -50,6 +51,7 @@ import { tokenServiceImpl } from "./transport/connect/token-service.js";
 import { createHttpGateway, type Readiness } from "./transport/http/gateway.js";
 import { endpointUrl, renderMetadata, TOKEN_PATH } from "./transport/http/metadata.js";
 import { listen } from "./transport/listener.js";
+import { oneOriginRouter } from "./transport/router.js";
 import { clientAddressResolver, trustedProxyMatcher } from "./transport/client-address.js";
 import { ClientAdminService, file_tessera_v1_client_admin_service } from "./gen/tessera/v1/client_admin_service_pb.js";
 import { IntrospectionService, file_tessera_v1_introspection_service } from "./gen/tessera/v1/introspection_service_pb.js";
@@ -75,8 +77,11 @@ const NO_ADMIN_CLIENT_WARNING =
   "with this server's environment (it prints an admin client's secret once; on the embedded database stop the server first), " +
   "or set TESSERA_ADMIN_CLIENT_ID and TESSERA_ADMIN_CLIENT_SECRET (e.g. `openssl rand -hex 32`) and restart";
 
-/** Clock skew tolerated between replicas and verifiers. */
-const CLOCK_SKEW_SECONDS = 60;
+/**
+ * Added to how long a retired signing key stays published: a resource server whose clock runs
+ * behind ours by up to this much still finds the key of a token that has not expired for it.
+ */
+const KEY_RETENTION_CLOCK_SKEW_SECONDS = 60;
 
 /**
  * A key is published two JWKS cache periods (plus a maintenance pass) before it signs, so every
@@ -87,7 +92,7 @@ export function keyPolicy(config: Config): KeyPolicy {
   return {
     rotationIntervalSeconds: config.keyRotationIntervalSeconds,
     publicationLeadSeconds: 2 * config.jwksMaxAgeSeconds + KEY_MAINTENANCE_INTERVAL_MS / 1000,
-    retentionSeconds: config.maxTokenLifetimeSeconds + CLOCK_SKEW_SECONDS,
+    retentionSeconds: config.maxTokenLifetimeSeconds + KEY_RETENTION_CLOCK_SKEW_SECONDS,
   };
 }
 
@@ -319,7 +324,7 @@ async function assemble(
     ],
   });
   const denials = new DenialAudit({ audit, now: () => now().getTime() });
-  const handler = rpcRequestHandler({
+  const rpc = rpcRequestHandler({
     services: [
       rpcService(TokenService, tokenServiceImpl(tokenEndpoint, metrics)),
       rpcService(IntrospectionService, introspectionServiceImpl({ introspection, issuer: config.issuer, now })),
@@ -329,6 +334,7 @@ async function assemble(
     ],
     // The caller's address travels with each call, for rate limits and the lockout.
     contextValues: (request) => createContextValues().set(originKey, originOf(request)),
+    leanGrpc: config.leanGrpc,
     interceptors: [
       loggingInterceptor(log, metrics),
       bearerAuthorizationInterceptor({
@@ -342,8 +348,8 @@ async function assemble(
         log,
       }),
     ],
-    fallback: gateway,
   });
+  const handler = oneOriginRouter({ rpc, gateway });
 
   const listener = await listen({
     handler,

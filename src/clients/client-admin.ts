@@ -12,6 +12,7 @@ import type { ClientRegistry } from "./client-registry.js";
 import type { ClientChanges, ClientRepository, ClientUpdate, NewClient } from "./client-repository.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import { generateClientSecret, hashNewSecret } from "./client-secret.js";
+import { ADMIN_SCOPE, INTROSPECT_SCOPE, REVOKE_SCOPE } from "./tessera-scopes.js";
 import {
   LIMITS,
   checkAudiences,
@@ -33,13 +34,6 @@ import {
 const DEFAULT_PAGE_SIZE = 50;
 const MAX_PAGE_SIZE = 500;
 const MAX_INT64 = 2n ** 63n - 1n;
-
-/** Scopes that unlock Tessera's own APIs. */
-export const ADMIN_SCOPE = "tessera:admin";
-export const CLIENTS_READ_SCOPE = "tessera:clients:read";
-export const INTROSPECT_SCOPE = "tessera:introspect";
-/** Revoking tokens of other clients; every client may revoke its own (RFC 7009 §2.1). */
-export const REVOKE_SCOPE = "tessera:revoke";
 
 export interface CreateClientInput {
   /** Caller-chosen id; generated when absent. */

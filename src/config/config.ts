@@ -81,6 +81,8 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** How long audit events are kept before they are purged. */
   readonly auditRetentionSeconds: number;
+  /** Plain gRPC unary calls take Tessera's lean path; false sends every call through connect-es. */
+  readonly leanGrpc: boolean;
 }
 
 export class ConfigError extends Error {
@@ -203,6 +205,9 @@ export function loadConfig(env: Env = process.env): Config {
   const shutdownTimeoutMs = 1000 * parseDuration(read("TESSERA_SHUTDOWN_TIMEOUT"), { name: "TESSERA_SHUTDOWN_TIMEOUT", fallback: 10 }, problems);
   const auditRetentionSeconds = parseDuration(read("TESSERA_AUDIT_RETENTION"), { name: "TESSERA_AUDIT_RETENTION", fallback: 90 * 86_400 }, problems);
 
+  const leanGrpc = read("TESSERA_LEAN_GRPC") ?? "true";
+  if (leanGrpc !== "true" && leanGrpc !== "false") problems.push("TESSERA_LEAN_GRPC must be true or false");
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   return Object.freeze({
@@ -231,6 +236,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: logLevel as LogLevel,
     shutdownTimeoutMs,
     auditRetentionSeconds,
+    leanGrpc: leanGrpc === "true",
   });
 }
 

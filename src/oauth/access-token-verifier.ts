@@ -14,8 +14,11 @@ import { isUsable } from "./client-authentication/client-authenticator.js";
 import { ACCESS_TOKEN_TYPE, accessTokenIssueTime } from "./access-token-issuer.js";
 import { VerifiedTokenCache } from "./verified-token-cache.js";
 
-/** Clock skew tolerated between replicas for nbf and iat. */
-const CLOCK_SKEW_SECONDS = 5;
+/**
+ * How far in the future a token's nbf (or, without nbf, its iat) may lie: a token issued by a
+ * replica whose clock runs slightly ahead of ours is accepted at once.
+ */
+const NOT_BEFORE_CLOCK_SKEW_SECONDS = 5;
 
 export interface ActiveAccessToken {
   readonly claims: JwtClaims;
@@ -100,7 +103,7 @@ export class AccessTokenVerifier {
       return undefined;
     }
     const notBefore = typeof nbf === "number" ? nbf : iat;
-    if (notBefore > nowSeconds + CLOCK_SKEW_SECONDS) return undefined;
+    if (notBefore > nowSeconds + NOT_BEFORE_CLOCK_SKEW_SECONDS) return undefined;
     const audiences = typeof payload.aud === "string" ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : undefined;
     if (!audiences || !audiences.every((value): value is string => typeof value === "string")) return undefined;
     if (!(await verifyJwsSignature(jws, key))) return undefined;

@@ -6,11 +6,12 @@
  * database read, and only its owner ever learns anything about it.
  */
 import { RESERVED_CLAIMS } from "../clients/claims-template.js";
-import { INTROSPECT_SCOPE, REVOKE_SCOPE } from "../clients/client-admin.js";
+import { INTROSPECT_SCOPE, REVOKE_SCOPE } from "../clients/tessera-scopes.js";
 import type { ClientRecord, JsonObject, JsonValue } from "../clients/client.js";
 import { TesseraError } from "../errors.js";
 import type { ActiveAccessToken, AccessTokenVerifier } from "./access-token-verifier.js";
 import type { ClientAuthenticator } from "./client-authentication/client-authenticator.js";
+import { identifyOwnApiCaller } from "./own-api-caller.js";
 import { UNKNOWN_ORIGIN, type AbuseLimits, type RequestOrigin } from "./abuse-limits.js";
 import { REFRESH_TOKEN_PREFIX, type ActiveRefreshToken, type RefreshTokens } from "./refresh-tokens.js";
 import type { RevocationList } from "./revocation-list.js";
@@ -69,15 +70,19 @@ export class TokenIntrospection {
     this.options.availability?.assertFresh();
     if (credentials?.bearerToken !== undefined) {
       this.options.limits?.beforeAuthentication(origin, undefined);
-      const token = await this.options.verifier.verify(credentials.bearerToken);
-      if (!token || !token.audiences.includes(this.options.issuer)) {
-        throw new TesseraError("invalid_token", "the bearer token is not active");
-      }
-      if (!TOKEN_API_SCOPES.some((scope) => token.scopes.includes(scope))) {
+      const caller = await identifyOwnApiCaller({
+        token: credentials.bearerToken,
+        permittedScopes: TOKEN_API_SCOPES,
+        verifier: this.options.verifier,
+        issuer: this.options.issuer,
+      });
+      if (!caller.allowed) {
+        // A token for another audience is, for this API, simply not an active token.
+        if (caller.refusal !== "insufficient_scope") throw new TesseraError("invalid_token", "the bearer token is not active");
         throw new TesseraError("insufficient_scope", `the bearer token lacks ${TOKEN_API_SCOPES.join(" or ")}`);
       }
       this.options.limits?.afterBearerAuthentication(origin);
-      return callerWith(token.client, token.scopes);
+      return callerWith(caller.token.client, caller.token.scopes);
     }
     const record = await this.options.authenticator.authenticate(credentials?.client, origin);
     return callerWith(record, record.client.allowedScopes);

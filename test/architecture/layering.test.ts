@@ -26,6 +26,40 @@ function importsOf(file: string): string[] {
 const DOMAIN = ["oauth", "clients", "keys", "sync", "audit", "config"];
 const FORBIDDEN_IN_DOMAIN = [/^@connectrpc\//, /^node:http2?$/, /^@prisma\//, /^pg$/, /^@electric-sql\//, /\/store\//, /\/transport\//, /\/gen\//, /^prom-client$/];
 
+/** Imports that load code at run time: `import type` is checked by the compiler, not here. */
+function runtimeImportsOf(file: string): string[] {
+  const text = readFileSync(file, "utf8");
+  return [...text.matchAll(/^\s*(?:import|export)\s(?!type\s)[^;]*?from\s+"([^"]+)"/gms)].map((match) => match[1]!);
+}
+
+/** Relative imports resolved to source files, type-only imports included: a loop of types is still a loop. */
+function localImportsOf(file: string): string[] {
+  return importsOf(file)
+    .filter((spec) => spec.startsWith("."))
+    .map((spec) => path.resolve(path.dirname(file), spec.replace(/\.js$/, ".ts")));
+}
+
+/** Each import loop once, as the chain of files that closes it. */
+function importLoops(files: readonly string[]): string[] {
+  const graph = new Map(files.map((file) => [file, localImportsOf(file)]));
+  const state = new Map<string, "visiting" | "done">();
+  const stack: string[] = [];
+  const loops: string[] = [];
+  const visit = (file: string): void => {
+    state.set(file, "visiting");
+    stack.push(file);
+    for (const next of graph.get(file) ?? []) {
+      if (!graph.has(next)) continue;
+      if (state.get(next) === "visiting") loops.push([...stack.slice(stack.indexOf(next)), next].map((f) => path.relative(SRC, f)).join(" → "));
+      else if (!state.has(next)) visit(next);
+    }
+    stack.pop();
+    state.set(file, "done");
+  };
+  for (const file of files) if (!state.has(file)) visit(file);
+  return loops;
+}
+
 describe("layering", () => {
   const files = sourceFiles(SRC);
 
@@ -52,6 +86,28 @@ describe("layering", () => {
     const offenders = files
       .filter((file) => !allowed(file))
       .flatMap((file) => importsOf(file).filter((spec) => /\/gen\//.test(spec)).map((spec) => `${path.relative(SRC, file)} → ${spec}`));
+    expect(offenders).toEqual([]);
+  });
+
+  it("has no import loops between source files, so each module can be read before the ones that use it", () => {
+    expect(importLoops(files)).toEqual([]);
+  });
+
+  it("keeps connect-es internals (its protocol helpers, no semver promise) behind the lean gRPC path's one fence", () => {
+    const fence = "transport/connect/lean-grpc/connect-es-internals.ts";
+    const offenders = files
+      .filter((file) => path.relative(SRC, file) !== fence)
+      .flatMap((file) => runtimeImportsOf(file).filter((spec) => /^@connectrpc\/connect\/protocol/.test(spec)).map((spec) => `${path.relative(SRC, file)} → ${spec}`));
+    expect(offenders).toEqual([]);
+  });
+
+  it.each([
+    ["transport/connect/", /\/http\//],
+    ["transport/http/", /\/connect\//],
+  ])("keeps %s from knowing the other side of the one-port router", (room, other) => {
+    const offenders = files
+      .filter((file) => path.relative(SRC, file).startsWith(room))
+      .flatMap((file) => importsOf(file).filter((spec) => spec.startsWith(".") && other.test(spec)).map((spec) => `${path.relative(SRC, file)} → ${spec}`));
     expect(offenders).toEqual([]);
   });
 });

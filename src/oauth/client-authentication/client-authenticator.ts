@@ -5,29 +5,13 @@
  * which client ids exist.
  */
 import { CLIENT_ID_PATTERN, type ClientRecord } from "../../clients/client.js";
-import type { ClientRegistry } from "../../clients/client-registry.js";
 import { TesseraError } from "../../errors.js";
 import type { ClientAuthenticationMethod, PresentedClientCredentials } from "../token-request.js";
 import { authenticateWithSecret } from "./client-secret-methods.js";
-import { UNKNOWN_ORIGIN, type AbuseLimits, type RequestOrigin } from "../abuse-limits.js";
-import type { AssertionReplayCache } from "./assertion-replay-cache.js";
+import { UNKNOWN_ORIGIN, type RequestOrigin } from "../abuse-limits.js";
+import type { ClientAuthenticationContext, ClientAuthenticationHandler } from "./context.js";
 import { invalidClient } from "./invalid-client.js";
 import { authenticateWithPrivateKeyJwt } from "./private-key-jwt.js";
-
-export interface ClientAuthenticationContext {
-  readonly registry: ClientRegistry;
-  readonly now: () => Date;
-  /** Accepted `aud` values of client assertions: the issuer and the token endpoint URL. */
-  readonly assertionAudiences: readonly string[];
-  readonly replayCache: AssertionReplayCache;
-  /** Rate limits and the failed-authentication lockout; none when absent. */
-  readonly limits?: AbuseLimits;
-}
-
-export type ClientAuthenticationHandler = (
-  credentials: PresentedClientCredentials,
-  context: ClientAuthenticationContext,
-) => Promise<ClientRecord>;
 
 export class ClientAuthenticator {
   private readonly handlers: ReadonlyMap<ClientAuthenticationMethod, ClientAuthenticationHandler>;

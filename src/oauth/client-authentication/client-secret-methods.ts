@@ -5,7 +5,7 @@
 import { verifyClientSecret } from "../../clients/client-secret.js";
 import type { ClientRecord } from "../../clients/client.js";
 import type { PresentedClientCredentials } from "../token-request.js";
-import type { ClientAuthenticationContext } from "./client-authenticator.js";
+import type { ClientAuthenticationContext } from "./context.js";
 import { invalidClient } from "./invalid-client.js";
 
 export async function authenticateWithSecret(

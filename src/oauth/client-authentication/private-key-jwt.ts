@@ -10,7 +10,7 @@ import type { Client, ClientRecord } from "../../clients/client.js";
 import { ASSERTION_ALGORITHMS, usableAssertionKeys } from "../../clients/client-keys.js";
 import { TesseraError } from "../../errors.js";
 import type { PresentedClientCredentials } from "../token-request.js";
-import type { ClientAuthenticationContext } from "./client-authenticator.js";
+import type { ClientAuthenticationContext } from "./context.js";
 import { invalidClient } from "./invalid-client.js";
 
 export const JWT_BEARER_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";

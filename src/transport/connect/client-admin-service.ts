@@ -3,7 +3,8 @@
  * interceptor); each handler converts, calls the client admin use case, converts back.
  */
 import type { ServiceImpl } from "@connectrpc/connect";
-import { ADMIN_SCOPE, CLIENTS_READ_SCOPE, type ClientAdmin } from "../../clients/client-admin.js";
+import type { ClientAdmin } from "../../clients/client-admin.js";
+import { ADMIN_SCOPE, CLIENTS_READ_SCOPE } from "../../clients/tessera-scopes.js";
 import { invalidArgument } from "../../clients/client-validation.js";
 import type { SigningAlgorithm } from "../../keys/algorithms.js";
 import type { KeyManager } from "../../keys/key-manager.js";

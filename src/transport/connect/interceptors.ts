@@ -10,7 +10,8 @@ import type { Metrics } from "../../observability/metrics.js";
 import { inServerSpan } from "../../observability/tracing.js";
 import type { RequestOrigin } from "../../oauth/abuse-limits.js";
 import type { AccessTokenVerifier } from "../../oauth/access-token-verifier.js";
-import { AUTHENTICATION_REALM } from "../authorization-header.js";
+import { identifyOwnApiCaller } from "../../oauth/own-api-caller.js";
+import { AUTHENTICATION_REALM, parseAuthorizationHeader } from "../authorization-header.js";
 import { REQUEST_ID_HEADER, requestIdFrom } from "../request-id.js";
 import { callerTokenKey, originKey, requestIdKey } from "./context.js";
 import { toConnectError } from "./errors.js";
@@ -86,17 +87,36 @@ export function bearerAuthorizationInterceptor(options: {
       options.limitRefusals?.(origin);
       throw new ConnectError(reason, code);
     };
-    const match = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i.exec(request.header.get("authorization") ?? "");
-    if (!match) return deny(Code.Unauthenticated, "a bearer access token is required");
-    const token = await options.verifier.verify(match[1]!);
-    if (!token) return deny(Code.Unauthenticated, "the access token is not active");
-    if (!token.audiences.includes(options.audience)) {
-      return deny(Code.Unauthenticated, "the access token is not for this service", token.clientId);
+    const bearerToken = bearerTokenOf(request.header.get("authorization"));
+    if (bearerToken === undefined) return deny(Code.Unauthenticated, "a bearer access token is required");
+    const caller = await identifyOwnApiCaller({
+      token: bearerToken,
+      permittedScopes: rule?.anyOf ?? [],
+      verifier: options.verifier,
+      issuer: options.audience,
+    });
+    if (!caller.allowed) {
+      const actor = caller.token?.clientId;
+      switch (caller.refusal) {
+        case "not_active":
+          return deny(Code.Unauthenticated, "the access token is not active");
+        case "wrong_audience":
+          return deny(Code.Unauthenticated, "the access token is not for this service", actor);
+        case "insufficient_scope":
+          return deny(Code.PermissionDenied, `requires scope ${rule?.anyOf.join(" or ") ?? "(none allowed)"}`, actor);
+      }
     }
-    if (!rule || !rule.anyOf.some((scope) => token.scopes.includes(scope))) {
-      return deny(Code.PermissionDenied, `requires scope ${rule?.anyOf.join(" or ") ?? "(none allowed)"}`, token.clientId);
-    }
-    request.contextValues.set(callerTokenKey, token);
+    request.contextValues.set(callerTokenKey, caller.token);
     return next(request);
   };
+}
+
+/** The Bearer token of the header; undefined when it is absent, malformed or of another scheme. */
+function bearerTokenOf(header: string | null): string | undefined {
+  try {
+    const authorization = parseAuthorizationHeader(header);
+    return authorization?.scheme === "bearer" ? authorization.token : undefined;
+  } catch {
+    return undefined;
+  }
 }

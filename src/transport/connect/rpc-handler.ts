@@ -1,7 +1,7 @@
 /**
  * The Node request handler for the Connect, gRPC and gRPC-Web services: connect-node's
  * `connectNodeAdapter`, with request limits and one correction, and plain gRPC unary calls over
- * HTTP/2 served by a leaner path of our own (grpc-unary.ts).
+ * HTTP/2 served by a leaner path of our own (lean-grpc/) unless `leanGrpc` is off.
  *
  * connect-es answers a request message it cannot decode (truncated or malformed protobuf,
  * invalid UTF-8, nesting past the recursion limit, a compressed body that does not inflate)
@@ -10,23 +10,21 @@
  * so the code is corrected on the way out, in each protocol's own error form; a streaming
  * request is decoded as the service reads it, so an interceptor corrects it there.
  */
-import http2 from "node:http2";
 import type { DescService } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
   createConnectRouter,
   createContextKey,
-  createServiceImplSpec,
   type ContextValues,
   type Interceptor,
   type ServiceImpl,
 } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
-import { createAsyncIterable, type Compression, type UniversalServerResponse } from "@connectrpc/connect/protocol";
+import type { Compression, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import type { RequestHandler } from "../listener.js";
 import { asCallerFault } from "./errors.js";
-import { grpcUnaryRoute, isPlainGrpcRequest, type GrpcUnaryRoute, type UnaryMethodSpec } from "./grpc-unary.js";
+import { leanGrpcHandler } from "./lean-grpc/grpc-unary.js";
 
 type NodeRequest = Parameters<RequestHandler>[0];
 
@@ -54,52 +52,48 @@ export interface RpcHandlerOptions {
   services: readonly RpcService[];
   interceptors: Interceptor[];
   contextValues(request: NodeRequest): ContextValues;
-  fallback: RequestHandler;
+  /** Serve plain gRPC unary calls on the lean path (lean-grpc/); false gives every call to connect-es. */
+  leanGrpc: boolean;
 }
 
-export function rpcRequestHandler(options: RpcHandlerOptions): RequestHandler {
+/** The RPC side of the one port: the paths it serves, and serving a request on one of them. */
+export interface RpcRequestHandler {
+  /** `/<package>.<Service>/<Method>` of every method of every service. */
+  readonly requestPaths: ReadonlySet<string>;
+  /** Serves a request whose path (without query) is one of `requestPaths`. */
+  serve(request: NodeRequest, response: Parameters<RequestHandler>[1], path: string): void;
+}
+
+export function rpcRequestHandler(options: RpcHandlerOptions): RpcRequestHandler {
   const acceptCompression = [callerFaultOnFailure(compressionGzip), callerFaultOnFailure(compressionBrotli)];
   const router = createConnectRouter({
     interceptors: [undecodableStreamInterceptor, ...options.interceptors],
     acceptCompression,
     readMaxBytes: RPC_READ_MAX_BYTES,
   });
+  for (const { service, implementation } of options.services) router.service(service, implementation);
   // The lean path decodes before any interceptor runs and answers its own decoding failures,
   // so it needs neither the marker nor the correction.
-  const unaryRoutes = new Map<string, GrpcUnaryRoute>();
-  for (const { service, implementation } of options.services) {
-    router.service(service, implementation);
-    for (const spec of Object.values(createServiceImplSpec(service, implementation).methods)) {
-      if (spec.kind !== "unary") continue;
-      const route = grpcUnaryRoute(spec as UnaryMethodSpec, { interceptors: options.interceptors, acceptCompression, readMaxBytes: RPC_READ_MAX_BYTES });
-      unaryRoutes.set(`/${service.typeName}/${spec.method.name}`, route);
-    }
-  }
+  const lean = options.leanGrpc
+    ? leanGrpcHandler(options.services, { interceptors: options.interceptors, acceptCompression, readMaxBytes: RPC_READ_MAX_BYTES })
+    : undefined;
   const handlers = new Map(router.handlers.map((handler) => [handler.requestPath, handler]));
 
-  return (request, response) => {
-    const path = request.url?.split("?", 2)[0] ?? "";
-    if (request instanceof http2.Http2ServerRequest && isPlainGrpcRequest(request)) {
-      const route = unaryRoutes.get(path);
-      if (route) {
-        route(request, response as http2.Http2ServerResponse, options.contextValues(request));
-        return;
-      }
-    }
-    const handler = handlers.get(path);
-    if (!handler) {
-      options.fallback(request, response);
-      return;
-    }
-    const marker = { decoded: false };
-    const contextValues = options.contextValues(request).set(decodedKey, marker);
-    handler(universalRequestFromNodeRequest(request, response, undefined, contextValues))
-      .then((answer) => (marker.decoded ? answer : undecodableAsInvalidArgument(answer)))
-      .then((answer) => universalResponseToNodeResponse(answer, response))
-      .catch((reason: unknown) => {
-        // The caller went away mid-answer; nothing is left to tell it.
-        if (ConnectError.from(reason).code !== Code.Aborted) response.destroy();
-      });
+  return {
+    requestPaths: new Set(handlers.keys()),
+    serve(request, response, path) {
+      if (lean?.(request, response, path, () => options.contextValues(request))) return;
+      const handler = handlers.get(path)!;
+      const marker = { decoded: false };
+      const contextValues = options.contextValues(request).set(decodedKey, marker);
+      handler(universalRequestFromNodeRequest(request, response, undefined, contextValues))
+        .then((answer) => (marker.decoded ? answer : undecodableAsInvalidArgument(answer)))
+        .then((answer) => universalResponseToNodeResponse(answer, response))
+        .catch((reason: unknown) => {
+          // The caller went away mid-answer; nothing is left to tell it.
+          if (ConnectError.from(reason).code !== Code.Aborted) response.destroy();
+        });
+    },
   };
 }
 
@@ -147,7 +141,7 @@ async function undecodableAsInvalidArgument(answer: UniversalServerResponse): Pr
   const contentType = answer.header?.get("content-type") ?? "";
   // gRPC-Web: the status travels in a trailer frame at the end of the body.
   if (contentType.startsWith("application/grpc-web")) {
-    return { ...answer, body: createAsyncIterable(frames.map(correctGrpcWebTrailerFrame)) };
+    return { ...answer, body: replay(frames.map(correctGrpcWebTrailerFrame)) };
   }
   // Connect unary: the error is a JSON body, with the HTTP status of its code.
   if (answer.status === 500 && contentType.startsWith("application/json")) {
@@ -156,10 +150,15 @@ async function undecodableAsInvalidArgument(answer: UniversalServerResponse): Pr
       const body = new TextEncoder().encode(JSON.stringify({ code: "invalid_argument", message: error.message ?? "" }));
       const header = new Headers(answer.header);
       header.set("content-length", String(body.byteLength));
-      return { ...answer, status: 400, header, body: createAsyncIterable([body]) };
+      return { ...answer, status: 400, header, body: replay([body]) };
     }
   }
-  return { ...answer, body: createAsyncIterable(frames) };
+  return { ...answer, body: replay(frames) };
+}
+
+/** An answer body read whole, handed back as the stream connect-node writes out. */
+async function* replay(frames: readonly Uint8Array[]): AsyncIterable<Uint8Array> {
+  yield* frames;
 }
 
 const GRPC_WEB_TRAILER_FLAG = 0x80;

@@ -13,6 +13,9 @@
  * runs the same interceptors and service implementations. Every other request (the JSON codec,
  * a compressed request, gRPC-Web, Connect, HTTP/1.1, streaming methods) goes through connect-es
  * as before. A test sends the same inputs down both paths and compares the answers.
+ *
+ * `TESSERA_LEAN_GRPC=false` switches this path off (rpc-handler.ts then gives every call to
+ * connect-es): the way out if a connect-es upgrade breaks the helpers it borrows.
  */
 import http2 from "node:http2";
 import { create, type DescMessage, type DescMethod, type DescMethodUnary, type DescService, type Message, type MessageShape } from "@bufbuild/protobuf";
@@ -20,6 +23,7 @@ import {
   Code,
   ConnectError,
   createContextKey,
+  createServiceImplSpec,
   type ContextValues,
   type HandlerContext,
   type Interceptor,
@@ -29,15 +33,17 @@ import {
 import {
   compressedFlag,
   compressionNegotiate,
+  contentTypeProto,
   createMethodSerializationLookup,
   encodeEnvelope,
   envelopeCompress,
+  parseTimeout,
+  setTrailerStatus,
   type Compression,
   type Serialization,
-} from "@connectrpc/connect/protocol";
-import { contentTypeProto, parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import { discardBody } from "../listener.js";
-import { asCallerFault } from "./errors.js";
+} from "./connect-es-internals.js";
+import { discardBody, type RequestHandler } from "../../listener.js";
+import { asCallerFault } from "../errors.js";
 
 /** What the router was given for one method: its descriptor and implementation. */
 export interface UnaryMethodSpec {
@@ -71,6 +77,34 @@ export function isPlainGrpcRequest(request: http2.Http2ServerRequest): boolean {
     (contentType === "application/grpc" || contentType === "application/grpc+proto") &&
     (encoding === undefined || encoding === "identity")
   );
+}
+
+/**
+ * Serves a request on the lean path if it is a plain gRPC call of one of the unary methods of
+ * `services`, and says whether it did; the caller gives every other request to connect-es.
+ */
+export type LeanGrpcHandler = (
+  request: Parameters<RequestHandler>[0],
+  response: Parameters<RequestHandler>[1],
+  path: string,
+  contextValues: () => ContextValues,
+) => boolean;
+
+export function leanGrpcHandler(services: readonly { service: DescService; implementation: object }[], options: GrpcUnaryOptions): LeanGrpcHandler {
+  const routes = new Map<string, GrpcUnaryRoute>();
+  for (const { service, implementation } of services) {
+    for (const spec of Object.values(createServiceImplSpec(service, implementation).methods)) {
+      if (spec.kind !== "unary") continue;
+      routes.set(`/${service.typeName}/${spec.method.name}`, grpcUnaryRoute(spec as UnaryMethodSpec, options));
+    }
+  }
+  return (request, response, path, contextValues) => {
+    if (!(request instanceof http2.Http2ServerRequest) || !isPlainGrpcRequest(request)) return false;
+    const route = routes.get(path);
+    if (!route) return false;
+    route(request, response as http2.Http2ServerResponse, contextValues());
+    return true;
+  };
 }
 
 /** A server for one unary method, with the interceptor chain built once rather than per call. */

@@ -1,20 +1,21 @@
 /**
- * The lean gRPC unary path (grpc-unary.ts) against connect-es's own gRPC handler, on one
- * rpcRequestHandler over h2c: every input is sent twice, as a plain gRPC request (the lean path)
- * and with `grpc-encoding: gzip` on an uncompressed envelope (which connect-es serves), and
- * the two answers must match: status, headers, trailers and body bytes. The handler runs on
+ * The lean gRPC unary path (lean-grpc/grpc-unary.ts) against connect-es's own gRPC handler, over
+ * h2c: every input is sent as the same plain gRPC request to two rpcRequestHandlers, one with the
+ * lean path on (the default) and one with it switched off by TESSERA_LEAN_GRPC=false, and the
+ * two answers must match: status, headers, trailers and body bytes. The handlers run on
  * Tessera's own listener, as in the server.
  */
 import http2 from "node:http2";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus as ServingStatus } from "../../../src/gen/grpc/health/v1/health_pb.js";
-import { OAuthErrorSchema } from "../../../src/gen/tessera/v1/oauth_error_pb.js";
-import { loadConfig } from "../../../src/config/config.js";
-import { createLogger } from "../../../src/log/logger.js";
-import { RPC_READ_MAX_BYTES, rpcRequestHandler, rpcService } from "../../../src/transport/connect/rpc-handler.js";
-import { listen, type Listener } from "../../../src/transport/listener.js";
+import { Health, HealthCheckRequestSchema, HealthCheckResponse_ServingStatus as ServingStatus } from "../../../../src/gen/grpc/health/v1/health_pb.js";
+import { OAuthErrorSchema } from "../../../../src/gen/tessera/v1/oauth_error_pb.js";
+import { loadConfig } from "../../../../src/config/config.js";
+import { createLogger } from "../../../../src/log/logger.js";
+import { RPC_READ_MAX_BYTES, rpcRequestHandler, rpcService } from "../../../../src/transport/connect/rpc-handler.js";
+import { listen, type Listener } from "../../../../src/transport/listener.js";
+import { oneOriginRouter } from "../../../../src/transport/router.js";
 
 const CHECK = "/grpc.health.v1.Health/Check";
 
@@ -70,25 +71,40 @@ const stamping: Interceptor = (next) => async (request) => {
 
 let server: Listener;
 let session: http2.ClientHttp2Session;
+/** The same handler with the lean path switched off: every call goes through connect-es. */
+let connectEsServer: Listener;
+let connectEsSession: http2.ClientHttp2Session;
 
-beforeAll(async () => {
-  const handler = rpcRequestHandler({
+async function start(leanGrpc: boolean): Promise<Listener> {
+  const rpc = rpcRequestHandler({
     services: [rpcService(Health, health)],
     interceptors: [stamping],
     contextValues: () => createContextValues(),
-    fallback: (_request, response) => {
+    leanGrpc,
+  });
+  const handler = oneOriginRouter({
+    rpc,
+    gateway: (_request, response) => {
       response.writeHead(404);
       response.end();
     },
   });
   // Tessera's own listener: it drops the rest of a body connect-es refused without reading.
-  server = await listen({ handler, host: "127.0.0.1", port: 0, tls: undefined, limits: loadConfig({}).connectionLimits, log: createLogger({ level: "silent" }) });
+  return listen({ handler, host: "127.0.0.1", port: 0, tls: undefined, limits: loadConfig({}).connectionLimits, log: createLogger({ level: "silent" }) });
+}
+
+beforeAll(async () => {
+  server = await start(loadConfig({}).leanGrpc);
   session = http2.connect(`http://127.0.0.1:${server.port}`);
+  connectEsServer = await start(loadConfig({ TESSERA_LEAN_GRPC: "false" }).leanGrpc);
+  connectEsSession = http2.connect(`http://127.0.0.1:${connectEsServer.port}`);
 });
 
 afterAll(async () => {
   session?.close();
+  connectEsSession?.close();
   await server?.close(1_000);
+  await connectEsServer?.close(1_000);
 });
 
 interface Answer {
@@ -98,9 +114,9 @@ interface Answer {
   body: string;
 }
 
-function send(body: Uint8Array, headers: http2.OutgoingHttpHeaders = {}): Promise<Answer> {
+function send(body: Uint8Array, headers: http2.OutgoingHttpHeaders = {}, to = session): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const stream = session.request({
+    const stream = to.request({
       ":method": "POST",
       ":path": CHECK,
       "content-type": "application/grpc",
@@ -166,8 +182,20 @@ const CASES: [string, Uint8Array, http2.OutgoingHttpHeaders?][] = [
 
 describe("the lean gRPC unary path", () => {
   it.each(CASES)("answers %s exactly as connect-es does", async (_name, body, headers = {}) => {
+    const [lean, connect] = await Promise.allSettled([send(body, headers), send(body, headers, connectEsSession)]);
+    expect(lean).toEqual(connect);
+  });
+
+  it.each(CASES)("answers %s as connect-es does when a request is labelled compressed", async (_name, body, headers = {}) => {
     const [lean, connect] = await Promise.allSettled([send(body, headers), send(body, { ...headers, "grpc-encoding": "gzip" })]);
     expect(lean).toEqual(connect);
+  });
+
+  it("is on by default, and TESSERA_LEAN_GRPC=false gives plain gRPC requests to connect-es", async () => {
+    expect(loadConfig({}).leanGrpc).toBe(true);
+    expect(() => loadConfig({ TESSERA_LEAN_GRPC: "yes" })).toThrow(/TESSERA_LEAN_GRPC must be true or false/);
+    await send(envelope(check("switched-off")), {}, connectEsSession);
+    expect(seen.get("switched-off")?.lean).toBe(false);
   });
 
   it("takes plain gRPC requests, and leaves compressed ones to connect-es", async () => {

@@ -1,0 +1,18 @@
+/**
+ * Which side of the one port a request belongs to, by its path: a method of one of the RPC
+ * services (Connect, gRPC or gRPC-Web, whichever the request speaks; the RPC handler picks the
+ * lean gRPC path or connect-es) or, for anything else, the HTTP gateway (/oauth/*, /keys,
+ * metadata, /metrics, health probes). Neither side knows the other. How a connection became
+ * HTTP/1.1 or HTTP/2 (preface or ALPN) is the listener's part.
+ */
+import type { RpcRequestHandler } from "./connect/rpc-handler.js";
+import type { RequestHandler } from "./listener.js";
+
+export function oneOriginRouter(options: { rpc: RpcRequestHandler; gateway: RequestHandler }): RequestHandler {
+  const { rpc, gateway } = options;
+  return (request, response) => {
+    const path = request.url?.split("?", 2)[0] ?? "";
+    if (rpc.requestPaths.has(path)) rpc.serve(request, response, path);
+    else gateway(request, response);
+  };
+}
