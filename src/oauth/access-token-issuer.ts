@@ -66,7 +66,7 @@ export class AccessTokenIssuer {
   constructor(
     private readonly options: {
       issuer: string;
-      keyRing: KeyRing;
+      keyRing: Pick<KeyRing, "activeKey">;
       signer: Pick<JwsSigner, "sign">;
       defaultAlgorithm: SigningAlgorithm;
       defaultLifetimeSeconds: number;
