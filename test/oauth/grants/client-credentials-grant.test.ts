@@ -8,7 +8,7 @@ import type { ScopePolicy } from "../../../src/config/config.js";
 import { TesseraError } from "../../../src/errors.js";
 import { clientCredentialsGrant } from "../../../src/oauth/grants/client-credentials-grant.js";
 import { TokenEndpoint } from "../../../src/oauth/token/token-endpoint.js";
-import { claimsOf, inMemoryCore, secretCredentials, testClient, tokenRequest } from "../token/in-memory-core.js";
+import { claimsOf, inMemoryCore, secretCredentials, testClient, tokenRequest, refusalCode } from "../token/in-memory-core.js";
 
 function endpointFor(record: ClientRecord, scopePolicy: ScopePolicy = "strict") {
   const core = inMemoryCore([record]);
@@ -22,14 +22,6 @@ function endpointFor(record: ClientRecord, scopePolicy: ScopePolicy = "strict") 
   return { core, issue };
 }
 
-async function refusal(promise: Promise<unknown>): Promise<string> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  if (!(error instanceof TesseraError)) throw new Error("expected a TesseraError");
-  return error.code;
-}
 
 describe("client_credentials grant (RFC 6749 §4.4)", () => {
   it("needs client authentication, reads no grant-specific parameter, and is named client_credentials", () => {
@@ -52,18 +44,18 @@ describe("client_credentials grant (RFC 6749 §4.4)", () => {
 
   it("answers invalid_scope for a scope outside the allowance under the strict policy", async () => {
     const { issue } = endpointFor(testClient({ id: "svc-alpha" }));
-    expect(await refusal(issue({ scopes: ["read", "admin"] }))).toBe("invalid_scope");
+    expect(await refusalCode(issue({ scopes: ["read", "admin"] }))).toBe("invalid_scope");
   });
 
   it("grants the allowed subset under the narrow policy, and invalid_scope when nothing is left", async () => {
     const { issue } = endpointFor(testClient({ id: "svc-alpha" }), "narrow");
     expect((await issue({ scopes: ["read", "admin"] })).scopes).toEqual(["read"]);
-    expect(await refusal(issue({ scopes: ["admin"] }))).toBe("invalid_scope");
+    expect(await refusalCode(issue({ scopes: ["admin"] }))).toBe("invalid_scope");
   });
 
   it("answers invalid_target for an audience the client may not get tokens for (RFC 8707 §2)", async () => {
     const { issue } = endpointFor(testClient({ id: "svc-alpha" }));
-    expect(await refusal(issue({ audiences: ["https://elsewhere.test"] }))).toBe("invalid_target");
+    expect(await refusalCode(issue({ audiences: ["https://elsewhere.test"] }))).toBe("invalid_target");
   });
 
   it("adds a refresh token only for a client that opted in (RFC 6749 §4.4.3)", async () => {

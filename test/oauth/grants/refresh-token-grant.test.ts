@@ -7,7 +7,7 @@ import { TesseraError } from "../../../src/errors.js";
 import { clientCredentialsGrant } from "../../../src/oauth/grants/client-credentials-grant.js";
 import { refreshTokenGrant } from "../../../src/oauth/grants/refresh-token-grant.js";
 import { TokenEndpoint } from "../../../src/oauth/token/token-endpoint.js";
-import { claimsOf, inMemoryCore, secretCredentials, testClient, tokenRequest } from "../token/in-memory-core.js";
+import { claimsOf, inMemoryCore, secretCredentials, testClient, tokenRequest, refusalCode } from "../token/in-memory-core.js";
 
 function setUp() {
   const core = inMemoryCore([testClient({ id: "svc-alpha", refreshTokensEnabled: true }), testClient({ id: "svc-beta", refreshTokensEnabled: true })]);
@@ -32,14 +32,6 @@ function setUp() {
   return { core, redeem, start };
 }
 
-async function refusal(promise: Promise<unknown>): Promise<string> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  if (!(error instanceof TesseraError)) throw new Error("expected a TesseraError");
-  return error.code;
-}
 
 describe("refresh_token grant (RFC 6749 §6)", () => {
   it("reads the refresh_token parameter and needs client authentication", () => {
@@ -52,8 +44,8 @@ describe("refresh_token grant (RFC 6749 §6)", () => {
 
   it("answers invalid_request when refresh_token is missing or empty", async () => {
     const { redeem } = setUp();
-    expect(await refusal(redeem("svc-alpha", undefined))).toBe("invalid_request");
-    expect(await refusal(redeem("svc-alpha", ""))).toBe("invalid_request");
+    expect(await refusalCode(redeem("svc-alpha", undefined))).toBe("invalid_request");
+    expect(await refusalCode(redeem("svc-alpha", ""))).toBe("invalid_request");
   });
 
   it("gives a new access token for the original grant and a successor refresh token", async () => {
@@ -68,20 +60,20 @@ describe("refresh_token grant (RFC 6749 §6)", () => {
   it("narrows to requested scopes, and answers invalid_scope for a wider request", async () => {
     const { redeem, start } = setUp();
     expect((await redeem("svc-alpha", await start("svc-alpha", ["read", "write"]), ["read"])).scopes).toEqual(["read"]);
-    expect(await refusal(redeem("svc-alpha", await start("svc-alpha", ["read"]), ["write"]))).toBe("invalid_scope");
+    expect(await refusalCode(redeem("svc-alpha", await start("svc-alpha", ["read"]), ["write"]))).toBe("invalid_scope");
   });
 
   it("answers invalid_grant for another client's refresh token", async () => {
     const { redeem, start } = setUp();
-    expect(await refusal(redeem("svc-beta", await start("svc-alpha", ["read"])))).toBe("invalid_grant");
+    expect(await refusalCode(redeem("svc-beta", await start("svc-alpha", ["read"])))).toBe("invalid_grant");
   });
 
   it("answers invalid_grant for a token used twice, and revokes the access tokens of its chain", async () => {
     const { core, redeem, start } = setUp();
     const first = await start("svc-alpha", ["read"]);
     const second = await redeem("svc-alpha", first);
-    expect(await refusal(redeem("svc-alpha", first))).toBe("invalid_grant");
-    expect(await refusal(redeem("svc-alpha", second.refreshToken!))).toBe("invalid_grant");
+    expect(await refusalCode(redeem("svc-alpha", first))).toBe("invalid_grant");
+    expect(await refusalCode(redeem("svc-alpha", second.refreshToken!))).toBe("invalid_grant");
     expect(core.revokedJtis).toContain(claimsOf(second.accessToken).jti);
   });
 });

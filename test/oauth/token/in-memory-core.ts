@@ -6,6 +6,7 @@
  */
 import { generateKeyPairSync, sign } from "node:crypto";
 import type { Client, ClientRecord } from "../../../src/clients/client.js";
+import { TesseraError } from "../../../src/errors.js";
 import { ClientRegistry } from "../../../src/clients/client-registry.js";
 import { hashNewSecret } from "../../../src/clients/client-secret.js";
 import type { LoadedSigningKey } from "../../../src/keys/key-ring.js";
@@ -175,4 +176,14 @@ export function secretCredentials(clientId: string, clientSecret = SECRET): Pres
 /** The claims of a compact JWS, unverified: the tests check what was signed, not the signature. */
 export function claimsOf(token: string): JwtClaims {
   return JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString("utf8")) as JwtClaims;
+}
+
+/** The OAuth error code a refused request settles with; fails the test when it is not refused. */
+export async function refusalCode(promise: Promise<unknown>): Promise<string> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  if (!(error instanceof TesseraError)) throw new Error(`expected a TesseraError, got ${String(error)}`);
+  return error.code;
 }

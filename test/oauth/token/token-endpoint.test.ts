@@ -12,7 +12,7 @@ import { TokenEndpoint, type TokenEndpointOptions } from "../../../src/oauth/tok
 import type { TokenExtension } from "../../../src/oauth/token/token-extension.js";
 import { parameterValue } from "../../../src/oauth/token/token-request.js";
 import { tokenResponse, type TokenResponse } from "../../../src/oauth/token/token-response.js";
-import { ISSUER, claimsOf, inMemoryCore, secretCredentials, testClient, tokenRequest, type InMemoryCore } from "./in-memory-core.js";
+import { ISSUER, claimsOf, inMemoryCore, secretCredentials, testClient, tokenRequest, refusalCode, type InMemoryCore } from "./in-memory-core.js";
 
 const EXAMPLE_GRANT = "urn:example:grant";
 const EXAMPLE_TOKEN_TYPE = "urn:example:token-type:delegated";
@@ -75,25 +75,16 @@ function setUp(options: Partial<TokenEndpointOptions> = {}) {
   return { core, endpoint, issued };
 }
 
-async function refusal(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof TesseraError) return error.code;
-    throw error;
-  }
-  throw new Error("expected a refusal");
-}
 
 describe("TokenEndpoint: dispatch by grant_type (RFC 6749 §3.2, §5.2)", () => {
   it("answers invalid_request when grant_type is missing", async () => {
     const { endpoint } = setUp();
-    expect(await refusal(endpoint.issue(tokenRequest({ grantType: undefined, credentials: secretCredentials("svc-alpha") })))).toBe("invalid_request");
+    expect(await refusalCode(endpoint.issue(tokenRequest({ grantType: undefined, credentials: secretCredentials("svc-alpha") })))).toBe("invalid_request");
   });
 
   it("answers unsupported_grant_type for a grant type nobody registered, before authenticating", async () => {
     const { endpoint } = setUp();
-    expect(await refusal(endpoint.issue(tokenRequest({ grantType: "password", credentials: undefined })))).toBe("unsupported_grant_type");
+    expect(await refusalCode(endpoint.issue(tokenRequest({ grantType: "password", credentials: undefined })))).toBe("unsupported_grant_type");
   });
 
   it("lists the registered grant types, and refuses to register one twice", () => {
@@ -112,7 +103,7 @@ describe("TokenEndpoint: dispatch by grant_type (RFC 6749 §3.2, §5.2)", () => 
         },
       },
     });
-    expect(await refusal(endpoint.issue(tokenRequest({ grantType: "client_credentials", credentials: secretCredentials("svc-alpha") })))).toBe(
+    expect(await refusalCode(endpoint.issue(tokenRequest({ grantType: "client_credentials", credentials: secretCredentials("svc-alpha") })))).toBe(
       "temporarily_unavailable",
     );
   });
@@ -121,8 +112,8 @@ describe("TokenEndpoint: dispatch by grant_type (RFC 6749 §3.2, §5.2)", () => 
 describe("TokenEndpoint: client authentication as the grant asks (RFC 6749 §3.2.1)", () => {
   it("answers invalid_client for a `required` grant without credentials, and never runs the grant", async () => {
     const { endpoint, issued } = setUp();
-    expect(await refusal(endpoint.issue(tokenRequest({ grantType: "client_credentials" })))).toBe("invalid_client");
-    expect(await refusal(endpoint.issue(tokenRequest({ grantType: "client_credentials", credentials: secretCredentials("svc-alpha", "wrong") })))).toBe(
+    expect(await refusalCode(endpoint.issue(tokenRequest({ grantType: "client_credentials" })))).toBe("invalid_client");
+    expect(await refusalCode(endpoint.issue(tokenRequest({ grantType: "client_credentials", credentials: secretCredentials("svc-alpha", "wrong") })))).toBe(
       "invalid_client",
     );
     expect(issued).toEqual([]);
@@ -132,9 +123,9 @@ describe("TokenEndpoint: client authentication as the grant asks (RFC 6749 §3.2
     const seen: unknown[] = [];
     const { core } = setUp();
     const endpoint = new TokenEndpoint({ authenticator: core.authenticator, issuer: core.issuer, grants: [recordingGrant("optional", seen)] });
-    await refusal(endpoint.issue(tokenRequest({ grantType: "urn:example:recording" })));
-    await refusal(endpoint.issue(tokenRequest({ grantType: "urn:example:recording", credentials: secretCredentials("svc-beta") })));
-    expect(await refusal(endpoint.issue(tokenRequest({ grantType: "urn:example:recording", credentials: secretCredentials("svc-beta", "wrong") })))).toBe(
+    await refusalCode(endpoint.issue(tokenRequest({ grantType: "urn:example:recording" })));
+    await refusalCode(endpoint.issue(tokenRequest({ grantType: "urn:example:recording", credentials: secretCredentials("svc-beta") })));
+    expect(await refusalCode(endpoint.issue(tokenRequest({ grantType: "urn:example:recording", credentials: secretCredentials("svc-beta", "wrong") })))).toBe(
       "invalid_client",
     );
     expect(seen).toEqual([undefined, "svc-beta"]);
@@ -169,7 +160,7 @@ describe("TokenEndpoint: the issued access token (RFC 9068 §2.2)", () => {
   it("is counted once per token issued, and not at all for a refusal", async () => {
     const { endpoint, issued } = setUp();
     await endpoint.issue(tokenRequest({ grantType: "client_credentials", credentials: secretCredentials("svc-alpha") }));
-    await refusal(endpoint.issue(tokenRequest({ grantType: "client_credentials", credentials: secretCredentials("svc-alpha"), scopes: ["admin"] })));
+    await refusalCode(endpoint.issue(tokenRequest({ grantType: "client_credentials", credentials: secretCredentials("svc-alpha"), scopes: ["admin"] })));
     expect(issued.map((each) => [each.clientId, each.alg, each.grantType])).toEqual([["svc-alpha", "ES256", "client_credentials"]]);
   });
 });
@@ -210,7 +201,7 @@ describe("TokenEndpoint: token extensions, after every grant", () => {
       },
     };
     const { endpoint, issued } = setUp({ extensions: [refusing] });
-    expect(await refusal(endpoint.issue(tokenRequest({ grantType: "client_credentials", credentials: secretCredentials("svc-alpha") })))).toBe(
+    expect(await refusalCode(endpoint.issue(tokenRequest({ grantType: "client_credentials", credentials: secretCredentials("svc-alpha") })))).toBe(
       "invalid_request",
     );
     expect(issued).toEqual([]);
