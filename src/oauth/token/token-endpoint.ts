@@ -27,6 +27,7 @@ export interface TokenEndpointOptions {
 export class TokenEndpoint {
   private readonly grants: ReadonlyMap<string, Grant>;
   private readonly extensions: readonly TokenExtension[];
+  private readonly signing: AccessTokenSigning;
 
   constructor(private readonly options: TokenEndpointOptions) {
     const grants = new Map<string, Grant>();
@@ -36,6 +37,7 @@ export class TokenEndpoint {
     }
     this.grants = grants;
     this.extensions = options.extensions ?? [];
+    this.signing = { issuer: options.issuer, extensions: this.extensions };
   }
 
   get grantTypes(): string[] {
@@ -46,19 +48,13 @@ export class TokenEndpoint {
     this.options.availability?.assertFresh();
     const grant = this.grantFor(request);
     const client = await this.authenticateClient(grant, request);
-    const context = new PipelineContext(this, request, client);
+    const context = new PipelineContext(this.signing, request, client);
     let response = await grant.handle(context);
     for (const extension of this.extensions) {
       if (extension.response) response = extension.response(context, response);
     }
     this.options.onIssued?.(response);
     return response;
-  }
-
-  /** The extensions' claims step, then the issuer. */
-  issueAccessToken(context: GrantContext, input: AccessTokenInput): Promise<IssuedAccessToken> {
-    if (this.extensions.length === 0) return this.options.issuer.issue(input);
-    return this.issueExtendedAccessToken(context, input);
   }
 
   private grantFor(request: TokenRequest): Grant {
@@ -78,26 +74,33 @@ export class TokenEndpoint {
         return undefined;
     }
   }
+}
 
-  private async issueExtendedAccessToken(context: GrantContext, input: AccessTokenInput): Promise<IssuedAccessToken> {
-    let claims = input.claims;
-    for (const extension of this.extensions) {
-      const added = extension.accessTokenClaims ? await extension.accessTokenClaims(context) : undefined;
-      if (added) claims = { ...claims, ...added };
-    }
-    return this.options.issuer.issue(claims === input.claims ? input : { ...input, claims });
-  }
+/** What signing an access token takes: the issuer, after the extensions' claims step. */
+interface AccessTokenSigning {
+  readonly issuer: Pick<AccessTokenIssuer, "issue">;
+  readonly extensions: readonly TokenExtension[];
 }
 
 /** One request's context: what the grant and the extensions see. */
 class PipelineContext implements GrantContext {
   constructor(
-    private readonly endpoint: TokenEndpoint,
+    private readonly signing: AccessTokenSigning,
     readonly request: TokenRequest,
     readonly client: ClientRecord | undefined,
   ) {}
 
   issueAccessToken(input: AccessTokenInput): Promise<IssuedAccessToken> {
-    return this.endpoint.issueAccessToken(this, input);
+    const { issuer, extensions } = this.signing;
+    return extensions.length === 0 ? issuer.issue(input) : this.issueExtended(input);
+  }
+
+  private async issueExtended(input: AccessTokenInput): Promise<IssuedAccessToken> {
+    let claims = input.claims;
+    for (const extension of this.signing.extensions) {
+      const added = extension.accessTokenClaims ? await extension.accessTokenClaims(this) : undefined;
+      if (added) claims = { ...claims, ...added };
+    }
+    return this.signing.issuer.issue(claims === input.claims ? input : { ...input, claims });
   }
 }
