@@ -22,12 +22,12 @@ import { AccessTokenVerifier } from "./oauth/access-token-verifier.js";
 import { AssertionReplayCache } from "./oauth/client-authentication/assertion-replay-cache.js";
 import { ASSERTION_ALGORITHMS } from "./oauth/client-authentication/private-key-jwt.js";
 import { ClientAuthenticator, isUsable } from "./oauth/client-authentication/client-authenticator.js";
-import { ClientCredentialsGrant } from "./oauth/grants/client-credentials-grant.js";
-import { RefreshTokenGrant } from "./oauth/grants/refresh-token-grant.js";
+import { clientCredentialsGrant } from "./oauth/grants/client-credentials-grant.js";
+import { refreshTokenGrant } from "./oauth/grants/refresh-token-grant.js";
 import { RefreshTokens } from "./oauth/refresh-tokens.js";
 import { PrismaRefreshTokenRepository } from "./store/refresh-token-store.js";
 import { RevocationList } from "./oauth/revocation-list.js";
-import { TokenEndpoint } from "./oauth/token-endpoint.js";
+import { TokenEndpoint } from "./oauth/token/token-endpoint.js";
 import { TokenIntrospection } from "./oauth/token-introspection.js";
 import { PrismaRevocationRepository } from "./store/revocation-store.js";
 import { databaseChangeSource } from "./store/change-listener.js";
@@ -262,11 +262,10 @@ async function assemble(
   });
   const tokenEndpoint = new TokenEndpoint({
     authenticator,
+    issuer,
     availability: storageHealth,
-    grants: [
-      new ClientCredentialsGrant({ issuer, scopePolicy: config.scopePolicy, refreshTokens }),
-      new RefreshTokenGrant({ issuer, refreshTokens }),
-    ],
+    grants: [clientCredentialsGrant({ scopePolicy: config.scopePolicy, refreshTokens }), refreshTokenGrant({ refreshTokens })],
+    onIssued: (answer) => metrics.tokenIssued(answer.clientId, answer.alg, answer.grantType),
   });
 
   // Transports.
@@ -326,7 +325,7 @@ async function assemble(
   const denials = new DenialAudit({ audit, now: () => now().getTime() });
   const rpc = rpcRequestHandler({
     services: [
-      rpcService(TokenService, tokenServiceImpl(tokenEndpoint, metrics)),
+      rpcService(TokenService, tokenServiceImpl({ endpoint: tokenEndpoint, issuer: config.issuer })),
       rpcService(IntrospectionService, introspectionServiceImpl({ introspection, issuer: config.issuer, now })),
       rpcService(ClientAdminService, clientAdminServiceImpl({ admin, keyRing, keyManager, defaultAlgorithm: config.defaultAlgorithm, now })),
       rpcService(Health, healthServiceImpl(health)),

@@ -6,7 +6,7 @@
 import type { Client } from "../clients/client.js";
 import { TesseraError } from "../errors.js";
 import type { SigningAlgorithm } from "../keys/algorithms.js";
-import { encodeJwsHeader } from "../keys/jwt.js";
+import { encodeJwsHeader, type JwtClaims } from "../keys/jwt.js";
 import type { JwsSigner } from "../keys/jws-signer.js";
 import { renderCustomClaims } from "../clients/claims-template.js";
 import type { KeyRing, LoadedSigningKey } from "../keys/key-ring.js";
@@ -44,6 +44,21 @@ export interface IssuedAccessToken {
   readonly alg: SigningAlgorithm;
 }
 
+/** What a grant asks the issuer to sign. */
+export interface AccessTokenInput {
+  /** The client the token is issued to: its `client_id`, algorithm, lifetime and claims template. */
+  readonly client: Client;
+  /** RFC 9068 §2.2 `sub`: the principal the token is about; the client itself when absent (RFC 6749 §4.4). */
+  readonly subject?: string | undefined;
+  /**
+   * Further claims, such as RFC 8693 §4.1 `act` or RFC 9449 §6 / RFC 8705 §3 `cnf`. They win
+   * over the client's custom claims; the registered claims the issuer sets always win over them.
+   */
+  readonly claims?: Readonly<JwtClaims> | undefined;
+  readonly scopes: readonly string[];
+  readonly audiences: readonly string[];
+}
+
 export class AccessTokenIssuer {
   /** Each key's encoded JWS header, made once: it is the same for every token the key signs. */
   private readonly encodedHeaders = new WeakMap<LoadedSigningKey, string>();
@@ -51,7 +66,7 @@ export class AccessTokenIssuer {
   constructor(
     private readonly options: {
       issuer: string;
-      keyRing: KeyRing;
+      keyRing: Pick<KeyRing, "activeKey">;
       signer: Pick<JwsSigner, "sign">;
       defaultAlgorithm: SigningAlgorithm;
       defaultLifetimeSeconds: number;
@@ -60,7 +75,7 @@ export class AccessTokenIssuer {
     },
   ) {}
 
-  async issue(input: { client: Client; scopes: readonly string[]; audiences: readonly string[] }): Promise<IssuedAccessToken> {
+  async issue(input: AccessTokenInput): Promise<IssuedAccessToken> {
     const { client } = input;
     const alg = client.signingAlg ?? this.options.defaultAlgorithm;
     const key = this.options.keyRing.activeKey(alg);
@@ -75,10 +90,11 @@ export class AccessTokenIssuer {
     // RFC 9068 §3: aud is required; a client with no audiences gets tokens for Tessera itself.
     const audiences = input.audiences.length > 0 ? input.audiences : [this.options.issuer];
     const payload = {
-      // Custom claims first, so the registered claims below always win.
+      // Custom claims first, then the grant's, so the registered claims below always win.
       ...renderCustomClaims(client.claimsTemplate, client.trustedMetadata),
+      ...input.claims,
       iss: this.options.issuer,
-      sub: client.id,
+      sub: input.subject ?? client.id,
       aud: audiences.length === 1 ? audiences[0] : audiences,
       exp: issuedAt + lifetime,
       iat: issuedAt,

@@ -3,30 +3,31 @@
  * itself, with scopes from its allowance (§3.3) and audiences from its allowed resources
  * (RFC 8707 §2). No refresh token by default (§4.4.3).
  */
-import type { Client, ClientRecord } from "../../clients/client.js";
+import type { Client } from "../../clients/client.js";
 import type { ScopePolicy } from "../../config/config.js";
 import { TesseraError } from "../../errors.js";
-import type { AccessTokenIssuer } from "../access-token-issuer.js";
 import type { RefreshTokens } from "../refresh-tokens.js";
-import type { TokenRequest, TokenResponse } from "../token-request.js";
-import { tokenResponse, type GrantHandler } from "./grant-handler.js";
+import type { Grant } from "../token/grant.js";
+import { tokenResponse } from "../token/token-response.js";
 
-export class ClientCredentialsGrant implements GrantHandler {
-  readonly grantType = "client_credentials";
-
-  constructor(private readonly options: { issuer: AccessTokenIssuer; scopePolicy: ScopePolicy; refreshTokens: RefreshTokens }) {}
-
-  async handle(request: TokenRequest, record: ClientRecord): Promise<TokenResponse> {
-    const { client } = record;
-    const scopes = grantScopes(client, request.scopes, this.options.scopePolicy);
-    const audiences = grantAudiences(client, request.audiences);
-    const issued = await this.options.issuer.issue({ client, scopes, audiences });
-    // Opt-in only: RFC 6749 §4.4.3 says a refresh token SHOULD NOT be included by default.
-    const refreshToken = client.refreshTokensEnabled
-      ? await this.options.refreshTokens.startChain(record, { scopes, audiences, accessToken: issued })
-      : undefined;
-    return tokenResponse({ record, grantType: this.grantType, issued, scopes, audiences, refreshToken });
-  }
+export function clientCredentialsGrant(options: { scopePolicy: ScopePolicy; refreshTokens: RefreshTokens }) {
+  return {
+    grantType: "client_credentials",
+    parameters: [],
+    clientAuthentication: "required",
+    async handle(context) {
+      const record = context.client;
+      const { client } = record;
+      const scopes = grantScopes(client, context.request.scopes, options.scopePolicy);
+      const audiences = grantAudiences(client, context.request.audiences);
+      const issued = await context.issueAccessToken({ client, scopes, audiences });
+      // Opt-in only: RFC 6749 §4.4.3 says a refresh token SHOULD NOT be included by default.
+      const refreshToken = client.refreshTokensEnabled
+        ? await options.refreshTokens.startChain(record, { scopes, audiences, accessToken: issued })
+        : undefined;
+      return tokenResponse({ record, grantType: "client_credentials", issued, scopes, audiences, refreshToken });
+    },
+  } as const satisfies Grant<"required">;
 }
 
 /**

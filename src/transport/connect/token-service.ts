@@ -1,20 +1,43 @@
 /**
  * tessera.v1.TokenService: IssueToken is POST /oauth/token for RPC callers, through the same
- * OAuth core.
+ * OAuth core. The message's typed fields become the same parameters, by their RFC names.
  */
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import type { TokenEndpoint } from "../../oauth/token-endpoint.js";
-import type { Metrics } from "../../observability/metrics.js";
+import type { TokenEndpoint } from "../../oauth/token/token-endpoint.js";
+import { NO_PARAMETERS, type TokenParameters, type TokenRequest } from "../../oauth/token/token-request.js";
 import { originKey } from "./context.js";
-import type { PresentedClientCredentials, TokenRequest } from "../../oauth/token-request.js";
+import type { PresentedClientCredentials } from "../../oauth/token-request.js";
 import { GrantType, TokenService, type IssueTokenRequest } from "../../gen/tessera/v1/token_service_pb.js";
 
 const GRANT_TYPES: Readonly<Record<GrantType, string>> = {
   [GrantType.UNSPECIFIED]: "client_credentials",
   [GrantType.CLIENT_CREDENTIALS]: "client_credentials",
   [GrantType.REFRESH_TOKEN]: "refresh_token",
+  [GrantType.TOKEN_EXCHANGE]: "urn:ietf:params:oauth:grant-type:token-exchange",
+  [GrantType.JWT_BEARER]: "urn:ietf:params:oauth:grant-type:jwt-bearer",
 };
+
+/** The message's single-valued parameters and their names in a form body (RFC 6749, 8693, 7523). */
+const PARAMETER_FIELDS = [
+  ["refresh_token", "refreshToken"],
+  ["subject_token", "subjectToken"],
+  ["subject_token_type", "subjectTokenType"],
+  ["actor_token", "actorToken"],
+  ["actor_token_type", "actorTokenType"],
+  ["requested_token_type", "requestedTokenType"],
+  ["assertion", "assertion"],
+] as const satisfies readonly (readonly [string, keyof IssueTokenRequest])[];
+
+/** The set fields as parameters; proto3 cannot tell empty from unset, and empty counts as absent (RFC 6749 §3.1). */
+function parametersOf(request: IssueTokenRequest): TokenParameters {
+  let parameters: Map<string, string[]> | undefined;
+  for (const [name, field] of PARAMETER_FIELDS) {
+    const value = request[field];
+    if (value) (parameters ??= new Map()).set(name, [value]);
+  }
+  return parameters ?? NO_PARAMETERS;
+}
 
 function credentialsOf(request: IssueTokenRequest): PresentedClientCredentials | undefined {
   const clientId = request.clientId || undefined;
@@ -34,20 +57,23 @@ function credentialsOf(request: IssueTokenRequest): PresentedClientCredentials |
   }
 }
 
-export function tokenServiceImpl(endpoint: TokenEndpoint, metrics: Metrics): ServiceImpl<typeof TokenService> {
+export function tokenServiceImpl(options: { endpoint: TokenEndpoint; issuer: string }): ServiceImpl<typeof TokenService> {
+  // The public URL of the RPC, as the issuer names it, for proofs of possession (RFC 9449 §4.3 htu).
+  const url = `${options.issuer.replace(/\/+$/, "")}/${TokenService.typeName}/${TokenService.method.issueToken.name}`;
   return {
     async issueToken(request, context) {
       const tokenRequest: TokenRequest = {
         // An unknown enum number has no grant: let the core answer unsupported_grant_type.
         grantType: GRANT_TYPES[request.grantType] ?? `unknown:${request.grantType}`,
         credentials: credentialsOf(request),
+        parameters: parametersOf(request),
         scopes: request.scopes.length > 0 ? request.scopes : undefined,
         audiences: request.audiences,
-        refreshToken: request.refreshToken || undefined,
         origin: context.values.get(originKey),
+        // The TLS client certificate is not visible from a handler context: RPCs pass none.
+        proof: { method: "POST", url, dpop: context.requestHeader.get("dpop") ?? undefined },
       };
-      const answer = await endpoint.issue(tokenRequest);
-      metrics.tokenIssued(answer.clientId, answer.alg, answer.grantType);
+      const answer = await options.endpoint.issue(tokenRequest);
       return {
         accessToken: answer.accessToken,
         tokenType: answer.tokenType,
@@ -56,6 +82,8 @@ export function tokenServiceImpl(endpoint: TokenEndpoint, metrics: Metrics): Ser
         audiences: [...answer.audiences],
         expireTime: timestampFromDate(answer.expireTime),
         refreshToken: answer.refreshToken ?? "",
+        issuedTokenType: answer.issuedTokenType ?? "",
+        extra: answer.extra,
       };
     },
   };

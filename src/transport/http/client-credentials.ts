@@ -7,7 +7,8 @@ import { TesseraError } from "../../errors.js";
 import type { CallerCredentials } from "../../oauth/token-introspection.js";
 import type { PresentedClientCredentials } from "../../oauth/token-request.js";
 import { basicClientCredentials, parseAuthorizationHeader } from "../authorization-header.js";
-import { single, type BodyParameters } from "./form-body.js";
+import { parameterValue } from "../../oauth/token/token-request.js";
+import type { BodyParameters } from "./form-body.js";
 import type { HttpRequest } from "./http-io.js";
 
 /** Client credentials for the token endpoint; undefined when the request carries none. */
@@ -22,10 +23,10 @@ export function presentedCredentials(request: HttpRequest, body: BodyParameters)
 /** Client credentials or a Bearer token; undefined when the request carries neither. */
 export function callerCredentials(request: HttpRequest, body: BodyParameters): CallerCredentials | undefined {
   const authorization = parseAuthorizationHeader(singleAuthorizationHeader(request));
-  const bodyClientId = single(body, "client_id");
-  const bodySecret = single(body, "client_secret");
-  const assertion = single(body, "client_assertion");
-  const assertionType = single(body, "client_assertion_type");
+  const bodyClientId = parameterValue(body, "client_id");
+  const bodySecret = parameterValue(body, "client_secret");
+  const assertion = parameterValue(body, "client_assertion");
+  const assertionType = parameterValue(body, "client_assertion_type");
 
   const methods = [authorization !== undefined, bodySecret !== undefined, assertion !== undefined].filter(Boolean).length;
   if (methods > 1) throw new TesseraError("invalid_request", "use exactly one client authentication method");

@@ -114,9 +114,3 @@ function addParameter(parameters: Map<string, string[]>, name: string, value: st
   if (!REPEATABLE.has(name)) throw new TesseraError("invalid_request", `parameter ${name} must not be repeated`);
   existing.push(value);
 }
-
-/** The single value of a parameter; undefined when absent. Empty values count as absent (RFC 6749 §3.1). */
-export function single(parameters: BodyParameters, name: string): string | undefined {
-  const value = parameters.get(name)?.[0];
-  return value === undefined || value === "" ? undefined : value;
-}

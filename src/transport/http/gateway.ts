@@ -7,12 +7,12 @@ import type { KeyRing } from "../../keys/key-ring.js";
 import type { Metrics } from "../../observability/metrics.js";
 import { inServerSpan, type Attributes } from "../../observability/tracing.js";
 import type { Logger } from "../../log/logger.js";
-import type { TokenEndpoint } from "../../oauth/token-endpoint.js";
+import type { TokenEndpoint } from "../../oauth/token/token-endpoint.js";
 import type { TokenIntrospection } from "../../oauth/token-introspection.js";
 import { handleIntrospection, handleRevocation } from "./introspection-routes.js";
 import { REQUEST_ID_HEADER, requestIdFrom } from "../request-id.js";
 import { RequestAbortedError, sendJson, setRequestId, writeHead, type HttpRequest, type HttpResponse } from "./http-io.js";
-import { INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH } from "./metadata.js";
+import { INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH, endpointUrl } from "./metadata.js";
 import { sendOAuthError } from "./oauth-error-response.js";
 import { handleTokenRequest, type OriginOf } from "./token-route.js";
 
@@ -67,8 +67,9 @@ export function createHttpGateway(options: GatewayOptions): (request: HttpReques
     sendJson(response, 200, jwks.body, { ...headers, "content-type": "application/jwk-set+json" });
   };
 
+  const tokenRoute = { tokenEndpoint: options.tokenEndpoint, originOf: options.originOf, tokenUrl: endpointUrl(options.issuer, TOKEN_PATH) };
   const routes = new Map<string, Route>([
-    [TOKEN_PATH, { POST: (request, response) => handleTokenRequest(request, response, options) }],
+    [TOKEN_PATH, { POST: (request, response) => handleTokenRequest(request, response, tokenRoute) }],
     [INTROSPECTION_PATH, { POST: (request, response) => handleIntrospection(request, response, options) }],
     [REVOCATION_PATH, { POST: (request, response) => handleRevocation(request, response, options) }],
     [JWKS_PATH, { GET: sendKeys }],

@@ -5,7 +5,7 @@
 import { TesseraError } from "../../errors.js";
 import type { IntrospectedToken, TokenIntrospection } from "../../oauth/token-introspection.js";
 import { callerCredentials } from "./client-credentials.js";
-import { single } from "./form-body.js";
+import { parameterValue } from "../../oauth/token/token-request.js";
 import { NO_STORE, sendJson, writeHead, type HttpRequest, type HttpResponse } from "./http-io.js";
 import { readParameters, type OriginOf } from "./token-route.js";
 
@@ -49,7 +49,7 @@ export async function handleIntrospection(
 ): Promise<void> {
   const parameters = await readParameters(request);
   const caller = await options.introspection.authenticateCaller(callerCredentials(request, parameters), options.originOf(request));
-  const token = single(parameters, "token");
+  const token = parameterValue(parameters, "token");
   if (!token) throw new TesseraError("invalid_request", "token is required");
   const found = await options.introspection.introspect(caller, token);
   sendJson(response, 200, found ? introspectionJson(found, options.issuer) : { active: false }, NO_STORE);
@@ -62,7 +62,7 @@ export async function handleRevocation(
 ): Promise<void> {
   const parameters = await readParameters(request);
   const caller = await options.introspection.authenticateCaller(callerCredentials(request, parameters), options.originOf(request));
-  const token = single(parameters, "token");
+  const token = parameterValue(parameters, "token");
   if (!token) throw new TesseraError("invalid_request", "token is required");
   await options.introspection.revoke(caller, token, options.now());
   // RFC 7009 §2.2: 200 whether or not the token was valid; the body is ignored by clients.

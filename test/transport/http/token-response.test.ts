@@ -22,4 +22,27 @@ describe("tokenResponseJson", () => {
     const json = tokenResponseJson({ accessToken, tokenType: "Bearer", expiresIn: 1, scopes: ['a"b', "c\\d", "é"], refreshToken: 'r"t' });
     expect(JSON.parse(json)).toEqual({ access_token: accessToken, token_type: "Bearer", expires_in: 1, scope: 'a"b c\\d é', refresh_token: 'r"t' });
   });
+
+  it("adds issued_token_type (RFC 8693 §2.2.1) and the extra members after the standard ones", () => {
+    const json = tokenResponseJson({
+      accessToken,
+      tokenType: "DPoP",
+      expiresIn: 60,
+      scopes: ["read"],
+      refreshToken: undefined,
+      issuedTokenType: "urn:ietf:params:oauth:token-type:access_token",
+      extra: { note: 'a"b', "odd\\name": "é" },
+    });
+    expect(json).toBe(
+      JSON.stringify({
+        access_token: accessToken,
+        token_type: "DPoP",
+        expires_in: 60,
+        scope: "read",
+        issued_token_type: "urn:ietf:params:oauth:token-type:access_token",
+        note: 'a"b',
+        "odd\\name": "é",
+      }),
+    );
+  });
 });

@@ -1,0 +1,106 @@
+/**
+ * The token endpoint (RFC 6749 §3.2), shared by POST /oauth/token and TokenService.IssueToken,
+ * as named steps: availability → client authentication (as the grant asks) → grant →
+ * extensions → response. Grants are dispatched by grant type through a map.
+ */
+import type { ClientRecord } from "../../clients/client.js";
+import { TesseraError } from "../../errors.js";
+import type { AccessTokenInput, AccessTokenIssuer, IssuedAccessToken } from "../access-token-issuer.js";
+import type { ClientAuthenticator } from "../client-authentication/client-authenticator.js";
+import type { Grant, GrantContext } from "./grant.js";
+import type { TokenExtension } from "./token-extension.js";
+import type { TokenRequest } from "./token-request.js";
+import type { TokenResponse } from "./token-response.js";
+
+export interface TokenEndpointOptions {
+  authenticator: Pick<ClientAuthenticator, "authenticate">;
+  issuer: Pick<AccessTokenIssuer, "issue">;
+  grants: readonly Grant[];
+  /** Run in this order after every grant; none by default. */
+  extensions?: readonly TokenExtension[];
+  /** Refuses service when in-memory state can no longer be trusted (database gone too long). */
+  availability?: { assertFresh(): void };
+  /** Told of every token issued, once, whichever transport asked: for metrics. */
+  onIssued?: (response: TokenResponse) => void;
+}
+
+export class TokenEndpoint {
+  private readonly grants: ReadonlyMap<string, Grant>;
+  private readonly extensions: readonly TokenExtension[];
+  private readonly signing: AccessTokenSigning;
+
+  constructor(private readonly options: TokenEndpointOptions) {
+    const grants = new Map<string, Grant>();
+    for (const grant of options.grants) {
+      if (grants.has(grant.grantType)) throw new Error(`grant ${grant.grantType} is registered twice`);
+      grants.set(grant.grantType, grant);
+    }
+    this.grants = grants;
+    this.extensions = options.extensions ?? [];
+    this.signing = { issuer: options.issuer, extensions: this.extensions };
+  }
+
+  get grantTypes(): string[] {
+    return [...this.grants.keys()];
+  }
+
+  async issue(request: TokenRequest): Promise<TokenResponse> {
+    this.options.availability?.assertFresh();
+    const grant = this.grantFor(request);
+    const client = await this.authenticateClient(grant, request);
+    const context = new PipelineContext(this.signing, request, client);
+    let response = await grant.handle(context);
+    for (const extension of this.extensions) {
+      if (extension.response) response = extension.response(context, response);
+    }
+    this.options.onIssued?.(response);
+    return response;
+  }
+
+  private grantFor(request: TokenRequest): Grant {
+    if (!request.grantType) throw new TesseraError("invalid_request", "grant_type is required");
+    const grant = this.grants.get(request.grantType);
+    if (!grant) throw new TesseraError("unsupported_grant_type", "grant_type is not supported");
+    return grant;
+  }
+
+  private authenticateClient(grant: Grant, request: TokenRequest): Promise<ClientRecord> | undefined {
+    switch (grant.clientAuthentication) {
+      case "required":
+        return this.options.authenticator.authenticate(request.credentials, request.origin);
+      case "optional":
+        return request.credentials ? this.options.authenticator.authenticate(request.credentials, request.origin) : undefined;
+      case "grant":
+        return undefined;
+    }
+  }
+}
+
+/** What signing an access token takes: the issuer, after the extensions' claims step. */
+interface AccessTokenSigning {
+  readonly issuer: Pick<AccessTokenIssuer, "issue">;
+  readonly extensions: readonly TokenExtension[];
+}
+
+/** One request's context: what the grant and the extensions see. */
+class PipelineContext implements GrantContext {
+  constructor(
+    private readonly signing: AccessTokenSigning,
+    readonly request: TokenRequest,
+    readonly client: ClientRecord | undefined,
+  ) {}
+
+  issueAccessToken(input: AccessTokenInput): Promise<IssuedAccessToken> {
+    const { issuer, extensions } = this.signing;
+    return extensions.length === 0 ? issuer.issue(input) : this.issueExtended(input);
+  }
+
+  private async issueExtended(input: AccessTokenInput): Promise<IssuedAccessToken> {
+    let claims = input.claims;
+    for (const extension of this.signing.extensions) {
+      const added = extension.accessTokenClaims ? await extension.accessTokenClaims(this) : undefined;
+      if (added) claims = { ...claims, ...added };
+    }
+    return this.signing.issuer.issue(claims === input.claims ? input : { ...input, claims });
+  }
+}
