@@ -90,14 +90,14 @@ async function within(limitMs: number, check: () => Promise<boolean>): Promise<n
 }
 
 describe("three replicas on one PostgreSQL", () => {
-  it("serve a client created on one replica from every replica at once", async () => {
+  it("serve a client created on one replica from every replica within a second", async () => {
     const [a, b, c] = replicas as [Replica, Replica, Replica];
     const bearer = await adminToken(a);
     // b has just been asked for this id and said no: that answer must not hide the creation.
     expect((await token(b, "created-on-a", "x".repeat(43))).status).toBe(401);
     const created = await admin(a).createClient({ clientId: "created-on-a", name: "replicated", scopes: ["r"] }, { headers: { authorization: `Bearer ${bearer}` } });
     await within(PROPAGATION_LIMIT_MS, async () => (await token(b, "created-on-a", created.clientSecret)).status === 200);
-    expect((await token(c, "created-on-a", created.clientSecret)).status).toBe(200);
+    await within(PROPAGATION_LIMIT_MS, async () => (await token(c, "created-on-a", created.clientSecret)).status === 200);
   });
 
   it("refuse a deactivated client's tokens on the other replicas within a second", async () => {
@@ -134,7 +134,8 @@ describe("three replicas on one PostgreSQL", () => {
     const auth = { headers: { authorization: `Bearer ${bearer}` } };
     const created = await admin(a).createClient({ name: "to-rotate", scopes: ["r"] }, auth);
     const clientId = created.client!.clientId;
-    expect((await token(b, clientId, created.clientSecret)).status).toBe(200);
+    // A client created on A reaches B by its announcement: unknown ids are never read from storage.
+    await within(PROPAGATION_LIMIT_MS, async () => (await token(b, clientId, created.clientSecret)).status === 200);
     const started = await admin(a).startSecretRotation({ clientId }, auth);
     await within(PROPAGATION_LIMIT_MS, async () => (await token(b, clientId, started.clientSecret)).status === 200);
     await admin(a).completeSecretRotation({ clientId }, auth);
