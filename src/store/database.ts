@@ -47,8 +47,8 @@ export async function openDatabase(storage: StorageConfig): Promise<Database> {
 async function openEmbedded(dataDir: string): Promise<Database> {
   // PGlite does not create missing parents.
   ensurePrivateDataDirectory(dataDir);
-  // Loaded only when used: a replica on PostgreSQL never pays for the WebAssembly engine
-  // (measured: about 60 MiB less resident memory).
+  // Loaded only when used: a replica on PostgreSQL never pays for the WebAssembly engine and
+  // the resident memory it takes.
   const [{ PGlite }, { PrismaPGlite }] = await Promise.all([import("@electric-sql/pglite"), import("pglite-prisma-adapter")]);
   // One data directory belongs to one process.
   const unlock = lockDataDirectory(dataDir);

@@ -160,8 +160,8 @@ export async function listen(options: {
       if (request.httpVersionMajor === 1) clearTimeout(untilFirstRequest.get(request.socket));
     });
   } else {
-    // No Nagle delay: small RPC answers would otherwise wait for the peer's delayed ACK
-    // (measured at light load: gRPC p50 48 ms → 2 ms).
+    // No Nagle delay: small RPC answers would otherwise wait for the peer's delayed ACK, which
+    // dominates latency at light load.
     server = net.createServer({ noDelay: true }, (socket) => {
       if (!admit(socket)) return;
       socket.on("error", () => socket.destroy());
@@ -188,8 +188,8 @@ export async function listen(options: {
         if (matched) {
           // The HTTP/2 server gets a stream that replays the peeked bytes first. Handing it the
           // socket itself after `unshift` also works (node feeds a new session what is buffered,
-          // nodejs/node#35475), but measured no faster, and in the refused-bodies test nghttp2
-          // gave up on the connection sooner (168 requests instead of none).
+          // nodejs/node#35475), but is no faster, and with refused bodies nghttp2 gives up on the
+          // connection sooner.
           http2Server.emit("connection", new ReplayingSocket(socket, head));
         } else {
           socket.unshift(head);
