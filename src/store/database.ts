@@ -7,10 +7,14 @@
 import path from "node:path";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
-import type { StorageConfig } from "../config/config.js";
 import { ensurePrivateDataDirectory, lockDataDirectory, tightenOwnDirectory } from "../data-directory.js";
 import { PrismaClient } from "./generated/client.js";
 import type { SqlSession } from "./sql-connection.js";
+
+/** Where the data lives: an embedded PGlite data directory, or a PostgreSQL server. */
+export type StorageConfig =
+  | { readonly kind: "embedded"; readonly dataDir: string }
+  | { readonly kind: "postgres"; readonly url: string };
 
 export interface Database {
   readonly kind: StorageConfig["kind"];

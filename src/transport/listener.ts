@@ -9,9 +9,27 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import { Duplex } from "node:stream";
-import type { ConnectionLimits, TlsConfig } from "../config/config.js";
 import type { Logger } from "../log/logger.js";
 import { canonicalAddress } from "./client-address.js";
+
+export interface TlsConfig {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+/** Deadlines and caps that keep slow or stalled connections from holding the server's resources. */
+export interface ConnectionLimits {
+  /** Open connections per peer address; 0 = no cap. */
+  readonly maxConnectionsPerIp: number;
+  /** Open connections in all; 0 = no cap. */
+  readonly maxConnections: number;
+  /** Until a request's headers (HTTP/1.1), the HTTP/2 preface or the TLS handshake are complete. */
+  readonly headersTimeoutMs: number;
+  /** Until a request, body included, has arrived (HTTP/1.1 request, HTTP/2 stream). */
+  readonly requestTimeoutMs: number;
+  /** How long an HTTP/2 session with no open stream is kept. */
+  readonly idleTimeoutMs: number;
+}
 
 /** What node's servers hand over: connect-node's adapter and the gateway both accept it. */
 export type RequestHandler = (
