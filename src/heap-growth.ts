@@ -2,14 +2,11 @@
  * How far V8 lets the old generation grow before the next full collection.
  *
  * Node promotes nearly everything that survives one young-generation collection under
- * HTTP/2 load (97–100% in a bare node:http2 server answering Health.Check, with the
- * compatibility API or the stream API alike), so dead per-call objects pile up in the old
- * generation until the next mark-compact. V8's own growing factor lets that reach several
- * times the live size: Tessera's heap saw-toothed from 35 to 115 MiB under gRPC IssueToken
- * load, and peak RSS over the bench's Tessera scenarios was 238–304 MiB from run to run.
- * Starting the full collection at 1.6× the live size kept those peaks at 168–232 MiB, for
- * ~10% more CPU per introspection at saturation (no change measurable on token issuance).
- * 1.3× cut RSS a little further but cost introspection up to 40%.
+ * HTTP/2 load (with the compatibility API or the stream API alike), so dead per-call objects
+ * pile up in the old generation until the next mark-compact. V8's own growing factor lets that
+ * reach several times the live size. Starting the full collection at 1.6× the live size keeps
+ * resident memory well below that for a little more CPU per introspection; a lower factor saves
+ * little more memory and costs introspection much more CPU (docs/performance.md).
  */
 import { setFlagsFromString } from "node:v8";
 

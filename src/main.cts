@@ -4,10 +4,9 @@
  * code that runs before any ES module is loaded can still choose the size.
  *
  * RSA signing and all verification run on that pool (src/keys/jws-signer.ts, src/keys/jwt.ts).
- * libuv's default of 4 threads oversubscribes a small machine: on 2 cores, 2 threads gave ~6%
- * more RS256 and ~7% more ES256 tokens/s than 4 (medians of 4–6 alternating bench runs, ES256
- * still signed on the pool then), as fewer pool threads preempt the event loop. So the default
- * is one thread per core; an operator's UV_THREADPOOL_SIZE is kept as given.
+ * libuv's default of 4 threads oversubscribes a small machine: more pool threads than cores
+ * preempt the event loop, and fewer tokens are issued. So the default is one thread per core;
+ * an operator's UV_THREADPOOL_SIZE is kept as given.
  */
 process.env.UV_THREADPOOL_SIZE ??= String(require("node:os").availableParallelism());
 void import("./server.js");

@@ -21,9 +21,8 @@ import type { ClientKeysetQuery, ClientRepository, ClientVersion } from "./clien
 
 /**
  * Clients (with their secrets) per query when loading, and per batch when re-reading changed
- * ones. With 100,000 clients on PostgreSQL, pages of 10,000 started as fast as one query did
- * (4.3 s to ready, against 3.7–4.3 s) with ~150–300 MiB less RSS after start-up; pages of 2,000
- * took 5.4–5.9 s.
+ * ones. Large enough that a big registry starts as fast as with one query, small enough that
+ * start-up does not hold every row of the result at once; much smaller pages slow start-up.
  */
 const RECORD_PAGE_SIZE = 10_000;
 /** Versions per query when resyncing: three small columns a row, so pages can be larger. */

@@ -10,39 +10,14 @@ import { SIGNING_ALGORITHMS, type SigningAlgorithm } from "../keys/algorithms.js
 import type { AbuseLimitPolicy } from "../oauth/abuse-limits.js";
 import { CLIENT_ID_PATTERN } from "../clients/client.js";
 import { CHOSEN_SECRET_RULES, chosenSecretWeakness, estimateSecretBits } from "../clients/client-secret.js";
+// The vocabulary of the rooms being configured is theirs; configuration only fills it in.
+import type { LogLevel } from "../log/logger.js";
+import type { ScopePolicy } from "../oauth/grants/client-credentials-grant.js";
+import type { StorageConfig } from "../store/database.js";
+import type { IpSubnet } from "../transport/client-address.js";
+import type { ConnectionLimits, TlsConfig } from "../transport/listener.js";
 
-export type ScopePolicy = "strict" | "narrow";
-export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
-
-export interface TlsConfig {
-  readonly cert: Buffer;
-  readonly key: Buffer;
-}
-
-/** An address range in CIDR notation, parsed. */
-export interface IpSubnet {
-  readonly address: string;
-  readonly prefix: number;
-  readonly family: "ipv4" | "ipv6";
-}
-
-/** Deadlines and caps that keep slow or stalled connections from holding the server's resources. */
-export interface ConnectionLimits {
-  /** Open connections per peer address; 0 = no cap. */
-  readonly maxConnectionsPerIp: number;
-  /** Open connections in all; 0 = no cap. */
-  readonly maxConnections: number;
-  /** Until a request's headers (HTTP/1.1), the HTTP/2 preface or the TLS handshake are complete. */
-  readonly headersTimeoutMs: number;
-  /** Until a request, body included, has arrived (HTTP/1.1 request, HTTP/2 stream). */
-  readonly requestTimeoutMs: number;
-  /** How long an HTTP/2 session with no open stream is kept. */
-  readonly idleTimeoutMs: number;
-}
-
-export type StorageConfig =
-  | { readonly kind: "embedded"; readonly dataDir: string }
-  | { readonly kind: "postgres"; readonly url: string };
+export type { ConnectionLimits, IpSubnet, LogLevel, ScopePolicy, StorageConfig, TlsConfig };
 
 export interface Config {
   readonly port: number;

@@ -1,20 +1,17 @@
 /**
  * Signing compact JWS (RFC 7515 §7.1) off the event loop, where each algorithm is cheapest.
  *
- * RSA (RS256, PS256), ~250 µs a signature: the callback form of crypto.sign runs it on libuv's
- * thread pool (one thread per core, see src/main.cts), so every core signs; handing a job over
- * costs the event loop ~7 µs, a few percent of the signature.
+ * RSA (RS256, PS256), an expensive signature: the callback form of crypto.sign runs it on
+ * libuv's thread pool (one thread per core, see src/main.cts), so every core signs; handing a
+ * job over costs the event loop little next to the signature.
  *
- * ECDSA P-256 and Ed25519, ~25 µs a signature: there the hand-over is a third of the work (and
- * a CPU profile of ES256 load found the event loop inside crypto.sign's hand-over for 30% of its
- * wall time, descheduled as pool threads woke). They go to one worker thread
- * instead, in batches — what arrives while a batch is being signed travels together in the next
- * one, one message each way (an idle worker gets a job at once). Measured with `npm run bench`
- * (ES256, 2 cores, 11 alternating pairs of runs against the pool): CPU per token 0.110 ms against
- * 0.121 (−9%), event-loop CPU 0.069 against 0.081 (−15%), peak RSS ~190 MiB against ~214; tokens/s
- * at 32 connections unchanged within this machine's noise (11.2k against 11.6k, ±10% per run) —
+ * ECDSA P-256 and Ed25519, a cheap signature: there the hand-over is a large part of the work,
+ * and the event loop stalls in it as pool threads wake. They go to one worker thread instead,
+ * in batches — what arrives while a batch is being signed travels together in the next one,
+ * one message each way (an idle worker gets a job at once). That spends less CPU per token,
+ * less of it on the event loop, and less memory than the pool; throughput stays the same, since
  * the batch's wait costs latency what it saves in CPU when the load does not saturate the cores.
- * RSA batched the same way (a worker per core) was no faster than the pool, so RSA stays there.
+ * RSA batched the same way (a worker per core) is no faster than the pool, so RSA stays there.
  */
 import { sign as cryptoSign, type KeyObject } from "node:crypto";
 import { Worker } from "node:worker_threads";

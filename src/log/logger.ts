@@ -3,9 +3,10 @@
  * careless log call cannot leak them; request-scoped loggers carry the request id.
  */
 import { pino, type Logger } from "pino";
-import type { LogLevel } from "../config/config.js";
 
 export type { Logger };
+
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 
 /** Field names that must never reach a log line, wherever they appear. */
 const REDACTED_PATHS = [

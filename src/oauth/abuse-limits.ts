@@ -33,7 +33,7 @@ export function tooManyRequests(retryAfterSeconds: number, description: string):
   return new TesseraError("too_many_requests", description, undefined, Math.max(1, Math.ceil(retryAfterSeconds)));
 }
 
-/** Per map: ~40 bytes of key and ~130 of entry each, so 100,000 entries fit the 32 MiB easily. */
+/** Per map: an entry is small (a short key and a few numbers), so the entry cap is reached well before the byte cap. */
 const MAX_ENTRIES = 100_000;
 const MAX_BYTES = 32 * 1024 * 1024;
 

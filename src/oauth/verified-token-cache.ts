@@ -15,9 +15,8 @@
  * likes); the oldest entry goes first.
  *
  * The map is keyed by the token's last characters, which lie in its signature: V8 hashes a
- * string key over its full length, and hashing each request's fresh ~700-character RS256 token
- * was 4% of an introspection's event-loop instructions (callgrind), where comparing it with the
- * entry's token is a fraction of that.
+ * string key over its full length, so hashing each request's fresh token would cost every
+ * introspection far more than comparing it with the entry's token does.
  */
 export interface VerifiedToken<Facts, Key> {
   /** The whole token, as it was verified. */

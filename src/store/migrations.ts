@@ -1,7 +1,7 @@
 /**
  * Applies prisma/migrations at start-up the way `prisma migrate deploy` does, without Prisma's
  * schema engine (its native binary cannot be downloaded offline and its wasm build is far too
- * heavy for a server start; ../shared/notes/prisma.md). History lives in Prisma's own
+ * heavy for a server start). History lives in Prisma's own
  * `_prisma_migrations` table with Prisma's columns and checksums, so `prisma migrate status`,
  * `resolve` and `deploy` keep working against a database migrated here, and the other way round.
  *

@@ -8,8 +8,14 @@
  * choose the address it is throttled as. One function for the HTTP gateway and the RPC services.
  */
 import { BlockList, isIP } from "node:net";
-import type { IpSubnet } from "../config/config.js";
 import type { RequestOrigin } from "../oauth/abuse-limits.js";
+
+/** An address range in CIDR notation, parsed. */
+export interface IpSubnet {
+  readonly address: string;
+  readonly prefix: number;
+  readonly family: "ipv4" | "ipv6";
+}
 
 export type TrustedProxySubnet = IpSubnet;
 

@@ -9,9 +9,27 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import { Duplex } from "node:stream";
-import type { ConnectionLimits, TlsConfig } from "../config/config.js";
 import type { Logger } from "../log/logger.js";
 import { canonicalAddress } from "./client-address.js";
+
+export interface TlsConfig {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+/** Deadlines and caps that keep slow or stalled connections from holding the server's resources. */
+export interface ConnectionLimits {
+  /** Open connections per peer address; 0 = no cap. */
+  readonly maxConnectionsPerIp: number;
+  /** Open connections in all; 0 = no cap. */
+  readonly maxConnections: number;
+  /** Until a request's headers (HTTP/1.1), the HTTP/2 preface or the TLS handshake are complete. */
+  readonly headersTimeoutMs: number;
+  /** Until a request, body included, has arrived (HTTP/1.1 request, HTTP/2 stream). */
+  readonly requestTimeoutMs: number;
+  /** How long an HTTP/2 session with no open stream is kept. */
+  readonly idleTimeoutMs: number;
+}
 
 /** What node's servers hand over: connect-node's adapter and the gateway both accept it. */
 export type RequestHandler = (
@@ -160,8 +178,8 @@ export async function listen(options: {
       if (request.httpVersionMajor === 1) clearTimeout(untilFirstRequest.get(request.socket));
     });
   } else {
-    // No Nagle delay: small RPC answers would otherwise wait for the peer's delayed ACK
-    // (measured at light load: gRPC p50 48 ms → 2 ms).
+    // No Nagle delay: small RPC answers would otherwise wait for the peer's delayed ACK, which
+    // dominates latency at light load.
     server = net.createServer({ noDelay: true }, (socket) => {
       if (!admit(socket)) return;
       socket.on("error", () => socket.destroy());
@@ -188,8 +206,8 @@ export async function listen(options: {
         if (matched) {
           // The HTTP/2 server gets a stream that replays the peeked bytes first. Handing it the
           // socket itself after `unshift` also works (node feeds a new session what is buffered,
-          // nodejs/node#35475), but measured no faster, and in the refused-bodies test nghttp2
-          // gave up on the connection sooner (168 requests instead of none).
+          // nodejs/node#35475), but is no faster, and with refused bodies nghttp2 gives up on the
+          // connection sooner.
           http2Server.emit("connection", new ReplayingSocket(socket, head));
         } else {
           socket.unshift(head);

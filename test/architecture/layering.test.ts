@@ -1,7 +1,9 @@
 /**
  * The direction of dependencies (../shared/STYLE.md): transports call the domain, the domain
  * defines the interfaces the store implements, and nothing in the domain imports a transport,
- * Prisma, the store or generated protobuf code. Read from the source, so it cannot drift.
+ * Prisma, the store or generated protobuf code. Configuration points one way: src/config fills
+ * in the settings types the rooms it configures define, and only the composition root, the
+ * server entry and the CLI read it. Read from the source, so it cannot drift.
  */
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
@@ -23,7 +25,7 @@ function importsOf(file: string): string[] {
   return [...text.matchAll(/^\s*(?:import|export)\s[^;]*?from\s+"([^"]+)"/gms)].map((match) => match[1]!);
 }
 
-const DOMAIN = ["oauth", "clients", "keys", "sync", "audit", "config"];
+const DOMAIN = ["oauth", "clients", "keys", "sync", "audit"];
 const FORBIDDEN_IN_DOMAIN = [/^@connectrpc\//, /^node:http2?$/, /^@prisma\//, /^pg$/, /^@electric-sql\//, /\/store\//, /\/transport\//, /\/gen\//, /^prom-client$/];
 
 /** Imports that load code at run time: `import type` is checked by the compiler, not here. */
@@ -71,6 +73,24 @@ describe("layering", () => {
     const offenders = files
       .filter((file) => path.relative(SRC, file).startsWith(`${room}/`))
       .flatMap((file) => importsOf(file).filter((spec) => FORBIDDEN_IN_DOMAIN.some((pattern) => pattern.test(spec))).map((spec) => `${path.relative(SRC, file)} → ${spec}`));
+    expect(offenders).toEqual([]);
+  });
+
+  it("keeps src/config from loading a transport, storage engine, store or generated code (it names their settings' types only)", () => {
+    const offenders = files
+      .filter((file) => path.relative(SRC, file).startsWith("config/"))
+      .flatMap((file) => [
+        ...runtimeImportsOf(file).filter((spec) => FORBIDDEN_IN_DOMAIN.some((pattern) => pattern.test(spec))),
+        ...importsOf(file).filter((spec) => /^@prisma\/|^pg$|^@electric-sql\/|\/gen\/|generated\//.test(spec)),
+      ].map((spec) => `${path.relative(SRC, file)} → ${spec}`));
+    expect(offenders).toEqual([]);
+  });
+
+  it("lets only the composition root, the server entry and the CLI read configuration", () => {
+    const allowed = (file: string) => /^(config\/|app\.ts$|app\/|admin-bootstrap\.ts$|server\.ts$|cli\/)/.test(path.relative(SRC, file));
+    const offenders = files
+      .filter((file) => !allowed(file))
+      .flatMap((file) => importsOf(file).filter((spec) => spec.startsWith(".") && /(^|\/)config\//.test(spec)).map((spec) => `${path.relative(SRC, file)} → ${spec}`));
     expect(offenders).toEqual([]);
   });
 

@@ -4,11 +4,12 @@
  * (RFC 8707 §2). No refresh token by default (§4.4.3).
  */
 import type { Client } from "../../clients/client.js";
-import type { ScopePolicy } from "../../config/config.js";
 import { TesseraError } from "../../errors.js";
 import type { RefreshTokens } from "../refresh-tokens.js";
 import type { Grant } from "../token/grant.js";
 import { tokenResponse } from "../token/token-response.js";
+
+export type ScopePolicy = "strict" | "narrow";
 
 export function clientCredentialsGrant(options: { scopePolicy: ScopePolicy; refreshTokens: RefreshTokens }) {
   return {

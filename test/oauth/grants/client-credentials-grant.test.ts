@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { ClientRecord } from "../../../src/clients/client.js";
-import type { ScopePolicy } from "../../../src/config/config.js";
+import type { ScopePolicy } from "../../../src/oauth/grants/client-credentials-grant.js";
 import { TesseraError } from "../../../src/errors.js";
 import { clientCredentialsGrant } from "../../../src/oauth/grants/client-credentials-grant.js";
 import { TokenEndpoint } from "../../../src/oauth/token/token-endpoint.js";

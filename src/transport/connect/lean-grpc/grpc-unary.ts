@@ -4,7 +4,7 @@
  * connect-es serves every gRPC call as a stream, unary ones too: about ten async generators per
  * call, a handler context with three AbortControllers (two of them aborted without a reason when
  * the call ends, which builds a DOMException each) and five WHATWG Headers. Under load that
- * garbage cost a fifth of the event loop and held RSS near 290 MiB (see the notes of issue 8).
+ * garbage takes a large share of the event loop and keeps resident memory high.
  *
  * This path takes the call every gRPC client makes: POST over HTTP/2, `application/grpc` or
  * `application/grpc+proto`, an identity-encoded request, a unary method. It uses the pieces
