@@ -89,6 +89,18 @@ describe("layering", () => {
     expect(offenders).toEqual([]);
   });
 
+  it("keeps the published verifier from importing the server: only itself, the generated contract and the access-token profile", () => {
+    const allowed = /^(verifier\/|gen\/|keys\/access-token-profile\.ts$)/;
+    const offenders = files
+      .filter((file) => path.relative(SRC, file).startsWith("verifier/"))
+      .flatMap((file) => localImportsOf(file).filter((target) => !allowed.test(path.relative(SRC, target))).map((target) => `${path.relative(SRC, file)} → ${path.relative(SRC, target)}`));
+    expect(offenders).toEqual([]);
+  });
+
+  it("keeps the access-token profile free of imports, so the published verifier loads none of the server through it", () => {
+    expect(importsOf(path.join(SRC, "keys/access-token-profile.ts"))).toEqual([]);
+  });
+
   it("has no import loops between source files, so each module can be read before the ones that use it", () => {
     expect(importLoops(files)).toEqual([]);
   });
