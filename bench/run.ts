@@ -98,7 +98,8 @@ const { values } = parseArgs({
 });
 const resultsFile = path.resolve(ROOT, values.out);
 const serverRoot = values["server-root"] ? path.resolve(values["server-root"]) : ROOT;
-if (!existsSync(path.join(serverRoot, "src/app.ts"))) fail(`--server-root ${serverRoot} is not a Tessera checkout (no src/app.ts)`);
+// src/app.ts before the composition root became a folder, src/app/app.ts since.
+if (!["src/app.ts", "src/app/app.ts"].some((entry) => existsSync(path.join(serverRoot, entry)))) fail(`--server-root ${serverRoot} is not a Tessera checkout (no src/app/app.ts)`);
 // Tessera is measured as `npm start` runs it: compiled, from dist/.
 execFileSync("npm", ["run", "--silent", "build"], { cwd: serverRoot, stdio: "inherit" });
 /** --env NAME=VALUE (repeatable): extra environment for every Tessera process, for experiments. */

@@ -1,7 +1,7 @@
 /**
  * Bootstrapping an admin client without a running server (`tessera admin bootstrap`): open the
  * storage the server's configuration names, bring its schema up to date, and create an admin
- * client — or give an existing one a new secret. Part of the composition root, like app.ts: it
+ * client — or give an existing one a new secret. Part of the composition root, like app/: it
  * reads Config and wires the store into the domain.
  */
 import { ClientAdmin } from "./clients/client-admin.js";

@@ -2,7 +2,7 @@
  * The server process: read the configuration, start Tessera, stop cleanly on SIGTERM/SIGINT.
  * Loaded by src/main.cts, which sizes libuv's thread pool first, and by `tessera serve`.
  */
-import { startApp } from "./app.js";
+import { startApp } from "./app/app.js";
 import { ConfigError, loadConfig } from "./config/config.js";
 import { KekError } from "./keys/key-encryption.js";
 import { limitHeapGrowth } from "./heap-growth.js";

@@ -4,8 +4,10 @@
  */
 import type { SignKeyObjectInput, VerifyKeyObjectInput, KeyObject } from "node:crypto";
 import { constants } from "node:crypto";
+import { ACCESS_TOKEN_SIGNING_ALGORITHMS } from "./access-token-profile.js";
 
-export const SIGNING_ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"] as const;
+/** The access-token profile's list; ALGORITHM_SPECS below must map each one (the compiler holds them in step). */
+export const SIGNING_ALGORITHMS = ACCESS_TOKEN_SIGNING_ALGORITHMS;
 export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
 
 export function isSigningAlgorithm(value: unknown): value is SigningAlgorithm {

@@ -6,14 +6,12 @@
 import type { Client } from "../clients/client.js";
 import { TesseraError } from "../errors.js";
 import type { SigningAlgorithm } from "../keys/algorithms.js";
+import { ACCESS_TOKEN_TYP } from "../keys/access-token-profile.js";
 import { encodeJwsHeader, type JwtClaims } from "../keys/jwt.js";
 import type { JwsSigner } from "../keys/jws-signer.js";
 import { renderCustomClaims } from "../clients/claims-template.js";
 import type { KeyRing, LoadedSigningKey } from "../keys/key-ring.js";
 import { randomId } from "../random-id.js";
-
-/** RFC 9068 §2.1: the media type of JWT access tokens, without "application/". */
-export const ACCESS_TOKEN_TYPE = "at+jwt";
 
 /**
  * A token id: 128 random bits, then the issue time in milliseconds. The verifier compares that
@@ -105,7 +103,7 @@ export class AccessTokenIssuer {
     };
     let encodedHeader = this.encodedHeaders.get(key);
     if (encodedHeader === undefined) {
-      encodedHeader = encodeJwsHeader({ alg, kid: key.kid, typ: ACCESS_TOKEN_TYPE });
+      encodedHeader = encodeJwsHeader({ alg, kid: key.kid, typ: ACCESS_TOKEN_TYP });
       this.encodedHeaders.set(key, encodedHeader);
     }
     const token = await this.options.signer.sign({ alg, encodedHeader, payload, privateKey: key.privateKey });

@@ -11,14 +11,9 @@ import { decodeCompactJws, JwsFormatError, verifyJwsSignature, type JwtClaims } 
 import type { KeyRing, LoadedSigningKey } from "../keys/key-ring.js";
 import type { RevocationList } from "./revocation-list.js";
 import { isUsable } from "./client-authentication/client-authenticator.js";
-import { ACCESS_TOKEN_TYPE, accessTokenIssueTime } from "./access-token-issuer.js";
+import { accessTokenIssueTime } from "./access-token-issuer.js";
+import { ACCEPTED_ACCESS_TOKEN_TYPS, REPLICA_CLOCK_SKEW_SECONDS } from "../keys/access-token-profile.js";
 import { VerifiedTokenCache } from "./verified-token-cache.js";
-
-/**
- * How far in the future a token's nbf (or, without nbf, its iat) may lie: a token issued by a
- * replica whose clock runs slightly ahead of ours is accepted at once.
- */
-const NOT_BEFORE_CLOCK_SKEW_SECONDS = 5;
 
 export interface ActiveAccessToken {
   readonly claims: JwtClaims;
@@ -90,7 +85,7 @@ export class AccessTokenVerifier {
     }
     const { header, payload } = jws;
     // RFC 9068 §4: reject tokens whose typ is not at+jwt (also "application/at+jwt").
-    if (header.typ !== ACCESS_TOKEN_TYPE && header.typ !== `application/${ACCESS_TOKEN_TYPE}`) return undefined;
+    if (typeof header.typ !== "string" || !ACCEPTED_ACCESS_TOKEN_TYPS.includes(header.typ)) return undefined;
     if (typeof header.kid !== "string") return undefined;
     const kid = header.kid;
     const key = this.publishedKey(kid);
@@ -103,7 +98,7 @@ export class AccessTokenVerifier {
       return undefined;
     }
     const notBefore = typeof nbf === "number" ? nbf : iat;
-    if (notBefore > nowSeconds + NOT_BEFORE_CLOCK_SKEW_SECONDS) return undefined;
+    if (notBefore > nowSeconds + REPLICA_CLOCK_SKEW_SECONDS) return undefined;
     const audiences = typeof payload.aud === "string" ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : undefined;
     if (!audiences || !audiences.every((value): value is string => typeof value === "string")) return undefined;
     if (!(await verifyJwsSignature(jws, key))) return undefined;

@@ -13,6 +13,7 @@ export class StorageHealth {
   private lastContact: number;
   private timer: NodeJS.Timeout | undefined;
   private probing = false;
+  private readonly listeners: ((healthy: boolean) => void)[] = [];
 
   constructor(
     private readonly options: {
@@ -20,11 +21,15 @@ export class StorageHealth {
       intervalMs: number;
       degradedWindowMs: number;
       now: () => Date;
-      onChange: (healthy: boolean) => void;
       log: Logger;
     },
   ) {
     this.lastContact = options.now().getTime();
+  }
+
+  /** Calls `listener` on every change between reachable and unreachable (probes run only once started). */
+  onChange(listener: (healthy: boolean) => void): void {
+    this.listeners.push(listener);
   }
 
   start(): void {
@@ -69,6 +74,6 @@ export class StorageHealth {
     if (healthy === this.healthy) return;
     this.healthy = healthy;
     if (healthy) this.options.log.info("database reachable again");
-    this.options.onChange(healthy);
+    for (const listener of this.listeners) listener(healthy);
   }
 }

@@ -7,13 +7,17 @@ import { errors as joseErrors, jwtVerify, type JWTHeaderParameters } from "jose"
 import { createRemoteAuthentication, type RemoteAuthentication, type RemoteAuthenticationOptions, type RemoteAuthenticationResult } from "./remote-authentication.js";
 import { RemoteKeySet, type RemoteKeySetOptions } from "./remote-key-set.js";
 import { VerifierError } from "./verifier-error.js";
+import {
+  ACCEPTED_ACCESS_TOKEN_TYPS,
+  ACCESS_TOKEN_SIGNING_ALGORITHMS,
+  ACCESS_TOKEN_TYP,
+  REQUIRED_ACCESS_TOKEN_CLAIMS,
+  RESOURCE_SERVER_CLOCK_TOLERANCE_SECONDS,
+} from "../keys/access-token-profile.js";
 
 /** The algorithms Tessera signs with; anything else (`none`, HMAC) is refused before any key is looked up. */
-export const ACCESS_TOKEN_ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"] as const;
+export const ACCESS_TOKEN_ALGORITHMS = ACCESS_TOKEN_SIGNING_ALGORITHMS;
 export type AccessTokenAlgorithm = (typeof ACCESS_TOKEN_ALGORITHMS)[number];
-
-/** RFC 9068 §2.1: the `typ` header of a JWT access token. */
-const ACCESS_TOKEN_TYPE = "at+jwt";
 
 /** RFC 9068 §2.2: the claims every Tessera access token carries, plus the client's custom claims. */
 export interface AccessTokenClaims {
@@ -142,7 +146,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   const resolveKey = (header: JWTHeaderParameters) => {
     // Checked before the key lookup, so that tokens of other kinds never cause a JWKS fetch.
-    if (header.typ?.toLowerCase().replace(/^application\//, "") !== ACCESS_TOKEN_TYPE) {
+    // Media types compare case-insensitively (RFC 7515 §4.1.9), as jose's own typ check does.
+    const typ = header.typ?.toLowerCase();
+    if (typ === undefined || !ACCEPTED_ACCESS_TOKEN_TYPS.includes(typ)) {
       throw new VerifierError("invalid_token", "the token is not a JWT access token (typ at+jwt)");
     }
     return keySet.getKey({ kid: header.kid, alg: header.alg });
@@ -154,9 +160,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
         issuer,
         audience: audiences,
         algorithms,
-        typ: ACCESS_TOKEN_TYPE,
-        requiredClaims: ["iss", "sub", "aud", "exp", "iat", "jti", "client_id"],
-        clockTolerance: options.clockToleranceSeconds ?? 30,
+        typ: ACCESS_TOKEN_TYP,
+        requiredClaims: [...REQUIRED_ACCESS_TOKEN_CLAIMS],
+        clockTolerance: options.clockToleranceSeconds ?? RESOURCE_SERVER_CLOCK_TOLERANCE_SECONDS,
         currentDate: now(),
       });
     } catch (error) {

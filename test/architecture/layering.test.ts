@@ -102,11 +102,23 @@ describe("layering", () => {
   });
 
   it("keeps generated protobuf code inside the Connect transport (and the composition root)", () => {
-    const allowed = (file: string) => /^(transport\/connect\/|app\.ts$|verifier\/|cli\/)/.test(path.relative(SRC, file));
+    const allowed = (file: string) => /^(transport\/connect\/|app\/|verifier\/|cli\/)/.test(path.relative(SRC, file));
     const offenders = files
       .filter((file) => !allowed(file))
       .flatMap((file) => importsOf(file).filter((spec) => /\/gen\//.test(spec)).map((spec) => `${path.relative(SRC, file)} → ${spec}`));
     expect(offenders).toEqual([]);
+  });
+
+  it("keeps the published verifier from importing the server: only itself, the generated contract and the access-token profile", () => {
+    const allowed = /^(verifier\/|gen\/|keys\/access-token-profile\.ts$)/;
+    const offenders = files
+      .filter((file) => path.relative(SRC, file).startsWith("verifier/"))
+      .flatMap((file) => localImportsOf(file).filter((target) => !allowed.test(path.relative(SRC, target))).map((target) => `${path.relative(SRC, file)} → ${path.relative(SRC, target)}`));
+    expect(offenders).toEqual([]);
+  });
+
+  it("keeps the access-token profile free of imports, so the published verifier loads none of the server through it", () => {
+    expect(importsOf(path.join(SRC, "keys/access-token-profile.ts"))).toEqual([]);
   });
 
   it("has no import loops between source files, so each module can be read before the ones that use it", () => {

@@ -1,0 +1,274 @@
+/**
+ * The wiring: storage → domain → transports, in that order, each part built from the ones above
+ * it. Construction only — nothing here touches the database, loads state, listens or starts a
+ * timer; `runtime.ts` does that with the parts returned here.
+ */
+import { createContextValues } from "@connectrpc/connect";
+import { originKey } from "../transport/connect/context.js";
+import { ClientAdmin } from "../clients/client-admin.js";
+import { ADMIN_SCOPE, CLIENTS_READ_SCOPE, INTROSPECT_SCOPE, REVOKE_SCOPE } from "../clients/tessera-scopes.js";
+import { ClientRegistry } from "../clients/client-registry.js";
+import type { Config } from "../config/config.js";
+import { SIGNING_ALGORITHMS } from "../keys/algorithms.js";
+import { KeyManager } from "../keys/key-manager.js";
+import { Metrics } from "../observability/metrics.js";
+import { AbuseLimits } from "../oauth/abuse-limits.js";
+import { JwsSigner } from "../keys/jws-signer.js";
+import { KeyRing } from "../keys/key-ring.js";
+import type { KeyEncryptionKeys } from "../keys/key-encryption.js";
+import type { Logger } from "../log/logger.js";
+import { AccessTokenIssuer } from "../oauth/access-token-issuer.js";
+import { AccessTokenVerifier } from "../oauth/access-token-verifier.js";
+import { AssertionReplayCache } from "../oauth/client-authentication/assertion-replay-cache.js";
+import { ASSERTION_ALGORITHMS } from "../oauth/client-authentication/private-key-jwt.js";
+import { ClientAuthenticator } from "../oauth/client-authentication/client-authenticator.js";
+import { clientCredentialsGrant } from "../oauth/grants/client-credentials-grant.js";
+import { refreshTokenGrant } from "../oauth/grants/refresh-token-grant.js";
+import { RefreshTokens } from "../oauth/refresh-tokens.js";
+import { PrismaRefreshTokenRepository } from "../store/refresh-token-store.js";
+import { RevocationList } from "../oauth/revocation-list.js";
+import { TokenEndpoint } from "../oauth/token/token-endpoint.js";
+import { TokenIntrospection } from "../oauth/token-introspection.js";
+import { PrismaRevocationRepository } from "../store/revocation-store.js";
+import { databaseChangeSource } from "../store/change-listener.js";
+import { databaseReadinessChecks, probeDatabase } from "../store/database-probes.js";
+import { guardStorage } from "../store/storage-errors.js";
+import { StorageHealth } from "../sync/storage-health.js";
+import { ReplicaSync } from "../sync/replica-sync.js";
+import { PrismaAuditLog } from "../store/audit-store.js";
+import { DenialAudit } from "../audit/denial-throttle.js";
+import { PrismaClientRepository } from "../store/client-store.js";
+import type { Database } from "../store/database.js";
+import { PrismaSigningKeyRepository } from "../store/signing-key-store.js";
+import { clientAdminServiceImpl, CLIENT_ADMIN_SCOPES } from "../transport/connect/client-admin-service.js";
+import { HealthStatus, healthServiceImpl, type HealthState } from "../transport/connect/health-service.js";
+import { bearerAuthorizationInterceptor, loggingInterceptor } from "../transport/connect/interceptors.js";
+import { rpcRequestHandler, rpcService } from "../transport/connect/rpc-handler.js";
+import { introspectionServiceImpl } from "../transport/connect/introspection-service.js";
+import { reflectionServiceImpls } from "../transport/connect/reflection-service.js";
+import { tokenServiceImpl } from "../transport/connect/token-service.js";
+import { createHttpGateway, type Readiness } from "../transport/http/gateway.js";
+import { endpointUrl, renderMetadata, TOKEN_PATH } from "../transport/http/metadata.js";
+import type { RequestHandler } from "../transport/listener.js";
+import { oneOriginRouter } from "../transport/router.js";
+import { clientAddressResolver, trustedProxyMatcher } from "../transport/client-address.js";
+import { ClientAdminService, file_tessera_v1_client_admin_service } from "../gen/tessera/v1/client_admin_service_pb.js";
+import { IntrospectionService, file_tessera_v1_introspection_service } from "../gen/tessera/v1/introspection_service_pb.js";
+import { TokenService, file_tessera_v1_token_service } from "../gen/tessera/v1/token_service_pb.js";
+import { file_tessera_v1_oauth_error } from "../gen/tessera/v1/oauth_error_pb.js";
+import { Health, file_grpc_health_v1_health } from "../gen/grpc/health/v1/health_pb.js";
+import { keyPolicy, RESYNC_INTERVAL_MS, STORAGE_PROBE_INTERVAL_MS } from "./schedule.js";
+
+export interface WiringOptions {
+  readonly log: Logger;
+  readonly now: () => Date;
+  readonly keks: KeyEncryptionKeys;
+  readonly database: Database;
+}
+
+/** The parts the runtime starts, loads, schedules and stops. */
+export interface Wiring {
+  readonly database: Database;
+  readonly keyRing: KeyRing;
+  readonly keyManager: KeyManager;
+  readonly registry: ClientRegistry;
+  readonly revocations: RevocationList;
+  readonly refreshTokens: RefreshTokens;
+  readonly admin: ClientAdmin;
+  readonly sync: ReplicaSync;
+  readonly storageHealth: StorageHealth;
+  readonly audit: PrismaAuditLog;
+  readonly denials: DenialAudit;
+  readonly signer: JwsSigner;
+  /** The gRPC health statuses; `setServing` sets the server's and every service's at once. */
+  readonly health: HealthStatus;
+  setServing(state: HealthState): void;
+  /** One handler for the one port: RPC methods and the HTTP gateway. */
+  readonly handler: RequestHandler;
+  readonly isTrustedProxy: (address: string) => boolean;
+}
+
+export function wireApp(config: Config, options: WiringOptions): Wiring {
+  const { log, now, keks, database } = options;
+
+  // Storage.
+  // Every repository turns an unreachable database into `unavailable` (UNAVAILABLE / 503).
+  const clientRepository = guardStorage(new PrismaClientRepository(database.prisma));
+  const keyRepository = guardStorage(new PrismaSigningKeyRepository(database.prisma));
+  const audit = guardStorage(new PrismaAuditLog(database.prisma));
+  const storageHealth = new StorageHealth({
+    probe: () => probeDatabase(database),
+    intervalMs: STORAGE_PROBE_INTERVAL_MS,
+    degradedWindowMs: config.degradedWindowSeconds * 1000,
+    now,
+    log,
+  });
+
+  // Domain, kept in memory (the runtime loads it): the hot path never waits on the database.
+  const keyRing = new KeyRing({ repository: keyRepository, keks, log });
+  const keyManager = new KeyManager({
+    repository: keyRepository,
+    keyRing,
+    keks,
+    // Every algorithm has a key from the start, so a client can switch algorithms at any time.
+    algorithms: SIGNING_ALGORITHMS,
+    policy: keyPolicy(config),
+    rsaModulusLength: config.rsaModulusLength,
+    log,
+  });
+  const registry = new ClientRegistry({ repository: clientRepository });
+  const revocations = new RevocationList(guardStorage(new PrismaRevocationRepository(database.prisma)));
+  const sync = new ReplicaSync({
+    source: databaseChangeSource(database),
+    registry,
+    revocations,
+    keyRing,
+    now,
+    resyncIntervalMs: RESYNC_INTERVAL_MS,
+    log,
+  });
+  const admin = new ClientAdmin({ repository: clientRepository, registry, maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds, now });
+  const denials = new DenialAudit({ audit, now: () => now().getTime() });
+
+  // OAuth core.
+  const signer = new JwsSigner({ onWorkerError: (error) => log.error({ err: error }, "the signing worker stopped; starting another") });
+  const issuer = new AccessTokenIssuer({
+    issuer: config.issuer,
+    keyRing,
+    signer,
+    defaultAlgorithm: config.defaultAlgorithm,
+    defaultLifetimeSeconds: config.tokenLifetimeSeconds,
+    maxLifetimeSeconds: config.maxTokenLifetimeSeconds,
+    now,
+  });
+  const verifier = new AccessTokenVerifier({ issuer: config.issuer, keyRing, registry, revocations, now });
+  // Metrics are created before the OAuth core so limits can count refusals.
+  const metrics = new Metrics({
+    clients: () => registry.size,
+    // Unknown ids are no longer remembered (the registry answers them from memory).
+    revocations: () => revocations.size,
+    signingKeys: () => keyRing.keys().length,
+    syncLagSeconds: () => (sync.lastResync ? (now().getTime() - sync.lastResync.getTime()) / 1000 : -1),
+    databaseUp: () => storageHealth.isHealthy,
+  });
+  const limits = new AbuseLimits(config.abuseLimits, { now: () => now().getTime(), onLimited: (limit) => metrics.rateLimit(limit) });
+  const authenticator = new ClientAuthenticator({
+    registry,
+    now,
+    assertionAudiences: [config.issuer, endpointUrl(config.issuer, TOKEN_PATH)],
+    replayCache: new AssertionReplayCache(),
+    limits,
+  });
+  const refreshTokens = new RefreshTokens({
+    repository: guardStorage(new PrismaRefreshTokenRepository(database.prisma)),
+    lifetimeSeconds: config.refreshTokenLifetimeSeconds,
+    maxChainLifetimeSeconds: config.refreshTokenMaxChainLifetimeSeconds,
+    // An access token issued with a chain's last refresh token lives at most this much longer.
+    endedChainRetentionSeconds: config.maxTokenLifetimeSeconds,
+    accessTokenRevocations: revocations,
+    now,
+  });
+  const introspection = new TokenIntrospection({
+    issuer: config.issuer,
+    verifier,
+    authenticator,
+    revocations,
+    refreshTokens,
+    availability: storageHealth,
+    limits,
+  });
+  const tokenEndpoint = new TokenEndpoint({
+    authenticator,
+    issuer,
+    availability: storageHealth,
+    grants: [clientCredentialsGrant({ scopePolicy: config.scopePolicy, refreshTokens }), refreshTokenGrant({ refreshTokens })],
+    onIssued: (answer) => metrics.tokenIssued(answer.clientId, answer.alg, answer.grantType),
+  });
+
+  // Transports.
+  const originOf = clientAddressResolver(config.trustedProxies);
+  const health = new HealthStatus();
+  const setServing = (state: HealthState) => {
+    health.set("", state);
+    for (const service of [TokenService, IntrospectionService, ClientAdminService]) health.set(service.typeName, state);
+  };
+  const readiness: Readiness = {
+    async check() {
+      const checks = await databaseReadinessChecks(database);
+      return { ready: Object.values(checks).every((value) => value === "ok"), checks };
+    },
+  };
+  const gateway = createHttpGateway({
+    tokenEndpoint,
+    introspection,
+    issuer: config.issuer,
+    now,
+    keyRing,
+    metadata: renderMetadata({
+      issuer: config.issuer,
+      grantTypes: tokenEndpoint.grantTypes,
+      authMethods: authenticator.methods,
+      assertionAlgorithms: ASSERTION_ALGORITHMS,
+      scopes: [ADMIN_SCOPE, CLIENTS_READ_SCOPE, INTROSPECT_SCOPE, REVOKE_SCOPE],
+    }),
+    issuerPath: new URL(config.issuer).pathname,
+    jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
+    readiness,
+    metrics,
+    log,
+    originOf,
+  });
+  const reflection = reflectionServiceImpls({
+    files: [
+      file_tessera_v1_token_service,
+      file_tessera_v1_introspection_service,
+      file_tessera_v1_client_admin_service,
+      file_tessera_v1_oauth_error,
+      file_grpc_health_v1_health,
+    ],
+  });
+  const rpc = rpcRequestHandler({
+    services: [
+      rpcService(TokenService, tokenServiceImpl({ endpoint: tokenEndpoint, issuer: config.issuer })),
+      rpcService(IntrospectionService, introspectionServiceImpl({ introspection, issuer: config.issuer, now })),
+      rpcService(ClientAdminService, clientAdminServiceImpl({ admin, keyRing, keyManager, defaultAlgorithm: config.defaultAlgorithm, now })),
+      rpcService(Health, healthServiceImpl(health)),
+      ...reflection.map(([service, impl]) => rpcService(service, impl)),
+    ],
+    // The caller's address travels with each call, for rate limits and the lockout.
+    contextValues: (request) => createContextValues().set(originKey, originOf(request)),
+    leanGrpc: config.leanGrpc,
+    interceptors: [
+      loggingInterceptor(log, metrics),
+      bearerAuthorizationInterceptor({
+        serviceTypeName: ClientAdminService.typeName,
+        rules: CLIENT_ADMIN_SCOPES,
+        verifier,
+        audience: config.issuer,
+        denials,
+        // Refused admin calls spend the caller's per-address budget, as failed authentications do.
+        limitRefusals: (origin) => limits.beforeAuthentication(origin, undefined),
+        log,
+      }),
+    ],
+  });
+
+  return {
+    database,
+    keyRing,
+    keyManager,
+    registry,
+    revocations,
+    refreshTokens,
+    admin,
+    sync,
+    storageHealth,
+    audit,
+    denials,
+    signer,
+    health,
+    setServing,
+    handler: oneOriginRouter({ rpc, gateway }),
+    isTrustedProxy: trustedProxyMatcher(config.trustedProxies),
+  };
+}
