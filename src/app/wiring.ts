@@ -4,7 +4,7 @@
  * timer; `runtime.ts` does that with the parts returned here.
  */
 import { createContextValues } from "@connectrpc/connect";
-import { originKey } from "../transport/connect/context.js";
+import { clientCertificateKey, originKey } from "../transport/connect/context.js";
 import { ClientAdmin } from "../clients/client-admin.js";
 import { ADMIN_SCOPE, CLIENTS_READ_SCOPE, INTROSPECT_SCOPE, REVOKE_SCOPE } from "../clients/tessera-scopes.js";
 import { ClientRegistry } from "../clients/client-registry.js";
@@ -52,6 +52,7 @@ import { endpointUrl, renderMetadata, TOKEN_PATH } from "../transport/http/metad
 import type { RequestHandler } from "../transport/listener.js";
 import { oneOriginRouter } from "../transport/router.js";
 import { clientAddressResolver, trustedProxyMatcher } from "../transport/client-address.js";
+import { verifiedClientCertificate } from "../transport/client-certificate.js";
 import { ClientAdminService, file_tessera_v1_client_admin_service } from "../gen/tessera/v1/client_admin_service_pb.js";
 import { IntrospectionService, file_tessera_v1_introspection_service } from "../gen/tessera/v1/introspection_service_pb.js";
 import { TokenService, file_tessera_v1_token_service } from "../gen/tessera/v1/token_service_pb.js";
@@ -236,7 +237,10 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
       ...reflection.map(([service, impl]) => rpcService(service, impl)),
     ],
     // The caller's address travels with each call, for rate limits and the lockout.
-    contextValues: (request) => createContextValues().set(originKey, originOf(request)),
+    // The peer's address and TLS client certificate travel with each call: the handler context
+    // does not expose the connection.
+    contextValues: (request) =>
+      createContextValues().set(originKey, originOf(request)).set(clientCertificateKey, verifiedClientCertificate(request)),
     leanGrpc: config.leanGrpc,
     interceptors: [
       loggingInterceptor(log, metrics),

@@ -6,7 +6,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { TokenEndpoint } from "../../oauth/token/token-endpoint.js";
 import { NO_PARAMETERS, type TokenParameters, type TokenRequest } from "../../oauth/token/token-request.js";
-import { originKey } from "./context.js";
+import { clientCertificateKey, originKey } from "./context.js";
 import type { PresentedClientCredentials } from "../../oauth/token-request.js";
 import { GrantType, TokenService, type IssueTokenRequest } from "../../gen/tessera/v1/token_service_pb.js";
 
@@ -70,8 +70,12 @@ export function tokenServiceImpl(options: { endpoint: TokenEndpoint; issuer: str
         scopes: request.scopes.length > 0 ? request.scopes : undefined,
         audiences: request.audiences,
         origin: context.values.get(originKey),
-        // The TLS client certificate is not visible from a handler context: RPCs pass none.
-        proof: { method: "POST", url, dpop: context.requestHeader.get("dpop") ?? undefined },
+        proof: {
+          method: "POST",
+          url,
+          dpop: context.requestHeader.get("dpop") ?? undefined,
+          clientCertificate: context.values.get(clientCertificateKey),
+        },
       };
       const answer = await options.endpoint.issue(tokenRequest);
       return {

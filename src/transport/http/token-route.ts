@@ -3,12 +3,12 @@
  * proof material into a transport-free TokenRequest, let the OAuth core answer, write RFC 6749
  * §5.1 JSON.
  */
-import type { TLSSocket } from "node:tls";
 import { TesseraError } from "../../errors.js";
 import type { RequestOrigin } from "../../oauth/abuse-limits.js";
 import type { TokenEndpoint } from "../../oauth/token/token-endpoint.js";
-import { parameterValue, parseScopeParameter, type ClientCertificate, type TokenRequest } from "../../oauth/token/token-request.js";
+import { parameterValue, parseScopeParameter, type TokenRequest } from "../../oauth/token/token-request.js";
 import type { TokenResponse } from "../../oauth/token/token-response.js";
+import { verifiedClientCertificate } from "../client-certificate.js";
 import { presentedCredentials } from "./client-credentials.js";
 import { parseFormBody, parseJsonBody, type BodyParameters } from "./form-body.js";
 import { NO_STORE, mediaType, readBody, sendJson, type HttpRequest, type HttpResponse } from "./http-io.js";
@@ -37,17 +37,6 @@ export function tokenRequestFrom(request: HttpRequest, parameters: BodyParameter
     // The URL is the public one the issuer names, not the Host header a caller chose (RFC 9449 §4.3 htu).
     proof: { method: request.method ?? "POST", url: options.tokenUrl, dpop: typeof dpop === "string" ? dpop : undefined, clientCertificate: verifiedClientCertificate(request) },
   };
-}
-
-/**
- * The client's certificate when the connection is TLS and the certificate passed verification
- * against the configured client CAs (RFC 8705 §2); undefined otherwise.
- */
-function verifiedClientCertificate(request: HttpRequest): ClientCertificate | undefined {
-  const socket = request.socket as Partial<TLSSocket> | undefined;
-  if (!socket?.encrypted || !socket.authorized || !socket.getPeerCertificate) return undefined;
-  const certificate = socket.getPeerCertificate();
-  return certificate?.raw ? { der: certificate.raw } : undefined;
 }
 
 export async function handleTokenRequest(

@@ -10,6 +10,7 @@ import { GrantType, IssueTokenRequestSchema, TokenService } from "../../../src/g
 import type { TokenEndpoint } from "../../../src/oauth/token/token-endpoint.js";
 import type { TokenRequest } from "../../../src/oauth/token/token-request.js";
 import type { TokenResponse } from "../../../src/oauth/token/token-response.js";
+import { clientCertificateKey } from "../../../src/transport/connect/context.js";
 import { tokenServiceImpl } from "../../../src/transport/connect/token-service.js";
 
 const ANSWER: TokenResponse = {
@@ -30,7 +31,7 @@ function serviceWithRecorder() {
   const seen: TokenRequest[] = [];
   const endpoint = { issue: async (request: TokenRequest) => (seen.push(request), ANSWER) } as unknown as TokenEndpoint;
   const impl = tokenServiceImpl({ endpoint, issuer: "https://tessera.test/" });
-  const context = (headers: Record<string, string> = {}) =>
+  const context = (headers: Record<string, string> = {}, values = createContextValues()) =>
     createHandlerContext({
       service: TokenService,
       method: TokenService.method.issueToken,
@@ -38,7 +39,7 @@ function serviceWithRecorder() {
       requestMethod: "POST",
       url: "http://127.0.0.1/tessera.v1.TokenService/IssueToken",
       requestHeader: headers,
-      contextValues: createContextValues(),
+      contextValues: values,
     });
   return { impl, seen, context };
 }
@@ -95,5 +96,15 @@ describe("TokenService.IssueToken → the token pipeline", () => {
       extra: { note: "kept" },
       refreshToken: "",
     });
+  });
+
+  it("passes the verified TLS client certificate the connection carried, and none without one", async () => {
+    const { impl, seen, context } = serviceWithRecorder();
+    const request = create(IssueTokenRequestSchema, { clientId: "svc-alpha", credential: { case: "clientSecret", value: "secret" } });
+    const der = Buffer.from("certificate in DER");
+    await impl.issueToken(request, context({}, createContextValues().set(clientCertificateKey, { der })));
+    await impl.issueToken(request, context());
+    expect(seen[0]!.proof?.clientCertificate).toEqual({ der });
+    expect(seen[1]!.proof?.clientCertificate).toBeUndefined();
   });
 });
