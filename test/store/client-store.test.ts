@@ -10,30 +10,12 @@ import type { ClientRecord } from "../../src/clients/client.js";
 import type { ClientRepository, NewClient } from "../../src/clients/client-repository.js";
 import { generateClientSecret } from "../../src/clients/client-secret.js";
 import { PrismaClientRepository } from "../../src/store/client-store.js";
+import { newClientFixture } from "../support/client-fixture.js";
 import { DATABASE_BACKENDS } from "../support/databases.js";
 
 const audit = (action: string, clientId: string): AuditEntry => ({ actor: "test", action, targetClientId: clientId, outcome: "success" });
 
-function newClient(id: string): NewClient {
-  return {
-    id,
-    name: `client ${id}`,
-    description: "",
-    allowedScopes: ["read"],
-    defaultScopes: ["read"],
-    allowedAudiences: [],
-    defaultAudiences: [],
-    trustedMetadata: {},
-    tokenLifetimeSeconds: null,
-    signingAlg: null,
-    claimsTemplate: {},
-    jwks: null,
-    expireTime: null,
-    refreshTokensEnabled: false,
-    rateLimitPerSecond: null,
-    tokensNotBefore: new Date(),
-  };
-}
+const newClient = (id: string): NewClient => newClientFixture({ id });
 
 /** Every page of a keyset listing, `limit` at a time, and how many queries that took. */
 async function allPages<T>(list: (afterId: string | undefined) => Promise<T[]>, idOf: (item: T) => string, limit: number) {

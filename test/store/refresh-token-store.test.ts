@@ -14,29 +14,19 @@ import type { Revocation } from "../../src/oauth/revocation-list.js";
 import { PrismaClientRepository } from "../../src/store/client-store.js";
 import type { Database } from "../../src/store/database.js";
 import { PrismaRefreshTokenRepository } from "../../src/store/refresh-token-store.js";
+import { newClientFixture } from "../support/client-fixture.js";
 import { DATABASE_BACKENDS } from "../support/databases.js";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
-const CLIENT: NewClient = {
+const CLIENT: NewClient = newClientFixture({
   id: "chain-holder",
-  name: "chain holder",
-  description: "",
   allowedScopes: ["a"],
   defaultScopes: ["a"],
-  allowedAudiences: [],
-  defaultAudiences: [],
-  trustedMetadata: {},
-  tokenLifetimeSeconds: null,
-  signingAlg: null,
-  claimsTemplate: {},
-  jwks: null,
-  expireTime: null,
   refreshTokensEnabled: true,
-  rateLimitPerSecond: null,
   tokensNotBefore: new Date(0),
-};
+});
 
 /** Waits (at most ~5 s) until some statement on refresh_tokens waits for a row lock. */
 async function untilBlockedOnRowLock(database: Database): Promise<void> {

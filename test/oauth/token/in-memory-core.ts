@@ -18,6 +18,7 @@ import { ClientAuthenticator } from "../../../src/oauth/client-authentication/cl
 import { RefreshTokens, type RefreshTokenRepository, type StoredRefreshToken } from "../../../src/oauth/refresh-tokens.js";
 import type { PresentedClientCredentials } from "../../../src/oauth/token-request.js";
 import { NO_PARAMETERS, type TokenRequest } from "../../../src/oauth/token/token-request.js";
+import { newClientFixture } from "../../support/client-fixture.js";
 
 export const ISSUER = "https://tessera.test";
 export const NOW = new Date("2030-01-01T00:00:00.000Z");
@@ -25,22 +26,8 @@ export const SECRET = "s3cret-for-in-process-tests-only-0123456789";
 
 export function testClient(overrides: Partial<Client> & { id: string }): ClientRecord {
   const client: Client = {
-    name: overrides.id,
-    description: "",
+    ...newClientFixture({ name: overrides.id, allowedScopes: ["read", "write"], allowedAudiences: ["https://api.test"], defaultAudiences: ["https://api.test"], tokensNotBefore: NOW, ...overrides }),
     status: "active",
-    allowedScopes: ["read", "write"],
-    defaultScopes: ["read"],
-    allowedAudiences: ["https://api.test"],
-    defaultAudiences: ["https://api.test"],
-    trustedMetadata: {},
-    tokenLifetimeSeconds: null,
-    signingAlg: null,
-    claimsTemplate: {},
-    jwks: null,
-    expireTime: null,
-    refreshTokensEnabled: false,
-    rateLimitPerSecond: null,
-    tokensNotBefore: NOW,
     revision: 1,
     createTime: NOW,
     updateTime: NOW,
