@@ -27,8 +27,8 @@ export interface AlgorithmSpec {
   /** Plain data, so a worker thread can be given the same table. */
   readonly options: SignatureOptions;
   /**
-   * Roughly what one signature costs (OpenSSL on one core: RSA-2048 ~250 µs, P-256 and
-   * Ed25519 ~25 µs). Decides where signing runs (src/keys/jws-signer.ts).
+   * Whether one signature is expensive (RSA) or cheap (ECDSA, EdDSA), an order of magnitude
+   * apart (docs/performance.md); decides where signing runs (src/keys/jws-signer.ts).
    */
   readonly signatureCost: "high" | "low";
   keyOptions(key: KeyObject): SignKeyObjectInput & VerifyKeyObjectInput;
