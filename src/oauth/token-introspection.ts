@@ -15,7 +15,7 @@ import { identifyOwnApiCaller } from "./own-api-caller.js";
 import { UNKNOWN_ORIGIN, type AbuseLimits, type RequestOrigin } from "./abuse-limits.js";
 import { REFRESH_TOKEN_PREFIX, type ActiveRefreshToken, type RefreshTokens } from "./refresh-tokens.js";
 import type { RevocationList } from "./revocation-list.js";
-import type { PresentedClientCredentials } from "./token-request.js";
+import type { PresentedClientCredentials } from "./client-authentication/presented-credentials.js";
 
 export interface CallerCredentials {
   readonly bearerToken?: string | undefined;

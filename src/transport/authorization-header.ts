@@ -4,7 +4,7 @@
  * (RFC 6750 §2.1).
  */
 import { TesseraError } from "../errors.js";
-import type { PresentedClientCredentials } from "../oauth/token-request.js";
+import type { PresentedClientCredentials } from "../oauth/client-authentication/presented-credentials.js";
 
 /** The realm of every challenge (`WWW-Authenticate`) Tessera sends. */
 export const AUTHENTICATION_REALM = "tessera";

@@ -6,7 +6,7 @@
  */
 import { CLIENT_ID_PATTERN, type ClientRecord } from "../../clients/client.js";
 import { TesseraError } from "../../errors.js";
-import type { ClientAuthenticationMethod, PresentedClientCredentials } from "../token-request.js";
+import type { ClientAuthenticationMethod, PresentedClientCredentials } from "./presented-credentials.js";
 import { authenticateWithSecret } from "./client-secret-methods.js";
 import { UNKNOWN_ORIGIN, type RequestOrigin } from "../abuse-limits.js";
 import type { ClientAuthenticationContext, ClientAuthenticationHandler } from "./context.js";

@@ -4,7 +4,7 @@
  */
 import { verifyClientSecret } from "../../clients/client-secret.js";
 import type { ClientRecord } from "../../clients/client.js";
-import type { PresentedClientCredentials } from "../token-request.js";
+import type { PresentedClientCredentials } from "./presented-credentials.js";
 import type { ClientAuthenticationContext } from "./context.js";
 import { invalidClient } from "./invalid-client.js";
 

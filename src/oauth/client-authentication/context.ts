@@ -5,7 +5,7 @@
 import type { ClientRecord } from "../../clients/client.js";
 import type { ClientRegistry } from "../../clients/client-registry.js";
 import type { AbuseLimits } from "../abuse-limits.js";
-import type { PresentedClientCredentials } from "../token-request.js";
+import type { PresentedClientCredentials } from "./presented-credentials.js";
 import type { AssertionReplayCache } from "./assertion-replay-cache.js";
 
 export interface ClientAuthenticationContext {

@@ -9,7 +9,7 @@ import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet, type JWSHe
 import type { Client, ClientRecord } from "../../clients/client.js";
 import { ASSERTION_ALGORITHMS, usableAssertionKeys } from "../../clients/client-keys.js";
 import { TesseraError } from "../../errors.js";
-import type { PresentedClientCredentials } from "../token-request.js";
+import type { PresentedClientCredentials } from "./presented-credentials.js";
 import type { ClientAuthenticationContext } from "./context.js";
 import { invalidClient } from "./invalid-client.js";
 

@@ -4,7 +4,7 @@
  * (token-endpoint.ts) answers it with a TokenResponse or a TesseraError.
  */
 import type { RequestOrigin } from "../abuse-limits.js";
-import type { PresentedClientCredentials } from "../token-request.js";
+import type { PresentedClientCredentials } from "../client-authentication/presented-credentials.js";
 
 /**
  * Request parameters by name, each with its values in the order received. Only the repeatable

@@ -5,7 +5,7 @@
  */
 import { TesseraError } from "../../errors.js";
 import type { CallerCredentials } from "../../oauth/token-introspection.js";
-import type { PresentedClientCredentials } from "../../oauth/token-request.js";
+import type { PresentedClientCredentials } from "../../oauth/client-authentication/presented-credentials.js";
 import { basicClientCredentials, parseAuthorizationHeader } from "../authorization-header.js";
 import { parameterValue } from "../../oauth/token/token-request.js";
 import type { BodyParameters } from "./form-body.js";

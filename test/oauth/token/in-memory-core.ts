@@ -16,7 +16,7 @@ import { AccessTokenIssuer } from "../../../src/oauth/access-token-issuer.js";
 import { AssertionReplayCache } from "../../../src/oauth/client-authentication/assertion-replay-cache.js";
 import { ClientAuthenticator } from "../../../src/oauth/client-authentication/client-authenticator.js";
 import { RefreshTokens, type RefreshTokenRepository, type StoredRefreshToken } from "../../../src/oauth/refresh-tokens.js";
-import type { PresentedClientCredentials } from "../../../src/oauth/token-request.js";
+import type { PresentedClientCredentials } from "../../../src/oauth/client-authentication/presented-credentials.js";
 import { NO_PARAMETERS, type TokenRequest } from "../../../src/oauth/token/token-request.js";
 import { newClientFixture } from "../../support/client-fixture.js";
 

@@ -1,7 +1,7 @@
 /**
  * The client credentials a caller presents (RFC 6749 §2.3), before they are checked: what the
  * transports take out of a request and client authentication checks. The rest of a token
- * request is in ./token/token-request.ts.
+ * request is in ../token/token-request.ts.
  */
 
 export type ClientAuthenticationMethod = "client_secret_basic" | "client_secret_post" | "private_key_jwt";
