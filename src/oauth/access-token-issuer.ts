@@ -55,6 +55,11 @@ export interface AccessTokenInput {
   readonly claims?: Readonly<JwtClaims> | undefined;
   readonly scopes: readonly string[];
   readonly audiences: readonly string[];
+  /**
+   * A cap on the token's lifetime below the client's, e.g. an exchanged token's subject token's
+   * remaining lifetime (RFC 8693 §2.2); the shorter one wins.
+   */
+  readonly maxLifetimeSeconds?: number | undefined;
 }
 
 export class AccessTokenIssuer {
@@ -81,7 +86,10 @@ export class AccessTokenIssuer {
       // A missing key is an operator problem, not the client's: say so without details.
       throw new TesseraError("temporarily_unavailable", `no active ${alg} signing key`);
     }
-    const lifetime = Math.min(client.tokenLifetimeSeconds ?? this.options.defaultLifetimeSeconds, this.options.maxLifetimeSeconds);
+    const lifetime = Math.max(
+      1,
+      Math.min(client.tokenLifetimeSeconds ?? this.options.defaultLifetimeSeconds, this.options.maxLifetimeSeconds, input.maxLifetimeSeconds ?? Number.POSITIVE_INFINITY),
+    );
     const issuedAtMs = this.options.now().getTime();
     const issuedAt = Math.floor(issuedAtMs / 1000);
     const jti = accessTokenId(issuedAtMs);

@@ -25,7 +25,7 @@ function importsOf(file: string): string[] {
   return [...text.matchAll(/^\s*(?:import|export)\s[^;]*?from\s+"([^"]+)"/gms)].map((match) => match[1]!);
 }
 
-const DOMAIN = ["oauth", "clients", "keys", "sync", "audit"];
+const DOMAIN = ["oauth", "clients", "keys", "sync", "audit", "federation"];
 const FORBIDDEN_IN_DOMAIN = [/^@connectrpc\//, /^node:http2?$/, /^@prisma\//, /^pg$/, /^@electric-sql\//, /\/store\//, /\/transport\//, /\/gen\//, /^prom-client$/];
 
 /** Imports that load code at run time: `import type` is checked by the compiler, not here. */
