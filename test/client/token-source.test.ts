@@ -176,8 +176,15 @@ describe("createTokenSource over HTTP, found through the issuer's metadata", () 
     const admin = { headers: { authorization: `Bearer ${await server.adminToken()}` } };
     const created = await adminApi(server).createClient({ name: "keyed", scopes: ["pay:read"], jwks: { keys: [publicJwk] } as never }, admin);
     const clientId = created.client!.clientId;
-    const tokens = source({ issuer: server.config.issuer, clientId, privateKey: { key: privateKey, keyId: "sdk-key" }, scopes: ["pay:read"] });
+    const assertions: string[] = [];
+    const recording: typeof fetch = async (input, init) => {
+      if (init?.body instanceof URLSearchParams) assertions.push(init.body.get("client_assertion") ?? "");
+      return fetch(input, init);
+    };
+    const tokens = source({ issuer: server.config.issuer, clientId, privateKey: { key: privateKey, keyId: "sdk-key" }, scopes: ["pay:read"], fetch: recording });
     expect(decodeJwt(await tokens.getToken())).toMatchObject({ sub: clientId, scope: "pay:read" });
+    expect(assertions).toHaveLength(1);
+    expect(decodeJwt(assertions[0]!)).toMatchObject({ iss: clientId, sub: clientId, aud: server.config.issuer });
   });
 
   it("attaches the token to fetch calls", async () => {
