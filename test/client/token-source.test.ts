@@ -6,6 +6,8 @@
  */
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createServer, request as httpRequest } from "node:http";
+import type { AddressInfo } from "node:net";
 import { decodeJwt, exportJWK, generateKeyPair } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IntrospectionService, TokenError, authorizedFetch, bearerInterceptor, createTesseraClients, createTokenSource, type TokenSource } from "tessera/client";
@@ -151,6 +153,77 @@ describe("createTokenSource over HTTP, found through the issuer's metadata", () 
     } finally {
       await proxy.close();
     }
+  });
+
+  it("retries a 503 with backoff and gets the token once the issuer answers", async () => {
+    // In front of the token endpoint: the first two requests get the answer of an overloaded server.
+    let seen = 0;
+    const front = createServer((request, response) => {
+      seen += 1;
+      if (seen <= 2) {
+        response.writeHead(503, { "content-type": "application/json" }).end(JSON.stringify({ error: "temporarily_unavailable" }));
+        return;
+      }
+      const upstream = httpRequest({ host: "127.0.0.1", port: server.port, path: request.url, method: request.method, headers: request.headers }, (answer) => {
+        response.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(response);
+      });
+      request.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => front.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = front.address() as AddressInfo;
+      const tokens = source({ tokenEndpoint: `http://127.0.0.1:${port}/oauth/token`, clientId: worker.clientId, clientSecret: worker.clientSecret, retry: { attempts: 3, initialDelayMs: 1 } });
+      const { result, deltas } = await counting([issuedFor(worker.clientId)], () => tokens.getToken());
+      expect(decodeJwt(result).sub).toBe(worker.clientId);
+      expect(deltas).toEqual([1]);
+      expect(seen).toBe(3);
+
+      // With attempts exhausted, the last failure surfaces with its OAuth code.
+      seen = 0;
+      const once = source({ tokenEndpoint: `http://127.0.0.1:${port}/oauth/token`, clientId: worker.clientId, clientSecret: worker.clientSecret, retry: { attempts: 2, initialDelayMs: 1 } });
+      await expect(once.getToken()).rejects.toMatchObject({ error: "temporarily_unavailable", reason: "refused", status: 503, retryable: true });
+      expect(seen).toBe(2);
+    } finally {
+      front.closeAllConnections();
+      await new Promise((resolve) => front.close(resolve));
+    }
+  });
+
+  it("keeps serving the still-valid token when a renewal is refused, and reports the refusal", async () => {
+    const clock = fakeClock();
+    const refusals: TokenError[] = [];
+    let secret = blinker.clientSecret;
+    let refused!: () => void;
+    const reported = new Promise<void>((resolve) => (refused = resolve));
+    // The secret is read per request, as a rotated secret would be: here it goes wrong.
+    const rotating: typeof fetch = async (input, init) => {
+      const headers = new Headers(init?.headers);
+      if (secret !== blinker.clientSecret) headers.set("authorization", `Basic ${Buffer.from(`${blinker.clientId}:${secret}`).toString("base64")}`);
+      return fetch(input, { ...init, headers });
+    };
+    const tokens = source({
+      issuer: server.config.issuer,
+      clientId: blinker.clientId,
+      clientSecret: blinker.clientSecret,
+      fetch: rotating,
+      now: clock.now,
+      random: () => 0.5,
+      onError: (error) => {
+        refusals.push(error);
+        refused();
+      },
+    });
+    const first = await tokens.getToken();
+    secret = "a-secret-that-no-longer-works-0123456789";
+    const { deltas } = await counting([TOKEN_401], async () => {
+      clock.advance(3_900);
+      expect(await tokens.getToken()).toBe(first);
+      await reported;
+    });
+    expect(deltas).toEqual([1]); // refused once, not retried
+    expect(refusals.map((error) => error.error)).toEqual(["invalid_client"]);
+    expect(await tokens.getToken()).toBe(first);
   });
 
   it("rejects with error invalid_client at once, after one request, for every caller waiting", async () => {
