@@ -29,6 +29,9 @@ function privateJwk(): Record<string, string> {
 }
 
 let issuerCounter = 0;
+/** How long a change may take to reach another replica's memory here: generous, as the machine running the tests may be busy. */
+const PROPAGATION = { timeout: 5_000 };
+
 const uniqueIssuer = (label: string) => `https://${label}-${++issuerCounter}.issuers.test`;
 
 describe.each(STORAGE_KINDS)("FederationService on %s storage", (storage) => {
@@ -266,7 +269,7 @@ describe.each(STORAGE_KINDS)("FederationService on %s storage", (storage) => {
 
       await adminApi(server).deleteClient({ clientId: clientA }, auth);
       expect((await api().listFederationPolicies({ issuer }, auth)).federationPolicies.map((policy) => policy.clientId)).toEqual([clientB, clientB]);
-      await vi.waitFor(() => expect(server.federationDirectory.federationPoliciesOf(issuer).map((policy) => policy.clientId)).toEqual([clientB, clientB]));
+      await vi.waitFor(() => expect(server.federationDirectory.federationPoliciesOf(issuer).map((policy) => policy.clientId)).toEqual([clientB, clientB]), PROPAGATION);
     });
   });
 
@@ -394,11 +397,11 @@ describe("FederationService across two replicas on one PostgreSQL", () => {
     await vi.waitFor(() => {
       expect(second.federationDirectory.trustedIssuer(issuer)?.audiences).toEqual(["one"]);
       expect(second.federationDirectory.federationPoliciesOf(issuer).map((entry) => entry.id)).toEqual([policy.federationPolicyId]);
-    });
+    }, PROPAGATION);
     await federationApi(first).updateTrustedIssuer({ trustedIssuer: { issuer, audiences: ["two"] }, updateMask: { paths: ["audiences"] } }, auth);
-    await vi.waitFor(() => expect(second.federationDirectory.trustedIssuer(issuer)?.audiences).toEqual(["two"]));
+    await vi.waitFor(() => expect(second.federationDirectory.trustedIssuer(issuer)?.audiences).toEqual(["two"]), PROPAGATION);
     // Deleting the client on the first replica takes its policies off the second's directory too.
     await adminApi(first).deleteClient({ clientId: "replica-client" }, auth);
-    await vi.waitFor(() => expect(second.federationDirectory.federationPoliciesOf(issuer)).toEqual([]));
+    await vi.waitFor(() => expect(second.federationDirectory.federationPoliciesOf(issuer)).toEqual([]), PROPAGATION);
   });
 });
