@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import type { Actor, AuditEntry } from "../audit/audit-event.js";
 import type { JsonObject } from "../clients/client.js";
-import { checkClientId } from "../clients/client-validation.js";
+import { checkAudiences, checkClientId, checkDescription, checkScopes, invalidArgument } from "../clients/client-validation.js";
 import { decodePageToken, encodePageToken } from "../clients/page-token.js";
 import { TesseraError } from "../errors.js";
 import type { ClaimCondition, DelegationPolicy, FederationPolicy, IssuerKeySource, TrustedIssuer } from "./federation.js";
@@ -21,19 +21,15 @@ import type {
 import {
   FEDERATION_LIMITS,
   checkAllowedAlgorithms,
-  checkAudiences,
   checkClaimConditions,
   checkCopiedClaims,
-  checkDescription,
   checkIssuer,
   checkIssuerAudiences,
   checkPublicJwks,
-  checkScopes,
   checkSeconds,
   checkSubjectPattern,
   checkTrustDomain,
   checkUrl,
-  invalidArgument,
 } from "./federation-validation.js";
 
 const DEFAULT_PAGE_SIZE = 50;
@@ -129,7 +125,7 @@ export class FederationAdmin {
       expectedRevision: parseEtag(input.etag),
       audit: auditOf(actor, "trusted_issuer.delete", undefined, { issuer: input.issuer }),
     });
-    await this.options.registry.load();
+    await this.reload();
   }
 
   // Federation policies.
@@ -179,7 +175,7 @@ export class FederationAdmin {
       expectedRevision: parseEtag(input.etag),
       audit: auditOf(actor, "federation_policy.delete", undefined, { federationPolicyId: input.id }),
     });
-    await this.options.registry.load();
+    await this.reload();
   }
 
   // Delegation policies.
@@ -229,13 +225,21 @@ export class FederationAdmin {
       expectedRevision: parseEtag(input.etag),
       audit: auditOf(actor, "delegation_policy.delete", undefined, { delegationPolicyId: input.id }),
     });
-    await this.options.registry.load();
+    await this.reload();
   }
 
-  /** The change is committed: make this replica's directory see it before answering. */
+  /**
+   * The change is committed: make this replica's directory see it before answering. A reload
+   * that fails (the database went away just after the commit) must not report the committed
+   * change as failed; the change's own announcement and the resync on reconnect reload it.
+   */
   private async applied<T>(resource: T): Promise<T> {
-    await this.options.registry.load();
+    await this.reload();
     return resource;
+  }
+
+  private async reload(): Promise<void> {
+    await this.options.registry.load().catch(() => undefined);
   }
 
   private async page<T extends { readonly createTime: Date }>(

@@ -5,7 +5,7 @@
 import { createPublicKey, type JsonWebKey } from "node:crypto";
 import { RESERVED_CLAIMS } from "../clients/claims-template.js";
 import type { JsonObject } from "../clients/client.js";
-import { checkAudiences, checkDescription, checkJsonField, checkScopes, checkStorableText, invalidArgument } from "../clients/client-validation.js";
+import { checkAudiences, checkJsonField, checkStorableText, invalidArgument } from "../clients/client-validation.js";
 import type { ClaimCondition, ClaimConditionOperator } from "./federation.js";
 
 /**
@@ -21,7 +21,7 @@ export const FEDERATION_LIMITS = {
   jwksBytes: 64 * 1024,
   keyCount: 100,
   audienceCount: 32,
-  /** Issue 18 default: tokens up to a day old are accepted, and no issuer may allow more than a week. */
+  /** Tokens living up to a day are accepted by default; no issuer may allow more than a week. */
   defaultMaxTokenLifetimeSeconds: 24 * 60 * 60,
   maxTokenLifetimeSeconds: 7 * 24 * 60 * 60,
   defaultClockToleranceSeconds: 60,
@@ -34,7 +34,6 @@ export const FEDERATION_LIMITS = {
   conditionValueLength: 512,
   copiedClaimCount: 32,
   copiedClaimLength: 256,
-  /** Delegation lists: the client rules' own bounds. */
 } as const;
 
 /** Members of private or symmetric keys (RFC 7518 §6.2.2, §6.3.1, §6.4.1); a verification JWKS holds none. */
@@ -202,5 +201,3 @@ export function checkCopiedClaims(claims: readonly string[], field = "copied_cla
   }
   if (new Set(claims).size !== claims.length) throw invalidArgument(field, "must not repeat a value");
 }
-
-export { checkAudiences, checkDescription, checkScopes, invalidArgument };

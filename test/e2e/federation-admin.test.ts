@@ -6,7 +6,7 @@
  */
 import { generateKeyPairSync } from "node:crypto";
 import { Code, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ClaimConditionOperator } from "../../src/gen/tessera/v1/federation_pb.js";
 import { FederationService } from "../../src/gen/tessera/v1/federation_service_pb.js";
@@ -371,6 +371,38 @@ describe.each(STORAGE_KINDS)("FederationService on %s storage", (storage) => {
         client.close();
       }
     });
+  });
+});
+
+describe("FederationService through connect-es alone (TESSERA_LEAN_GRPC=false), over gRPC and gRPC-Web", () => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer({ storage: "embedded", env: { TESSERA_LEAN_GRPC: "false" } });
+  });
+  afterAll(async () => server?.destroy());
+
+  it("serves grpc-js and gRPC-Web callers the same answers", async () => {
+    const authorization = `Bearer ${await server.adminToken()}`;
+    const client = grpcClient(`127.0.0.1:${server.port}`, "FederationService");
+    const metadata = new grpc.Metadata();
+    metadata.set("authorization", authorization);
+    try {
+      const issuer = uniqueIssuer("connect-es");
+      await unary(client, "createTrustedIssuer", { trustedIssuer: { issuer, audiences: ["x"] } }, metadata);
+      const refused = await unary(client, "createTrustedIssuer", { trustedIssuer: { issuer: uniqueIssuer("bad"), allowedAlgorithms: ["none"] } }, metadata).catch(
+        (error: grpc.ServiceError) => error,
+      );
+      expect((refused as grpc.ServiceError).code).toBe(grpc.status.INVALID_ARGUMENT);
+      const anonymous = await unary(client, "getTrustedIssuer", { issuer }).catch((error: grpc.ServiceError) => error);
+      expect((anonymous as grpc.ServiceError).code).toBe(grpc.status.UNAUTHENTICATED);
+
+      const web = createClient(FederationService, createGrpcWebTransport({ baseUrl: server.url, httpVersion: "1.1" }));
+      expect((await web.getTrustedIssuer({ issuer }, { headers: { authorization } })).trustedIssuer?.audiences).toEqual(["x"]);
+      expect(await codeOf(web.listTrustedIssuers({}))).toBe(Code.Unauthenticated);
+    } finally {
+      client.close();
+    }
   });
 });
 
