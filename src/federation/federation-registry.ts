@@ -35,14 +35,6 @@ export class FederationRegistry implements FederationDirectory {
     return this.indexed.delegationsByClient.get(clientId) ?? [];
   }
 
-  get size(): { trustedIssuers: number; federationPolicies: number; delegationPolicies: number } {
-    let federationPolicies = 0;
-    for (const list of this.indexed.policiesByIssuer.values()) federationPolicies += list.length;
-    let delegationPolicies = 0;
-    for (const list of this.indexed.delegationsByClient.values()) delegationPolicies += list.length;
-    return { trustedIssuers: this.indexed.issuers.size, federationPolicies, delegationPolicies };
-  }
-
   /**
    * Reads everything again. A call while a load runs schedules one more load after it, so a
    * change committed after the running load's read is never missed; further calls share that one.
