@@ -1,11 +1,13 @@
 /**
  * Where the server is and who the CLI is: flags first, then environment variables. Admin
  * commands exchange the credentials for an access token at `/oauth/token` and call
- * tessera.v1.ClientAdminService over Connect with it.
+ * tessera.v1.ClientAdminService or tessera.v1.FederationService over Connect with it.
  */
+import type { DescService } from "@bufbuild/protobuf";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { ClientAdminService } from "../gen/tessera/v1/client_admin_service_pb.js";
+import { FederationService } from "../gen/tessera/v1/federation_service_pb.js";
 import type { OptionSpecs, ParsedArgs } from "./args.js";
 import { CliError, usageError } from "./cli-error.js";
 import { bearerInterceptor } from "../client/index.js";
@@ -42,6 +44,7 @@ export interface ClientCredentials {
 }
 
 export type AdminApi = Client<typeof ClientAdminService>;
+export type FederationApi = Client<typeof FederationService>;
 
 export function connectionSettings(args: ParsedArgs, env: CliEnv): ConnectionSettings {
   // An empty variable counts as unset, as `VAR= tessera …` means to unset it.
@@ -70,7 +73,16 @@ export function requireCredentials(settings: ConnectionSettings): ClientCredenti
 }
 
 /** A ClientAdminService client that sends an access token for the configured credentials. */
-export async function connectAdminApi(settings: ConnectionSettings): Promise<AdminApi> {
+export function connectAdminApi(settings: ConnectionSettings): Promise<AdminApi> {
+  return connectService(ClientAdminService, settings);
+}
+
+/** A FederationService client that sends an access token for the configured credentials. */
+export function connectFederationApi(settings: ConnectionSettings): Promise<FederationApi> {
+  return connectService(FederationService, settings);
+}
+
+async function connectService<T extends DescService>(service: T, settings: ConnectionSettings): Promise<Client<T>> {
   const credentials = requireCredentials(settings);
   const source = cliTokenSource({ baseUrl: settings.baseUrl, ...credentials });
   // Asked for at once, so wrong credentials fail before any command runs; the interceptor then
@@ -90,5 +102,5 @@ export async function connectAdminApi(settings: ConnectionSettings): Promise<Adm
     interceptors: [bearerInterceptor(source)],
     defaultTimeoutMs: REQUEST_TIMEOUT_MS,
   });
-  return createClient(ClientAdminService, transport);
+  return createClient(service, transport);
 }
