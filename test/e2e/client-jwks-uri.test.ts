@@ -51,6 +51,10 @@ describe.each(STORAGE_KINDS)("clients registered with a jwks_uri on %s storage",
     // Known kids are answered from memory.
     expect((await tokenWithAssertion(server.url, await signClientAssertion({ key: one, clientId, audience }))).status).toBe(200);
     expect(keys.hitsOf("/client/jwks")).toBe(fetchesBefore + 1);
+
+    // Each fetch is counted by where the keys come from and how it ended, never by URL.
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/^tessera_federation_key_fetches_total\{source="client_jwks_uri",outcome="success"\} 2$/m);
   });
 
   it("refuses an assertion signed by a key the client does not publish", async () => {
