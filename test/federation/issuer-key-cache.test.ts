@@ -4,9 +4,10 @@ import type { JsonObject } from "../../src/clients/client.js";
 import { TesseraError } from "../../src/errors.js";
 import type { IssuerKeySource, TrustedIssuer } from "../../src/federation/federation.js";
 import { IssuerKeyCache, type KeyFetchOutcome, type KeySetSource } from "../../src/federation/issuer-key-cache.js";
-import { OutboundFetchError, type FetchedJson } from "../../src/federation/outbound-fetch.js";
+import { OutboundFetchError, outboundJsonFetcher, type FetchedJson } from "../../src/federation/outbound-fetch.js";
 import type { Client } from "../../src/clients/client.js";
 import { newClientFixture } from "../support/client-fixture.js";
+import { startFakeServer } from "../support/fake-issuer.js";
 
 const ISSUER = "https://issuer.example";
 const JWKS_URI = "https://issuer.example/jwks";
@@ -317,5 +318,38 @@ describe("IssuerKeyCache, clients registered by jwks_uri", () => {
     await cache.clientKeyFor({ ...client, revision: client.revision + 1 }, { alg: "ES256", kid: "one" });
     expect(fetched.filter((fetchedUrl) => fetchedUrl === url).length).toBe(3);
     expect(outcomes.every(([source]) => source === "client_jwks_uri")).toBe(true);
+  });
+});
+
+describe("IssuerKeyCache through the hardened fetcher, against local HTTPS issuers", () => {
+  it("finds keys by discovery over HTTPS, and refuses cleanly a JWKS that is too large, redirected away, or not JSON", async () => {
+    const [issuerServer, elsewhere] = await Promise.all([startFakeServer(), startFakeServer()]);
+    try {
+      const outcomes: KeyFetchOutcome[] = [];
+      const cache = new IssuerKeyCache({
+        fetchJson: outboundJsonFetcher({ maxResponseBytes: 16 * 1024 }),
+        now: () => new Date(),
+        onFetch: (_source, outcome) => outcomes.push(outcome),
+      });
+      const one = ecKey("one");
+      const iss = issuerServer.origin;
+      issuerServer.json("/.well-known/openid-configuration", { issuer: iss, jwks_uri: `${iss}/jwks` });
+      issuerServer.json("/jwks", { keys: [one.jwk] }, "max-age=600");
+      const discovered: TrustedIssuer = { ...trustedIssuer({ kind: "discovery" }), issuer: iss };
+      expect((await cache.keyFor(discovered, { alg: "ES256", kid: "one" })).equals(one.publicKey)).toBe(true);
+
+      issuerServer.json("/large", { keys: Array.from({ length: 200 }, (_, index) => ecKey(`k${index}`).jwk) });
+      elsewhere.json("/jwks", { keys: [one.jwk] });
+      issuerServer.route("/away", (_request, response) => response.writeHead(302, { location: `${elsewhere.origin}/jwks` }).end());
+      issuerServer.route("/html", (_request, response) => response.writeHead(200, { "content-type": "text/html" }).end("<html>"));
+      for (const [path, outcome] of [["/large", "too_large"], ["/away", "redirect_refused"], ["/html", "not_json"]] as const) {
+        const issuer: TrustedIssuer = { ...trustedIssuer({ kind: "jwks_uri", jwksUri: `${iss}${path}` }), issuer: `${iss}${path}` };
+        expect(await refusal(cache.keyFor(issuer, { alg: "ES256", kid: "one" }))).toMatch(/cannot be fetched/);
+        expect(outcomes.at(-1)).toBe(outcome);
+      }
+      expect(elsewhere.hitsOf("/jwks")).toBe(0);
+    } finally {
+      await Promise.all([issuerServer.close(), elsewhere.close()]);
+    }
   });
 });
