@@ -20,7 +20,7 @@
  */
 import { createPublicKey, type JsonWebKey, type KeyObject } from "node:crypto";
 import type { Client, JsonObject } from "../clients/client.js";
-import { usableAssertionKeys } from "../clients/client-keys.js";
+import { assertionKeyProblem } from "../clients/client-keys.js";
 import { TesseraError } from "../errors.js";
 import type { ClientKeysByUrl } from "../oauth/client-authentication/context.js";
 import type { TrustedIssuer } from "./federation.js";
@@ -172,7 +172,11 @@ export class IssuerKeyCache implements IssuerKeys, ClientKeysByUrl {
         source: "client_jwks_uri",
         load: async () => {
           const fetched = await this.options.fetchJson(jwksUri);
-          return { keys: usableAssertionKeys(fetched.body), maxAgeSeconds: fetched.maxAgeSeconds };
+          if (!Array.isArray(fetched.body.keys)) throw new InvalidKeyDocument("not a JWK Set");
+          // The registration rules for each key (strength, curve, no private members); a published
+          // set may hold more keys than one registered inline, up to the per-set bound.
+          const keys = fetched.body.keys.slice(0, this.policy.maxKeysPerSet).filter((key) => assertionKeyProblem(key) === undefined);
+          return { keys, maxAgeSeconds: fetched.maxAgeSeconds };
         },
         accepts: acceptsSignatureKey,
       },

@@ -321,6 +321,19 @@ describe("IssuerKeyCache, clients registered by jwks_uri", () => {
   });
 });
 
+describe("IssuerKeyCache, a client publishing more keys than it could register inline", () => {
+  it("uses them, each under the client key rules", async () => {
+    const { cache, documents } = harness();
+    const url = "https://client.example/many";
+    const keys = Array.from({ length: 12 }, (_, index) => ecKey(`k${index}`));
+    const weak = generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({ format: "jwk" }) as JsonObject;
+    documents.set(url, { body: { keys: [...keys.map((key) => key.jwk), { ...weak, kid: "weak" }] } });
+    const client: Client = { ...newClientFixture({ id: "many-keys", jwksUri: url }), status: "active", revision: 1, createTime: new Date(0), updateTime: new Date(0) };
+    expect((await cache.clientKeyFor(client, { alg: "ES256", kid: "k11" })).equals(keys[11]!.publicKey)).toBe(true);
+    expect(await refusal(cache.clientKeyFor(client, { alg: "RS256", kid: "weak" }))).toMatch(/kid/);
+  });
+});
+
 describe("IssuerKeyCache through the hardened fetcher, against local HTTPS issuers", () => {
   it("finds keys by discovery over HTTPS, and refuses cleanly a JWKS that is too large, redirected away, or not JSON", async () => {
     const [issuerServer, elsewhere] = await Promise.all([startFakeServer(), startFakeServer()]);
