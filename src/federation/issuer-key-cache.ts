@@ -120,43 +120,20 @@ export class IssuerKeyCache implements IssuerKeys, ClientKeysByUrl {
 
   async keyFor(issuer: TrustedIssuer, header: JoseHeader): Promise<KeyObject> {
     const source = issuer.keySource;
+    const remote = (kind: KeySetSource, load: RemoteKeySet["load"], accepts: RemoteKeySet["accepts"]) =>
+      this.remoteKeyFor({ id: `issuer\u0000${issuer.issuer}`, version: `${issuer.revision}`, source: kind, load, accepts }, header);
     switch (source.kind) {
       case "jwks":
         return choose(this.inlineKeys(issuer, source.jwks, acceptsSignatureKey), header);
-      case "spiffe":
-        if (source.bundleEndpoint === null) return choose(this.inlineKeys(issuer, source.bundle ?? {}, acceptsJwtSvidKey), header);
-        return this.remoteKeyFor(
-          {
-            id: `issuer\u0000${issuer.issuer}`,
-            version: `${issuer.revision}`,
-            source: "spiffe",
-            load: () => this.loadSpiffeBundle(source.bundleEndpoint!),
-            accepts: acceptsJwtSvidKey,
-          },
-          header,
-        );
+      case "spiffe": {
+        const endpoint = source.bundleEndpoint;
+        if (endpoint === null) return choose(this.inlineKeys(issuer, source.bundle ?? {}, acceptsJwtSvidKey), header);
+        return remote("spiffe", () => this.loadSpiffeBundle(endpoint), acceptsJwtSvidKey);
+      }
       case "jwks_uri":
-        return this.remoteKeyFor(
-          {
-            id: `issuer\u0000${issuer.issuer}`,
-            version: `${issuer.revision}`,
-            source: "jwks_uri",
-            load: () => this.loadJwks(source.jwksUri),
-            accepts: acceptsSignatureKey,
-          },
-          header,
-        );
+        return remote("jwks_uri", () => this.loadJwks(source.jwksUri), acceptsSignatureKey);
       case "discovery":
-        return this.remoteKeyFor(
-          {
-            id: `issuer\u0000${issuer.issuer}`,
-            version: `${issuer.revision}`,
-            source: "discovery",
-            load: () => this.loadByDiscovery(issuer.issuer),
-            accepts: acceptsSignatureKey,
-          },
-          header,
-        );
+        return remote("discovery", () => this.loadByDiscovery(issuer.issuer), acceptsSignatureKey);
     }
   }
 
