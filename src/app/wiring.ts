@@ -166,6 +166,7 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     now,
     policy: { maxStalenessSeconds: config.federation.jwksMaxStalenessSeconds },
     onFetch: (source, outcome) => metrics.keyFetch(source, outcome),
+    onFetchFailure: (failure) => log.warn(failure, "could not fetch published keys; the keys held (if any) serve until their stale window ends"),
   });
   const replayCache = new AssertionReplayCache();
   const replayGuard = new AssertionReplayGuard({

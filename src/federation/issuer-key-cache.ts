@@ -64,6 +64,8 @@ export interface IssuerKeyCacheOptions {
   readonly policy?: Partial<KeyCachePolicy>;
   /** Called once per fetch of a key set (discovery and JWKS count as one). */
   readonly onFetch?: (source: KeySetSource, outcome: KeyFetchOutcome) => void;
+  /** Told why a fetch failed, for the operator: whose keys (`issuer` or `clientId`) and the cause. */
+  readonly onFetchFailure?: (failure: { readonly source: KeySetSource; readonly issuer?: string; readonly clientId?: string; readonly reason: KeyFetchOutcome; readonly message: string }) => void;
 }
 
 interface HeldKey {
@@ -233,6 +235,13 @@ export class IssuerKeyCache implements IssuerKeys, ClientKeysByUrl {
       } catch (error) {
         outcome = error instanceof OutboundFetchError ? error.reason : "invalid_document";
         entry.lastFailure = this.options.now().getTime();
+        const [kind, name] = set.id.split("\u0000", 2);
+        this.options.onFetchFailure?.({
+          source: set.source,
+          ...(kind === "client" ? { clientId: name } : { issuer: name }),
+          reason: outcome,
+          message: error instanceof Error ? error.message : "failed",
+        });
       } finally {
         entry.inflight = undefined;
       }

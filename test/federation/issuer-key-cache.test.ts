@@ -42,10 +42,12 @@ function harness(policy: ConstructorParameters<typeof IssuerKeyCache>[0]["policy
   let nowMs = Date.parse("2026-12-03T12:00:00Z");
   const gates: (() => void)[] = [];
   let gated = false;
+  const failures: string[] = [];
   const cache = new IssuerKeyCache({
     now: () => new Date(nowMs),
     policy,
     onFetch: (source, outcome) => outcomes.push([source, outcome]),
+    onFetchFailure: (failure) => failures.push(`${failure.issuer ?? failure.clientId}: ${failure.reason}: ${failure.message}`),
     fetchJson: async (url): Promise<FetchedJson> => {
       fetched.push(url);
       if (gated) await new Promise<void>((resolve) => gates.push(resolve));
@@ -59,6 +61,7 @@ function harness(policy: ConstructorParameters<typeof IssuerKeyCache>[0]["policy
     documents,
     fetched,
     outcomes,
+    failures,
     advance: (seconds: number) => void (nowMs += seconds * 1000),
     gate: () => void (gated = true),
     release: () => {
@@ -272,12 +275,13 @@ describe("IssuerKeyCache, OIDC discovery", () => {
   });
 
   it("refuses a discovery document whose issuer is not exactly the trusted one", async () => {
-    const { cache, documents, fetched, outcomes } = harness();
+    const { cache, documents, fetched, outcomes, failures } = harness();
     documents.set(discoveryUrl, { body: { issuer: "https://attacker.example", jwks_uri: `${ISSUER}/keys` } });
     documents.set(`${ISSUER}/keys`, { body: { keys: [ecKey("one").jwk] } });
     expect(await refusal(cache.keyFor(trustedIssuer({ kind: "discovery" }), { alg: "ES256", kid: "one" }))).toMatch(/cannot be fetched/);
     expect(fetched).toEqual([discoveryUrl]);
     expect(outcomes).toEqual([["discovery", "invalid_document"]]);
+    expect(failures).toEqual([`${ISSUER}: invalid_document: discovery document names another issuer`]);
   });
 });
 
