@@ -49,6 +49,8 @@ export async function startRuntime(config: Config, wiring: Wiring, options: Runt
   const { database, keyRing, keyManager, registry, revocations, refreshTokens, admin, sync, storageHealth, audit, denials, signer, health, replayGuard } = wiring;
 
   await migrateToLatest(wiring, log);
+  // Before anything is audited at start-up (the bootstrap admin), so a new sink misses nothing.
+  await wiring.eventDelivery.prepare();
   await loadMemory(config, wiring, options);
 
   const listener = await listen({
@@ -67,6 +69,7 @@ export async function startRuntime(config: Config, wiring: Wiring, options: Runt
   });
   wiring.setServing("SERVING");
   storageHealth.start();
+  wiring.eventDelivery.start();
   log.info({ port: listener.port, issuer: config.issuer, storage: database.kind, tls: config.tls !== undefined }, "tessera listening");
 
   let maintaining: Promise<void> | undefined;
@@ -106,6 +109,7 @@ export async function startRuntime(config: Config, wiring: Wiring, options: Runt
   const shutdownOrder: readonly ShutdownStep[] = [
     { stops: "the storage probe", run: () => storageHealth.stop() },
     { stops: "the periodic work", run: () => timers.forEach((timer) => clearInterval(timer)) },
+    { stops: "event delivery (the attempt under way ends; the lock is given up for another replica)", run: () => wiring.eventDelivery.stop() },
     { stops: "a key maintenance pass under way", run: () => maintaining },
     { stops: "the change feed", run: () => sync.stop() },
     { stops: "gRPC health watches (they end with OK)", run: () => health.shutdown() },

@@ -41,6 +41,10 @@ import { StorageHealth } from "../sync/storage-health.js";
 import { ReplicaSync } from "../sync/replica-sync.js";
 import { PrismaAuditLog } from "../store/audit-store.js";
 import { DenialAudit } from "../audit/denial-throttle.js";
+import { EventDelivery, type EventSink } from "../audit/event-delivery.js";
+import { stdoutSink } from "../events/stdout-sink.js";
+import { webhookSink } from "../events/webhook-sink.js";
+import { PrismaEventOutbox } from "../store/event-outbox-store.js";
 import { PrismaClientRepository } from "../store/client-store.js";
 import { PrismaFederationRepository } from "../store/federation-store.js";
 import { FederationAdmin } from "../federation/federation-admin.js";
@@ -50,6 +54,7 @@ import type { Database } from "../store/database.js";
 import { PrismaSigningKeyRepository } from "../store/signing-key-store.js";
 import { clientAdminServiceImpl, CLIENT_ADMIN_SCOPES } from "../transport/connect/client-admin-service.js";
 import { federationServiceImpl, FEDERATION_SCOPES } from "../transport/connect/federation-service.js";
+import { eventDeliveryServiceImpl, EVENT_DELIVERY_SCOPES } from "../transport/connect/event-delivery-service.js";
 import { HealthStatus, healthServiceImpl, type HealthState } from "../transport/connect/health-service.js";
 import { bearerAuthorizationInterceptor, loggingInterceptor } from "../transport/connect/interceptors.js";
 import { rpcRequestHandler, rpcService } from "../transport/connect/rpc-handler.js";
@@ -64,6 +69,7 @@ import { clientAddressResolver, trustedProxyMatcher } from "../transport/client-
 import { verifiedClientCertificate } from "../transport/client-certificate.js";
 import { ClientAdminService, file_tessera_v1_client_admin_service } from "../gen/tessera/v1/client_admin_service_pb.js";
 import { FederationService, file_tessera_v1_federation_service } from "../gen/tessera/v1/federation_service_pb.js";
+import { EventDeliveryService, file_tessera_v1_event_delivery_service } from "../gen/tessera/v1/event_delivery_service_pb.js";
 import { IntrospectionService, file_tessera_v1_introspection_service } from "../gen/tessera/v1/introspection_service_pb.js";
 import { TokenService, file_tessera_v1_token_service } from "../gen/tessera/v1/token_service_pb.js";
 import { file_tessera_v1_oauth_error } from "../gen/tessera/v1/oauth_error_pb.js";
@@ -95,6 +101,8 @@ export interface Wiring {
   readonly storageHealth: StorageHealth;
   readonly audit: PrismaAuditLog;
   readonly denials: DenialAudit;
+  /** Delivers the audit trail to the configured sinks; the runtime prepares, starts and stops it. */
+  readonly eventDelivery: EventDelivery;
   readonly signer: JwsSigner;
   /** Trusted issuers' (and jwks_uri clients') verification keys, fetched and cached. */
   readonly issuerKeys: IssuerKeyCache;
@@ -115,7 +123,8 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
   // Every repository turns an unreachable database into `unavailable` (UNAVAILABLE / 503).
   const clientRepository = guardStorage(new PrismaClientRepository(database.prisma));
   const keyRepository = guardStorage(new PrismaSigningKeyRepository(database.prisma));
-  const audit = guardStorage(new PrismaAuditLog(database.prisma));
+  const sinks = eventSinks(config, now);
+  const audit = guardStorage(new PrismaAuditLog(database.prisma, { deliverySinks: sinks.map((sink) => sink.name) }));
   const storageHealth = new StorageHealth({
     probe: () => probeDatabase(database),
     intervalMs: STORAGE_PROBE_INTERVAL_MS,
@@ -167,6 +176,7 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
   });
   const verifier = new AccessTokenVerifier({ issuer: config.issuer, keyRing, registry, revocations, now });
   // Metrics are created before the OAuth core so limits can count refusals.
+  let eventDelivery: EventDelivery | undefined;
   const metrics = new Metrics({
     clients: () => registry.size,
     // Unknown ids are no longer remembered (the registry answers them from memory).
@@ -174,6 +184,29 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     signingKeys: () => keyRing.keys().length,
     syncLagSeconds: () => (sync.lastResync ? (now().getTime() - sync.lastResync.getTime()) / 1000 : -1),
     databaseUp: () => storageHealth.isHealthy,
+    eventSinks: () =>
+      (eventDelivery?.lastStatus ?? []).map((status) => ({
+        sink: status.name,
+        backlog: status.backlog,
+        oldestUndeliveredSeconds: status.nextEvent ? Math.max(0, (now().getTime() - status.nextEvent.time.getTime()) / 1000) : 0,
+        deadLettered: status.deadTime ? 1 : 0,
+      })),
+  });
+  eventDelivery = new EventDelivery({
+    outbox: guardStorage(new PrismaEventOutbox(database)),
+    sinks,
+    source: config.issuer,
+    now,
+    observer: {
+      delivered: (sink) => metrics.eventDelivered(sink),
+      failed: (sink, error, willRetryAt) => {
+        metrics.eventDeliveryFailed(sink);
+        log.warn({ sink, error, retryAt: willRetryAt?.toISOString() }, "could not deliver an audit event; retrying with backoff");
+      },
+      deadLettered: (sink, eventId, error) =>
+        log.error({ sink, eventId, error }, "an audit event failed too often: the sink is paused on it until `tessera events redeliver`"),
+      loopFailed: (error) => log.warn({ err: error }, "event delivery pass failed; retrying on the next one"),
+    },
   });
   // Outbound: every fetch of published keys goes through the one hardened fetcher.
   const issuerKeys = new IssuerKeyCache({
@@ -232,7 +265,7 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
   const health = new HealthStatus();
   const setServing = (state: HealthState) => {
     health.set("", state);
-    for (const service of [TokenService, IntrospectionService, ClientAdminService, FederationService]) health.set(service.typeName, state);
+    for (const service of [TokenService, IntrospectionService, ClientAdminService, FederationService, EventDeliveryService]) health.set(service.typeName, state);
   };
   const readiness: Readiness = {
     async check() {
@@ -266,6 +299,7 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
       file_tessera_v1_introspection_service,
       file_tessera_v1_client_admin_service,
       file_tessera_v1_federation_service,
+      file_tessera_v1_event_delivery_service,
       file_tessera_v1_oauth_error,
       file_grpc_health_v1_health,
     ],
@@ -276,6 +310,7 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
       rpcService(IntrospectionService, introspectionServiceImpl({ introspection, issuer: config.issuer, now })),
       rpcService(ClientAdminService, clientAdminServiceImpl({ admin, keyRing, keyManager, defaultAlgorithm: config.defaultAlgorithm, now })),
       rpcService(FederationService, federationServiceImpl({ admin: federationAdmin })),
+      rpcService(EventDeliveryService, eventDeliveryServiceImpl({ delivery: eventDelivery })),
       rpcService(Health, healthServiceImpl(health)),
       ...reflection.map(([service, impl]) => rpcService(service, impl)),
     ],
@@ -306,6 +341,15 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
         limitRefusals: (origin) => limits.beforeAuthentication(origin, undefined),
         log,
       }),
+      bearerAuthorizationInterceptor({
+        serviceTypeName: EventDeliveryService.typeName,
+        rules: EVENT_DELIVERY_SCOPES,
+        verifier,
+        audience: config.issuer,
+        denials,
+        limitRefusals: (origin) => limits.beforeAuthentication(origin, undefined),
+        log,
+      }),
     ],
   });
 
@@ -324,6 +368,7 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     storageHealth,
     audit,
     denials,
+    eventDelivery,
     signer,
     issuerKeys,
     replayGuard,
@@ -332,4 +377,24 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     handler: oneOriginRouter({ rpc, gateway }),
     isTrustedProxy: trustedProxyMatcher(config.trustedProxies),
   };
+}
+
+/** The configured event sinks, in delivery order. */
+function eventSinks(config: Config, now: () => Date): EventSink[] {
+  const sinks: EventSink[] = [];
+  const { webhook, stdout } = config.events;
+  if (webhook) {
+    sinks.push(
+      webhookSink({
+        url: webhook.url,
+        key: webhook.key,
+        maxAttempts: webhook.maxAttempts,
+        connectTimeoutMs: Math.min(5_000, webhook.timeoutMs),
+        totalTimeoutMs: webhook.timeoutMs,
+        nowSeconds: () => now().getTime() / 1000,
+      }),
+    );
+  }
+  if (stdout) sinks.push(stdoutSink());
+  return sinks;
 }

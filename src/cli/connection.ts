@@ -8,6 +8,7 @@ import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { ClientAdminService } from "../gen/tessera/v1/client_admin_service_pb.js";
 import { FederationService } from "../gen/tessera/v1/federation_service_pb.js";
+import { EventDeliveryService } from "../gen/tessera/v1/event_delivery_service_pb.js";
 import type { OptionSpecs, ParsedArgs } from "./args.js";
 import { CliError, usageError } from "./cli-error.js";
 import { bearerInterceptor } from "../client/index.js";
@@ -45,6 +46,7 @@ export interface ClientCredentials {
 
 export type AdminApi = Client<typeof ClientAdminService>;
 export type FederationApi = Client<typeof FederationService>;
+export type EventDeliveryApi = Client<typeof EventDeliveryService>;
 
 export function connectionSettings(args: ParsedArgs, env: CliEnv): ConnectionSettings {
   // An empty variable counts as unset, as `VAR= tessera …` means to unset it.
@@ -80,6 +82,11 @@ export function connectAdminApi(settings: ConnectionSettings): Promise<AdminApi>
 /** A FederationService client that sends an access token for the configured credentials. */
 export function connectFederationApi(settings: ConnectionSettings): Promise<FederationApi> {
   return connectService(FederationService, settings);
+}
+
+/** An EventDeliveryService client that sends an access token for the configured credentials. */
+export function connectEventDeliveryApi(settings: ConnectionSettings): Promise<EventDeliveryApi> {
+  return connectService(EventDeliveryService, settings);
 }
 
 async function connectService<T extends DescService>(service: T, settings: ConnectionSettings): Promise<Client<T>> {

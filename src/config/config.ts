@@ -65,6 +65,23 @@ export interface Config {
     /** How long past their freshness fetched keys still serve while their source is unreachable. */
     readonly jwksMaxStalenessSeconds: number;
   };
+  /** Audit events delivered to the outside (none by default). */
+  readonly events: {
+    /** The Standard Webhooks receiver, if configured. */
+    readonly webhook:
+      | {
+          readonly url: string;
+          /** The HMAC key: the base64-decoded part of the `whsec_…` secret. */
+          readonly key: Buffer;
+          /** Failed attempts at one event before the sink is dead-lettered. */
+          readonly maxAttempts: number;
+          /** Total deadline of one delivery attempt. */
+          readonly timeoutMs: number;
+        }
+      | undefined;
+    /** Events as CloudEvents JSON lines on stdout. */
+    readonly stdout: boolean;
+  };
 }
 
 export class ConfigError extends Error {
@@ -199,6 +216,8 @@ export function loadConfig(env: Env = process.env): Config {
   );
   if (jwksMaxStalenessSeconds > 7 * 86_400) problems.push("TESSERA_FEDERATION_JWKS_MAX_STALENESS must be at most 7d");
 
+  const events = readEventSettings(read, problems);
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   return Object.freeze({
@@ -229,7 +248,43 @@ export function loadConfig(env: Env = process.env): Config {
     auditRetentionSeconds,
     leanGrpc: leanGrpc === "true",
     federation: Object.freeze({ allowHttp: allowHttp === "true", jwksMaxStalenessSeconds }),
+    events: Object.freeze(events),
   });
+}
+
+/** Standard Webhooks secrets are `whsec_` and the base64 of 24 to 64 random bytes. */
+const WEBHOOK_SECRET = /^whsec_([A-Za-z0-9+/]+={0,2})$/;
+
+function readEventSettings(read: (name: string) => string | undefined, problems: string[]): Config["events"] {
+  const url = read("TESSERA_EVENT_WEBHOOK_URL");
+  const secret = read("TESSERA_EVENT_WEBHOOK_SECRET");
+  const maxAttempts = parseInteger(read("TESSERA_EVENT_WEBHOOK_MAX_ATTEMPTS"), { name: "TESSERA_EVENT_WEBHOOK_MAX_ATTEMPTS", fallback: 10, min: 1, max: 1_000 }, problems);
+  const timeoutSeconds = parseDuration(read("TESSERA_EVENT_WEBHOOK_TIMEOUT"), { name: "TESSERA_EVENT_WEBHOOK_TIMEOUT", fallback: 10 }, problems);
+  if (timeoutSeconds > 300) problems.push("TESSERA_EVENT_WEBHOOK_TIMEOUT must be at most 5m");
+  const stdout = read("TESSERA_EVENT_STDOUT") ?? "false";
+  if (stdout !== "true" && stdout !== "false") problems.push("TESSERA_EVENT_STDOUT must be true or false");
+
+  let webhook: Config["events"]["webhook"];
+  if ((url === undefined) !== (secret === undefined)) {
+    problems.push("TESSERA_EVENT_WEBHOOK_URL and TESSERA_EVENT_WEBHOOK_SECRET must be set together");
+  } else if (url !== undefined && secret !== undefined) {
+    // The operator chose the receiver: plain http:// and loopback addresses are theirs to use.
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(url);
+    } catch {
+      problems.push("TESSERA_EVENT_WEBHOOK_URL must be an absolute http(s) URL");
+    }
+    if (parsed && parsed.protocol !== "http:" && parsed.protocol !== "https:") problems.push("TESSERA_EVENT_WEBHOOK_URL must be an http(s) URL");
+    const match = WEBHOOK_SECRET.exec(secret);
+    const key = match ? Buffer.from(match[1]!, "base64") : undefined;
+    if (!key || key.length < 24 || key.length > 64) {
+      problems.push("TESSERA_EVENT_WEBHOOK_SECRET must be a Standard Webhooks secret: whsec_ and the base64 of 24 to 64 bytes (e.g. `echo whsec_$(openssl rand -base64 32)`)");
+    } else if (parsed) {
+      webhook = Object.freeze({ url: parsed.toString(), key, maxAttempts, timeoutMs: timeoutSeconds * 1000 });
+    }
+  }
+  return { webhook, stdout: stdout === "true" };
 }
 
 function checkIssuer(issuer: string, problems: string[]): void {

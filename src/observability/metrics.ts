@@ -23,6 +23,17 @@ export interface StateGauges {
   /** Seconds since the last completed resync with the database, or -1 before the first. */
   syncLagSeconds(): number;
   databaseUp(): boolean;
+  /** Each configured event sink as last read from the database (label values: "webhook", "stdout"). */
+  eventSinks(): readonly EventSinkGauge[];
+}
+
+export interface EventSinkGauge {
+  readonly sink: string;
+  readonly backlog: number;
+  /** Age of the oldest undelivered event, 0 when none. */
+  readonly oldestUndeliveredSeconds: number;
+  /** Events dead-lettered and waiting for a redelivery (the sink pauses on the first). */
+  readonly deadLettered: number;
 }
 
 export class Metrics {
@@ -35,6 +46,8 @@ export class Metrics {
   private readonly authFailures: Counter<"reason">;
   private readonly rateLimited: Counter<"limit">;
   private readonly keyFetches: Counter<"source" | "outcome">;
+  private readonly eventDeliveries: Counter<"sink">;
+  private readonly eventFailures: Counter<"sink">;
   private readonly clientLabels = new Set<string>();
 
   constructor(state: StateGauges) {
@@ -54,6 +67,22 @@ export class Metrics {
       labelNames: ["source", "outcome"],
       registers,
     });
+    this.eventDeliveries = new Counter({ name: "tessera_event_deliveries_total", help: "Audit events a sink accepted, by sink.", labelNames: ["sink"], registers });
+    this.eventFailures = new Counter({ name: "tessera_event_delivery_failures_total", help: "Failed attempts to deliver an audit event, by sink.", labelNames: ["sink"], registers });
+    const sinkGauge = (name: string, help: string, read: (sink: EventSinkGauge) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["sink"],
+        registers,
+        collect() {
+          this.reset();
+          for (const sink of state.eventSinks()) this.set({ sink: sink.sink }, read(sink));
+        },
+      });
+    sinkGauge("tessera_event_backlog", "Audit events not yet delivered, by sink.", (sink) => sink.backlog);
+    sinkGauge("tessera_event_oldest_undelivered_seconds", "Age of the oldest audit event not yet delivered, by sink (0 when none).", (sink) => sink.oldestUndeliveredSeconds);
+    sinkGauge("tessera_event_dead_lettered", "Audit events dead-lettered after too many failed attempts and waiting for a redelivery, by sink.", (sink) => sink.deadLettered);
     const gauge = (name: string, help: string, read: () => number) =>
       new Gauge({ name, help, registers, collect() { this.set(read()); } });
     gauge("tessera_clients_cached", "Clients held in memory.", state.clients);
@@ -94,6 +123,15 @@ export class Metrics {
   /** Both labels come from fixed sets of ours (issuer-key-cache.ts), never from a URL or issuer. */
   keyFetch(source: string, outcome: string): void {
     this.keyFetches.inc({ source, outcome });
+  }
+
+  /** `sink` is one of the fixed sink names. */
+  eventDelivered(sink: string): void {
+    this.eventDeliveries.inc({ sink });
+  }
+
+  eventDeliveryFailed(sink: string): void {
+    this.eventFailures.inc({ sink });
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

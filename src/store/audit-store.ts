@@ -22,7 +22,14 @@ const PURGE_BATCH_SIZE = 10_000;
 export class PrismaAuditLog implements AuditLog, AuditRetention {
   constructor(
     private readonly prisma: PrismaClient,
-    private readonly options: { purgeBatchSize?: number } = {},
+    private readonly options: {
+      purgeBatchSize?: number;
+      /**
+       * The configured event sinks: events they have not accepted yet (dead-lettered ones
+       * included) outlive the retention period, so a purge never loses an event.
+       */
+      deliverySinks?: readonly string[];
+    } = {},
   ) {}
 
   async record(entry: AuditEntry): Promise<void> {
@@ -31,10 +38,15 @@ export class PrismaAuditLog implements AuditLog, AuditRetention {
 
   async purgeAuditEvents(time: Date): Promise<number> {
     const batchSize = this.options.purgeBatchSize ?? PURGE_BATCH_SIZE;
+    const sinks = [...(this.options.deliverySinks ?? [])];
     let purged = 0;
     for (;;) {
       const deleted = await this.prisma.$executeRaw`
-        DELETE FROM "audit_events" WHERE "id" IN (SELECT "id" FROM "audit_events" WHERE "time" < ${time} LIMIT ${batchSize})`;
+        DELETE FROM "audit_events" WHERE "id" IN (
+          SELECT "id" FROM "audit_events"
+          WHERE "time" < ${time}
+            AND "id" <= COALESCE((SELECT MIN("delivered_through") FROM "event_sinks" WHERE "name" = ANY(${sinks}::text[])), 9223372036854775807)
+          LIMIT ${batchSize})`;
       purged += deleted;
       if (deleted < batchSize) return purged;
     }
