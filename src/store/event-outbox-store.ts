@@ -10,6 +10,7 @@
 import type { AuditOutcome } from "../audit/audit-event.js";
 import type { RecordedAuditEvent } from "../audit/cloud-event.js";
 import type { DeliveryLease, EventOutbox, SinkCursor, SinkStatus } from "../audit/event-delivery.js";
+import { TesseraError } from "../errors.js";
 import { auditEventData } from "./audit-store.js";
 import type { Database } from "./database.js";
 import type { PrismaClient } from "./generated/client.js";
@@ -123,8 +124,16 @@ export class PrismaEventOutbox implements EventOutbox {
     actor: { clientId: string; requestId?: string | undefined };
   }): Promise<SinkCursor | undefined> {
     return this.prisma.$transaction(async (tx) => {
-      const [row] = await tx.$queryRaw<EventSinkRow[]>`SELECT "name" FROM "event_sinks" WHERE "name" = ${input.name} FOR UPDATE`;
+      const [row] = await tx.$queryRaw<EventSinkRow[]>`SELECT "delivered_through" FROM "event_sinks" WHERE "name" = ${input.name} FOR UPDATE`;
       if (!row) return undefined;
+      // Moving the cursor forward would skip events the sink never received.
+      if (input.fromEventId !== undefined && input.fromEventId - 1n > BigInt(row.delivered_through)) {
+        throw new TesseraError(
+          "failed_precondition",
+          `from_event_id: the sink has not received the events before ${input.fromEventId} yet; redeliver from ${BigInt(row.delivered_through) + 1n} or earlier`,
+          "from_event_id",
+        );
+      }
       const updated = await tx.eventSink.update({
         where: { name: input.name },
         data: {
@@ -149,7 +158,7 @@ export class PrismaEventOutbox implements EventOutbox {
   }
 }
 
-type EventSinkRow = { name: string };
+type EventSinkRow = { delivered_through: bigint | string };
 
 function toCursor(row: EventSink): SinkCursor {
   return {

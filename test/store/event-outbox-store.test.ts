@@ -57,6 +57,12 @@ describe.each(DATABASE_BACKENDS)("PrismaEventOutbox on $name", (backend) => {
     // The redelivery itself is audited, so it is an event too.
     expect((await outbox.eventsAfter(id, 10)).map((event) => [event.action, event.details])).toEqual([["event_sink.redeliver", { sink: "webhook" }]]);
     expect(await outbox.redeliver({ name: "nowhere", fromEventId: undefined, actor: { clientId: "admin" } })).toBeUndefined();
+    // Redelivery goes back in the trail, never forward past events the sink has not received.
+    const ahead = id + 1000n;
+    await expect(outbox.redeliver({ name: "webhook", fromEventId: ahead, actor: { clientId: "admin" } })).rejects.toMatchObject({ code: "failed_precondition" });
+    expect((await outbox.cursor("webhook"))?.deliveredThrough).toBe(id);
+    expect(await outbox.redeliver({ name: "webhook", fromEventId: id + 1n, actor: { clientId: "admin" } })).toMatchObject({ deliveredThrough: id });
+    expect(await outbox.redeliver({ name: "webhook", fromEventId: 1n, actor: { clientId: "admin" } })).toMatchObject({ deliveredThrough: 0n });
   });
 
   it("never purges an event a configured sink has not accepted, however old", async () => {
