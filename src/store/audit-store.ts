@@ -3,7 +3,8 @@
  * client-store.ts); this AuditLog records entries that have no change to ride with.
  */
 import type { AuditEntry, AuditLog, AuditRetention } from "../audit/audit-event.js";
-import type { Prisma, PrismaClient } from "./generated/client.js";
+import type { RecordedAuditEvent } from "../audit/cloud-event.js";
+import type { AuditEvent, Prisma, PrismaClient } from "./generated/client.js";
 
 export function auditEventData(entry: AuditEntry): Prisma.AuditEventCreateInput {
   return {
@@ -13,6 +14,20 @@ export function auditEventData(entry: AuditEntry): Prisma.AuditEventCreateInput 
     outcome: entry.outcome,
     requestId: entry.requestId ?? null,
     details: (entry.details ?? {}) as Prisma.InputJsonObject,
+  };
+}
+
+/** An audit row as the domain reads it back. */
+export function recordedAuditEvent(row: AuditEvent): RecordedAuditEvent {
+  return {
+    id: row.id,
+    time: row.time,
+    actor: row.actor,
+    action: row.action,
+    targetClientId: row.targetClientId ?? undefined,
+    outcome: row.outcome === "denied" ? "denied" : "success",
+    requestId: row.requestId ?? undefined,
+    details: typeof row.details === "object" && row.details !== null && !Array.isArray(row.details) ? (row.details as Record<string, unknown>) : {},
   };
 }
 

@@ -16,7 +16,7 @@ import type {
 } from "../clients/client-repository.js";
 import { TesseraError } from "../errors.js";
 import { isSigningAlgorithm } from "../keys/algorithms.js";
-import { auditEventData } from "./audit-store.js";
+import { auditEventData, recordedAuditEvent } from "./audit-store.js";
 import { announceChange } from "./change-feed.js";
 import { Prisma, type PrismaClient } from "./generated/client.js";
 import type { ClientModel as ClientRow, ClientSecretModel as ClientSecretRow } from "./generated/models.js";
@@ -227,16 +227,7 @@ export class PrismaClientRepository implements ClientRepository {
       orderBy: { id: "desc" },
       take: query.pageSize,
     });
-    return rows.map((row) => ({
-      id: row.id,
-      time: row.time,
-      actor: row.actor,
-      action: row.action,
-      targetClientId: row.targetClientId ?? undefined,
-      outcome: row.outcome === "denied" ? "denied" : "success",
-      requestId: row.requestId ?? undefined,
-      details: asJsonObject(row.details),
-    }));
+    return rows.map(recordedAuditEvent);
   }
 }
 

@@ -7,14 +7,13 @@
  * schema so deployments sharing a PostgreSQL server do not wait on each other. It is released
  * when that connection ends, however the process holding it ended.
  */
-import type { AuditOutcome } from "../audit/audit-event.js";
 import type { RecordedAuditEvent } from "../audit/cloud-event.js";
 import type { DeliveryLease, EventOutbox, SinkCursor, SinkStatus } from "../audit/event-delivery.js";
 import { TesseraError } from "../errors.js";
-import { auditEventData } from "./audit-store.js";
+import { auditEventData, recordedAuditEvent } from "./audit-store.js";
 import type { Database } from "./database.js";
 import type { PrismaClient } from "./generated/client.js";
-import type { AuditEvent, EventSink } from "./generated/client.js";
+import type { EventSink } from "./generated/client.js";
 
 /** First half of the delivery lock's two-part key; the second is the schema's hash. */
 const DELIVERY_LOCK_NAMESPACE = 1952803942;
@@ -82,7 +81,7 @@ export class PrismaEventOutbox implements EventOutbox {
 
   async eventsAfter(afterId: bigint, limit: number): Promise<RecordedAuditEvent[]> {
     const rows = await this.prisma.auditEvent.findMany({ where: { id: { gt: afterId } }, orderBy: { id: "asc" }, take: limit });
-    return rows.map(toRecorded);
+    return rows.map(recordedAuditEvent);
   }
 
   async advance(name: string, from: bigint, to: bigint): Promise<boolean> {
@@ -113,7 +112,7 @@ export class PrismaEventOutbox implements EventOutbox {
         this.prisma.auditEvent.count({ where: { id: { gt: row.deliveredThrough } } }),
         this.prisma.auditEvent.findFirst({ where: { id: { gt: row.deliveredThrough } }, orderBy: { id: "asc" } }),
       ]);
-      statuses.push({ ...toCursor(row), backlog, nextEvent: next ? toRecorded(next) : undefined });
+      statuses.push({ ...toCursor(row), backlog, nextEvent: next ? recordedAuditEvent(next) : undefined });
     }
     return statuses;
   }
@@ -168,18 +167,5 @@ function toCursor(row: EventSink): SinkCursor {
     nextAttemptTime: row.nextAttemptTime ?? undefined,
     lastError: row.lastError ?? undefined,
     deadTime: row.deadTime ?? undefined,
-  };
-}
-
-function toRecorded(row: AuditEvent): RecordedAuditEvent {
-  return {
-    id: row.id,
-    time: row.time,
-    actor: row.actor,
-    action: row.action,
-    targetClientId: row.targetClientId ?? undefined,
-    outcome: (row.outcome === "denied" ? "denied" : "success") satisfies AuditOutcome,
-    requestId: row.requestId ?? undefined,
-    details: row.details !== null && typeof row.details === "object" && !Array.isArray(row.details) ? (row.details as Record<string, unknown>) : {},
   };
 }

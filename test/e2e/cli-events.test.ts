@@ -3,21 +3,11 @@
  * server whose webhook receiver answers 500, judged by stdout and the exit code: the
  * dead-lettered event is listed, and a redelivery resumes the sink.
  */
-import { spawn } from "node:child_process";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runTessera, type CliRun } from "../support/cli-process.js";
 import { adminApi } from "../support/clients.js";
 import { ADMIN_CLIENT, startTestServer, type TestServer } from "../support/test-server.js";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver.js";
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-
-interface CliRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 describe("tessera CLI for event delivery", () => {
   let server: TestServer;
@@ -44,17 +34,7 @@ describe("tessera CLI for event delivery", () => {
     await receiver?.close();
   });
 
-  function tessera(...args: string[]): Promise<CliRun> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ["bin/tessera.cjs", ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-      child.once("error", reject);
-      child.once("close", (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const tessera = (...args: string[]) => runTessera(env, ...args);
 
   it("lists the dead-lettered event and resumes the sink with redeliver", { timeout: 60_000 }, async () => {
     await adminApi(server).createClient({ clientId: "poisoned", name: "poisoned", scopes: ["a"] }, { headers: { authorization: `Bearer ${await server.adminToken()}` } });
