@@ -23,6 +23,16 @@ import { AssertionReplayCache } from "../oauth/client-authentication/assertion-r
 import { ASSERTION_ALGORITHMS } from "../oauth/client-authentication/private-key-jwt.js";
 import { ClientAuthenticator } from "../oauth/client-authentication/client-authenticator.js";
 import { clientCredentialsGrant } from "../oauth/grants/client-credentials-grant.js";
+import { jwtBearerGrant } from "../oauth/grants/jwt-bearer-grant.js";
+import { federatedSubjectTokenHandler } from "../oauth/grants/federated-subject-token.js";
+import { tokenExchangeGrant, type SubjectTokenHandler } from "../oauth/grants/token-exchange-grant.js";
+import { FederatedClientAuthenticator, FederatedClients } from "../oauth/federated-clients.js";
+import { FederatedAssertionVerifier } from "../federation/federated-assertion.js";
+import type { FederationDirectory } from "../federation/federation.js";
+import type { IssuerKeys } from "../federation/issuer-keys.js";
+import { TesseraError } from "../errors.js";
+import { AuditQueue } from "../audit/audit-queue.js";
+import { federationObserver } from "../observability/federation-observer.js";
 import { refreshTokenGrant } from "../oauth/grants/refresh-token-grant.js";
 import { RefreshTokens } from "../oauth/refresh-tokens.js";
 import { PrismaRefreshTokenRepository } from "../store/refresh-token-store.js";
@@ -153,11 +163,38 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     databaseUp: () => storageHealth.isHealthy,
   });
   const limits = new AbuseLimits(config.abuseLimits, { now: () => now().getTime(), onLimited: (limit) => metrics.rateLimit(limit) });
+
+  // Workload identity federation: external assertions verified against trusted issuers' keys,
+  // matched to clients through federation policies; outcomes counted, issuances audited off
+  // the request path.
+  const federationDirectory: FederationDirectory = NO_FEDERATION;
+  const issuerKeys: IssuerKeys = NO_ISSUER_KEYS;
+  const federationAudit = new AuditQueue({ audit, onError: (error) => log.error({ err: error }, "an audit entry of a federated issuance was not written") });
+  const federatedClients = new FederatedClients({
+    verifier: new FederatedAssertionVerifier({
+      directory: federationDirectory,
+      keys: issuerKeys,
+      replayGuard: new AssertionReplayCache(),
+      tesseraIssuer: config.issuer,
+      now,
+    }),
+    directory: federationDirectory,
+    registry,
+    now,
+    observer: federationObserver({ metrics, audit: federationAudit }),
+  });
+  const federatedIssuance = { clients: federatedClients, scopePolicy: config.scopePolicy, limits };
+
   const authenticator = new ClientAuthenticator({
     registry,
     now,
-    assertionAudiences: [config.issuer, endpointUrl(config.issuer, TOKEN_PATH)],
+    assertionAudience: config.issuer,
+    legacyAssertionAudiences: config.legacyAssertionAudienceUntil && {
+      audiences: [endpointUrl(config.issuer, TOKEN_PATH)],
+      until: config.legacyAssertionAudienceUntil,
+    },
     replayCache: new AssertionReplayCache(),
+    federation: new FederatedClientAuthenticator(federatedClients, federationDirectory),
     limits,
   });
   const refreshTokens = new RefreshTokens({
@@ -178,11 +215,18 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     availability: storageHealth,
     limits,
   });
+  // RFC 8693: one grant, one handler per kind of subject token.
+  const subjectTokenHandlers: SubjectTokenHandler[] = [federatedSubjectTokenHandler(federatedIssuance)];
   const tokenEndpoint = new TokenEndpoint({
     authenticator,
     issuer,
     availability: storageHealth,
-    grants: [clientCredentialsGrant({ scopePolicy: config.scopePolicy, refreshTokens }), refreshTokenGrant({ refreshTokens })],
+    grants: [
+      clientCredentialsGrant({ scopePolicy: config.scopePolicy, refreshTokens }),
+      refreshTokenGrant({ refreshTokens }),
+      jwtBearerGrant(federatedIssuance),
+      tokenExchangeGrant({ handlers: subjectTokenHandlers }),
+    ],
     onIssued: (answer) => metrics.tokenIssued(answer.clientId, answer.alg, answer.grantType),
   });
 
@@ -276,3 +320,14 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     isTrustedProxy: trustedProxyMatcher(config.trustedProxies),
   };
 }
+
+/** No trusted issuers and no federation policies: every external assertion is refused. */
+const NO_FEDERATION: FederationDirectory = {
+  trustedIssuer: () => undefined,
+  federationPoliciesOf: () => [],
+  delegationPoliciesOf: () => [],
+};
+
+const NO_ISSUER_KEYS: IssuerKeys = {
+  keyFor: () => Promise.reject(new TesseraError("invalid_grant", "no verification keys are configured for the issuer")),
+};

@@ -7,7 +7,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { TokenEndpoint } from "../../oauth/token/token-endpoint.js";
 import { NO_PARAMETERS, type TokenParameters, type TokenRequest } from "../../oauth/token/token-request.js";
 import { clientCertificateKey, originKey } from "./context.js";
-import type { PresentedClientCredentials } from "../../oauth/client-authentication/presented-credentials.js";
+import { assertionMethod, type PresentedClientCredentials } from "../../oauth/client-authentication/presented-credentials.js";
 import { GrantType, TokenService, type IssueTokenRequest } from "../../gen/tessera/v1/token_service_pb.js";
 
 const GRANT_TYPES: Readonly<Record<GrantType, string>> = {
@@ -47,7 +47,7 @@ function credentialsOf(request: IssueTokenRequest): PresentedClientCredentials |
       return { method: "client_secret_post", clientId, clientSecret: request.credential.value };
     case "clientAssertion":
       return {
-        method: "private_key_jwt",
+        method: assertionMethod(request.credential.value.assertionType || undefined),
         clientId,
         clientAssertion: request.credential.value.assertion,
         clientAssertionType: request.credential.value.assertionType || undefined,
