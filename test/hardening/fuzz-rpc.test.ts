@@ -46,6 +46,8 @@ import {
   type HttpAttempt,
 } from "./fuzz-support.js";
 
+/** RFC 8693 §3 token type identifiers, for the token exchange fields. */
+const FEDERATION_TOKEN_TYPES = ["urn:ietf:params:oauth:token-type:jwt", "urn:ietf:params:oauth:token-type:id_token", "urn:ietf:params:oauth:token-type:access_token"];
 const SERVICES = [TokenService, IntrospectionService, ClientAdminService] as const;
 const METHODS: readonly DescMethod[] = SERVICES.flatMap((service) => service.methods);
 const methodNamed = (name: string): DescMethod => METHODS.find((method) => method.name === name)!;
@@ -301,16 +303,28 @@ describe.each(STORAGE_KINDS)("the RPC services under generated hostile calls, on
       case "IssueToken":
         return fc.record(
           {
-            grantType: fc.oneof(fc.constantFrom(GrantType.UNSPECIFIED, GrantType.CLIENT_CREDENTIALS, GrantType.REFRESH_TOKEN), bogusEnum()),
+            grantType: fc.oneof(fc.constantFrom(GrantType.UNSPECIFIED, GrantType.CLIENT_CREDENTIALS, GrantType.REFRESH_TOKEN, GrantType.JWT_BEARER, GrantType.TOKEN_EXCHANGE), bogusEnum()),
             clientId: fc.oneof(text(), fc.constantFrom(victim.clientId, ADMIN_CLIENT.clientId, "a\u0000b")),
             credential: fc.oneof(
               fc.constant({ case: undefined }),
               text().map((value) => ({ case: "clientSecret" as const, value })),
-              fc.record({ assertionType: fc.oneof(text(), fc.constant("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")), assertion: fc.oneof(text(), forgedToken()) }).map((value) => ({ case: "clientAssertion" as const, value })),
+              fc
+                .record({
+                  assertionType: fc.oneof(text(), fc.constantFrom("urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "urn:ietf:params:oauth:client-assertion-type:jwt-spiffe")),
+                  assertion: fc.oneof(text(), forgedToken()),
+                })
+                .map((value) => ({ case: "clientAssertion" as const, value })),
             ),
             scopes: manyStrings(),
             audiences: manyStrings(),
             refreshToken: fc.oneof(text(), fc.constantFrom("rt_", "rt_\u0000", `rt_${"A".repeat(43)}`)),
+            // Workload identity federation: RFC 7523 §2.1 and RFC 8693 §2.1 parameters.
+            assertion: fc.oneof(text(), forgedToken()),
+            subjectToken: fc.oneof(text(), forgedToken()),
+            subjectTokenType: fc.oneof(text(), fc.constantFrom(...FEDERATION_TOKEN_TYPES)),
+            actorToken: fc.oneof(text(), forgedToken()),
+            actorTokenType: fc.oneof(text(), fc.constantFrom(...FEDERATION_TOKEN_TYPES)),
+            requestedTokenType: fc.oneof(text(), fc.constantFrom(...FEDERATION_TOKEN_TYPES)),
           },
           { requiredKeys: [] },
         );
