@@ -90,6 +90,8 @@ export interface Wiring {
   readonly storageHealth: StorageHealth;
   readonly audit: PrismaAuditLog;
   readonly denials: DenialAudit;
+  /** Audit entries of federated issuances, written off the request path. */
+  readonly federationAudit: AuditQueue;
   readonly signer: JwsSigner;
   /** The gRPC health statuses; `setServing` sets the server's and every service's at once. */
   readonly health: HealthStatus;
@@ -313,6 +315,7 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     storageHealth,
     audit,
     denials,
+    federationAudit,
     signer,
     health,
     setServing,
