@@ -105,23 +105,26 @@ export function fakeIssuerKeys(issuers: readonly FakeIssuer[]): IssuerKeys & { l
   return keys;
 }
 
-export function federationHarness(input: { clients: readonly ClientRecord[]; issuers: readonly FakeIssuer[]; policies: FederationPolicy[] }) {
+/** The federated ways in over the in-memory core; keys from the fake issuers, or as given. */
+export function federationHarness(input: { clients: readonly ClientRecord[]; issuers: readonly (FakeIssuer | TrustedIssuer)[]; policies: FederationPolicy[]; keys?: IssuerKeys; now?: () => Date }) {
+  const now = input.now ?? (() => NOW);
   const core = inMemoryCore(input.clients);
-  const directory = new FakeDirectory(new Map(input.issuers.map((issuer) => [issuer.issuer.issuer, issuer.issuer])), input.policies);
-  const keys = fakeIssuerKeys(input.issuers);
-  const verifier = new FederatedAssertionVerifier({ directory, keys, replayGuard: new AssertionReplayCache(), tesseraIssuer: ISSUER, now: () => NOW });
+  const trusted = input.issuers.map((issuer) => ("mint" in issuer ? issuer.issuer : issuer));
+  const directory = new FakeDirectory(new Map(trusted.map((issuer) => [issuer.issuer, issuer])), input.policies);
+  const keys = input.keys ?? fakeIssuerKeys(input.issuers.filter((issuer): issuer is FakeIssuer => "mint" in issuer));
+  const verifier = new FederatedAssertionVerifier({ directory, keys, replayGuard: new AssertionReplayCache(), tesseraIssuer: ISSUER, now });
   const issued: FederatedIssuanceEvent[] = [];
   const refused: { way: string; issuer: string | undefined; reason: string }[] = [];
   const clients = new FederatedClients({
     verifier,
     directory,
     registry: core.registry,
-    now: () => NOW,
+    now,
     observer: { issued: (event) => issued.push(event), refused: (way, issuer, reason) => refused.push({ way, issuer, reason }) },
   });
   const authenticator = new ClientAuthenticator({
     registry: core.registry,
-    now: () => NOW,
+    now,
     assertionAudience: ISSUER,
     replayCache: new AssertionReplayCache(),
     federation: new FederatedClientAuthenticator(clients, directory),
