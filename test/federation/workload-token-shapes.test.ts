@@ -5,8 +5,8 @@
  * issuer's JWKS by a plain fetch here (the hardened fetcher is tested on its own).
  */
 import { get } from "node:https";
-import { importJWK, type JWK } from "jose";
-import type { KeyObject } from "node:crypto";
+import type { JWK } from "jose";
+import { createPublicKey, type JsonWebKey } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TesseraError } from "../../src/errors.js";
 import type { TrustedIssuer } from "../../src/federation/federation.js";
@@ -54,7 +54,7 @@ function fetchedKeys(fakes: FakeIssuer[]): IssuerKeys {
       const { keys } = JSON.parse(await getText(url, fake.ca!)) as { keys: JWK[] };
       const jwk = keys.find((key) => key.kid === header.kid);
       if (!jwk) throw new TesseraError("invalid_grant", "the issuer has no key with the assertion's kid");
-      return (await importJWK({ ...jwk, use: undefined }, header.alg)) as KeyObject;
+      return createPublicKey({ key: { ...jwk, use: undefined } as JsonWebKey, format: "jwk" });
     },
   };
 }
