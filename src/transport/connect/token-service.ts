@@ -29,13 +29,18 @@ const PARAMETER_FIELDS = [
   ["assertion", "assertion"],
 ] as const satisfies readonly (readonly [string, keyof IssueTokenRequest])[];
 
-/** The set fields as parameters; proto3 cannot tell empty from unset, and empty counts as absent (RFC 6749 §3.1). */
-function parametersOf(request: IssueTokenRequest): TokenParameters {
+/**
+ * The set fields as parameters; proto3 cannot tell empty from unset, and empty counts as absent
+ * (RFC 6749 §3.1). A `client_id` without credentials is a parameter too, as in a form body: the
+ * jwt-bearer and token-exchange grants read it to name one of several matching clients.
+ */
+function parametersOf(request: IssueTokenRequest, credentials: PresentedClientCredentials | undefined): TokenParameters {
   let parameters: Map<string, string[]> | undefined;
   for (const [name, field] of PARAMETER_FIELDS) {
     const value = request[field];
     if (value) (parameters ??= new Map()).set(name, [value]);
   }
+  if (!credentials && request.clientId) (parameters ??= new Map()).set("client_id", [request.clientId]);
   return parameters ?? NO_PARAMETERS;
 }
 
@@ -62,11 +67,12 @@ export function tokenServiceImpl(options: { endpoint: TokenEndpoint; issuer: str
   const url = `${options.issuer.replace(/\/+$/, "")}/${TokenService.typeName}/${TokenService.method.issueToken.name}`;
   return {
     async issueToken(request, context) {
+      const credentials = credentialsOf(request);
       const tokenRequest: TokenRequest = {
         // An unknown enum number has no grant: let the core answer unsupported_grant_type.
         grantType: GRANT_TYPES[request.grantType] ?? `unknown:${request.grantType}`,
-        credentials: credentialsOf(request),
-        parameters: parametersOf(request),
+        credentials,
+        parameters: parametersOf(request, credentials),
         scopes: request.scopes.length > 0 ? request.scopes : undefined,
         audiences: request.audiences,
         origin: context.values.get(originKey),
