@@ -28,7 +28,6 @@ import { federatedSubjectTokenHandler } from "../oauth/grants/federated-subject-
 import { tokenExchangeGrant, type SubjectTokenHandler } from "../oauth/grants/token-exchange-grant.js";
 import { FederatedClientAuthenticator, FederatedClients } from "../oauth/federated-clients.js";
 import { FederatedAssertionVerifier } from "../federation/federated-assertion.js";
-import type { FederationDirectory } from "../federation/federation.js";
 import type { IssuerKeys } from "../federation/issuer-keys.js";
 import { TesseraError } from "../errors.js";
 import { AuditQueue } from "../audit/audit-queue.js";
@@ -48,9 +47,14 @@ import { ReplicaSync } from "../sync/replica-sync.js";
 import { PrismaAuditLog } from "../store/audit-store.js";
 import { DenialAudit } from "../audit/denial-throttle.js";
 import { PrismaClientRepository } from "../store/client-store.js";
+import { PrismaFederationRepository } from "../store/federation-store.js";
+import { FederationAdmin } from "../federation/federation-admin.js";
+import { FederationRegistry } from "../federation/federation-registry.js";
+import type { FederationDirectory } from "../federation/federation.js";
 import type { Database } from "../store/database.js";
 import { PrismaSigningKeyRepository } from "../store/signing-key-store.js";
 import { clientAdminServiceImpl, CLIENT_ADMIN_SCOPES } from "../transport/connect/client-admin-service.js";
+import { federationServiceImpl, FEDERATION_SCOPES } from "../transport/connect/federation-service.js";
 import { HealthStatus, healthServiceImpl, type HealthState } from "../transport/connect/health-service.js";
 import { bearerAuthorizationInterceptor, loggingInterceptor } from "../transport/connect/interceptors.js";
 import { rpcRequestHandler, rpcService } from "../transport/connect/rpc-handler.js";
@@ -64,6 +68,7 @@ import { oneOriginRouter } from "../transport/router.js";
 import { clientAddressResolver, trustedProxyMatcher } from "../transport/client-address.js";
 import { verifiedClientCertificate } from "../transport/client-certificate.js";
 import { ClientAdminService, file_tessera_v1_client_admin_service } from "../gen/tessera/v1/client_admin_service_pb.js";
+import { FederationService, file_tessera_v1_federation_service } from "../gen/tessera/v1/federation_service_pb.js";
 import { IntrospectionService, file_tessera_v1_introspection_service } from "../gen/tessera/v1/introspection_service_pb.js";
 import { TokenService, file_tessera_v1_token_service } from "../gen/tessera/v1/token_service_pb.js";
 import { file_tessera_v1_oauth_error } from "../gen/tessera/v1/oauth_error_pb.js";
@@ -86,6 +91,11 @@ export interface Wiring {
   readonly revocations: RevocationList;
   readonly refreshTokens: RefreshTokens;
   readonly admin: ClientAdmin;
+  /** Trusted issuers and federation/delegation policies in memory; the runtime loads it. */
+  readonly federation: FederationRegistry;
+  /** What the token path reads of federation (the same object as `federation`). */
+  readonly federationDirectory: FederationDirectory;
+  readonly federationAdmin: FederationAdmin;
   readonly sync: ReplicaSync;
   readonly storageHealth: StorageHealth;
   readonly audit: PrismaAuditLog;
@@ -130,10 +140,13 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     log,
   });
   const registry = new ClientRegistry({ repository: clientRepository });
+  const federationRepository = guardStorage(new PrismaFederationRepository(database.prisma));
+  const federation = new FederationRegistry({ repository: federationRepository });
   const revocations = new RevocationList(guardStorage(new PrismaRevocationRepository(database.prisma)));
   const sync = new ReplicaSync({
     source: databaseChangeSource(database),
     registry,
+    federation,
     revocations,
     keyRing,
     now,
@@ -141,6 +154,7 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     log,
   });
   const admin = new ClientAdmin({ repository: clientRepository, registry, maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds, now });
+  const federationAdmin = new FederationAdmin({ repository: federationRepository, registry: federation });
   const denials = new DenialAudit({ audit, now: () => now().getTime() });
 
   // OAuth core.
@@ -169,7 +183,7 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
   // Workload identity federation: external assertions verified against trusted issuers' keys,
   // matched to clients through federation policies; outcomes counted, issuances audited off
   // the request path.
-  const federationDirectory: FederationDirectory = NO_FEDERATION;
+  const federationDirectory: FederationDirectory = federation;
   const issuerKeys: IssuerKeys = NO_ISSUER_KEYS;
   const federationAudit = new AuditQueue({ audit, onError: (error) => log.error({ err: error }, "an audit entry of a federated issuance was not written") });
   const federatedClients = new FederatedClients({
@@ -237,7 +251,7 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
   const health = new HealthStatus();
   const setServing = (state: HealthState) => {
     health.set("", state);
-    for (const service of [TokenService, IntrospectionService, ClientAdminService]) health.set(service.typeName, state);
+    for (const service of [TokenService, IntrospectionService, ClientAdminService, FederationService]) health.set(service.typeName, state);
   };
   const readiness: Readiness = {
     async check() {
@@ -270,6 +284,7 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
       file_tessera_v1_token_service,
       file_tessera_v1_introspection_service,
       file_tessera_v1_client_admin_service,
+      file_tessera_v1_federation_service,
       file_tessera_v1_oauth_error,
       file_grpc_health_v1_health,
     ],
@@ -279,6 +294,7 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
       rpcService(TokenService, tokenServiceImpl({ endpoint: tokenEndpoint, issuer: config.issuer })),
       rpcService(IntrospectionService, introspectionServiceImpl({ introspection, issuer: config.issuer, now })),
       rpcService(ClientAdminService, clientAdminServiceImpl({ admin, keyRing, keyManager, defaultAlgorithm: config.defaultAlgorithm, now })),
+      rpcService(FederationService, federationServiceImpl({ admin: federationAdmin })),
       rpcService(Health, healthServiceImpl(health)),
       ...reflection.map(([service, impl]) => rpcService(service, impl)),
     ],
@@ -300,6 +316,15 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
         limitRefusals: (origin) => limits.beforeAuthentication(origin, undefined),
         log,
       }),
+      bearerAuthorizationInterceptor({
+        serviceTypeName: FederationService.typeName,
+        rules: FEDERATION_SCOPES,
+        verifier,
+        audience: config.issuer,
+        denials,
+        limitRefusals: (origin) => limits.beforeAuthentication(origin, undefined),
+        log,
+      }),
     ],
   });
 
@@ -311,6 +336,9 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     revocations,
     refreshTokens,
     admin,
+    federation,
+    federationDirectory: federation,
+    federationAdmin,
     sync,
     storageHealth,
     audit,
@@ -324,13 +352,7 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
   };
 }
 
-/** No trusted issuers and no federation policies: every external assertion is refused. */
-const NO_FEDERATION: FederationDirectory = {
-  trustedIssuer: () => undefined,
-  federationPoliciesOf: () => [],
-  delegationPoliciesOf: () => [],
-};
-
+/** Until the issuer key cache is wired: every external assertion is refused at the key lookup. */
 const NO_ISSUER_KEYS: IssuerKeys = {
   keyFor: () => Promise.reject(new TesseraError("invalid_grant", "no verification keys are configured for the issuer")),
 };

@@ -84,7 +84,7 @@ export interface VerifiedAssertion {
 }
 
 export interface FederatedAssertionVerifierOptions {
-  readonly directory: Pick<FederationDirectory, "trustedIssuer">;
+  readonly directory: Pick<FederationDirectory, "trustedIssuer" | "spiffeTrustDomain">;
   readonly keys: IssuerKeys;
   readonly replayGuard: AssertionReplayGuard;
   /** Tessera's issuer identifier: the audience when an issuer configures none. */
@@ -173,19 +173,23 @@ export class FederatedAssertionVerifier {
 
   /**
    * The trusted issuer by the exact `iss`. A JWT-SVID may carry no `iss` (SPIFFE JWT-SVID §3):
-   * then, for the SPIFFE profile only, its trust domain names the issuer `spiffe://<domain>`,
-   * which must be configured with that trust domain's bundle (draft-ietf-oauth-spiffe-client-auth
-   * §8.1: keys bound to the trust domain, never discovered from the token).
+   * then, for the SPIFFE profile only, the trust domain of its SPIFFE ID names the issuer
+   * configured with that domain's bundle (draft-ietf-oauth-spiffe-client-auth §8.1: keys bound
+   * to the trust domain, never discovered from the token).
    */
   private trustedIssuerOf(claims: JWTPayload, profile: AssertionProfile): TrustedIssuer {
-    let iss = claims.iss;
-    if (iss === undefined && profile === "spiffe_client_assertion" && typeof claims.sub === "string") {
-      const domain = /^spiffe:\/\/([^/]+)\//.exec(claims.sub)?.[1];
-      if (domain !== undefined) iss = `spiffe://${domain}`;
+    const { directory } = this.options;
+    let issuer: TrustedIssuer | undefined;
+    if (claims.iss === undefined && profile === "spiffe_client_assertion") {
+      const domain = typeof claims.sub === "string" ? /^spiffe:\/\/([^/]+)\//.exec(claims.sub)?.[1] : undefined;
+      if (domain === undefined) throw new FederationRefusal("subject", "the assertion's sub is not a SPIFFE ID");
+      issuer = directory.spiffeTrustDomain(domain);
+      if (!issuer) throw new FederationRefusal("unknown_issuer", "the assertion's trust domain is not trusted");
+    } else {
+      if (typeof claims.iss !== "string" || claims.iss.length === 0) throw new FederationRefusal("unknown_issuer", "the assertion has no iss");
+      issuer = directory.trustedIssuer(claims.iss);
+      if (!issuer) throw new FederationRefusal("unknown_issuer", "the assertion's issuer is not trusted");
     }
-    if (typeof iss !== "string" || iss.length === 0) throw new FederationRefusal("unknown_issuer", "the assertion has no iss");
-    const issuer = this.options.directory.trustedIssuer(iss);
-    if (!issuer) throw new FederationRefusal("unknown_issuer", "the assertion's issuer is not trusted");
     if (profile === "spiffe_client_assertion" && issuer.keySource.kind !== "spiffe") {
       throw new FederationRefusal("unknown_issuer", "the assertion's issuer is not a SPIFFE trust domain", issuer.issuer);
     }

@@ -83,6 +83,9 @@ export class FakeDirectory implements FederationDirectory {
   trustedIssuer(issuer: string) {
     return this.issuers.get(issuer);
   }
+  spiffeTrustDomain(trustDomain: string) {
+    return [...this.issuers.values()].find((issuer) => issuer.keySource.kind === "spiffe" && issuer.keySource.trustDomain === trustDomain);
+  }
   federationPoliciesOf(issuer: string) {
     return this.policies.filter((policy) => policy.issuer === issuer);
   }

@@ -119,7 +119,7 @@ describe("FederatedAssertionVerifier", () => {
   });
 
   describe("SPIFFE JWT-SVIDs", () => {
-    const spiffe = fakeIssuer({ issuer: "spiffe://prod.acme", keySource: { kind: "spiffe", trustDomain: "prod.acme", bundleEndpoint: null, bundle: null } });
+    const spiffe = fakeIssuer({ issuer: "https://spire.prod.acme", keySource: { kind: "spiffe", trustDomain: "prod.acme", bundleEndpoint: null, bundle: null } });
     const { verifier: svids } = verifierFor(spiffe, issuer);
     const svid = (claims: Record<string, unknown> = {}, typ?: string) => spiffe.mint({ iss: undefined, sub: "spiffe://prod.acme/ns/payments/sa/api", jti: undefined, ...claims }, typ ? { typ } : {});
 
@@ -131,8 +131,10 @@ describe("FederatedAssertionVerifier", () => {
 
     it("refuses another typ, a SPIFFE ID of another trust domain, and an issuer that is no trust domain", async () => {
       expect(await refusal(svids.verify(await svid({}, "at+jwt"), "spiffe_client_assertion"))).toMatchObject({ reason: "type" });
-      expect(await refusal(svids.verify(await svid({ iss: "spiffe://prod.acme", sub: "spiffe://other.acme/x" }), "spiffe_client_assertion"))).toMatchObject({ reason: "subject" });
+      expect(await refusal(svids.verify(await svid({ iss: "https://spire.prod.acme", sub: "spiffe://other.acme/x" }), "spiffe_client_assertion"))).toMatchObject({ reason: "subject" });
       expect(await refusal(svids.verify(await issuer.mint({ aud: ISSUER }), "spiffe_client_assertion"))).toMatchObject({ reason: "unknown_issuer" });
+      expect(await refusal(svids.verify(await svid({ sub: "spiffe://unknown.acme/x" }), "spiffe_client_assertion"))).toMatchObject({ reason: "unknown_issuer", description: "the assertion's trust domain is not trusted" });
+      expect(await refusal(svids.verify(await svid({ sub: "workload" }), "spiffe_client_assertion"))).toMatchObject({ reason: "subject" });
     });
 
     it("as a client assertion, wants Tessera's issuer as the only audience (rfc7523bis)", async () => {

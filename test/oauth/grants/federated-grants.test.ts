@@ -16,7 +16,7 @@ import { claimsOf, ISSUER, NOW, secretCredentials, testClient, tokenRequest } fr
 
 const K8S = "https://kubernetes.default.svc.cluster.local";
 const GITHUB = "https://token.actions.githubusercontent.com";
-const SPIFFE = "spiffe://prod.acme";
+const SPIFFE = "https://spire.prod.acme";
 
 const k8s = fakeIssuer({ issuer: K8S, audiences: ["tessera"] }, "RS256");
 const github = fakeIssuer({ issuer: GITHUB, audiences: ["https://github.com/acme"] });
