@@ -30,6 +30,7 @@ import { FederatedClientAuthenticator, FederatedClients } from "../oauth/federat
 import { FederatedAssertionVerifier } from "../federation/federated-assertion.js";
 import type { IssuerKeys } from "../federation/issuer-keys.js";
 import { TesseraError } from "../errors.js";
+import { createPublicKey, type JsonWebKey } from "node:crypto";
 import { AuditQueue } from "../audit/audit-queue.js";
 import { federationObserver } from "../observability/federation-observer.js";
 import { refreshTokenGrant } from "../oauth/grants/refresh-token-grant.js";
@@ -184,7 +185,7 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
   // matched to clients through federation policies; outcomes counted, issuances audited off
   // the request path.
   const federationDirectory: FederationDirectory = federation;
-  const issuerKeys: IssuerKeys = NO_ISSUER_KEYS;
+  const issuerKeys: IssuerKeys = PASTED_ISSUER_KEYS;
   const federationAudit = new AuditQueue({ audit, onError: (error) => log.error({ err: error }, "an audit entry of a federated issuance was not written") });
   const federatedClients = new FederatedClients({
     verifier: new FederatedAssertionVerifier({
@@ -352,7 +353,18 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
   };
 }
 
-/** Until the issuer key cache is wired: every external assertion is refused at the key lookup. */
-const NO_ISSUER_KEYS: IssuerKeys = {
-  keyFor: () => Promise.reject(new TesseraError("invalid_grant", "no verification keys are configured for the issuer")),
+/**
+ * Until the issuer key cache is wired: pasted keys only (an inline JWKS or SPIFFE bundle);
+ * issuers whose keys are fetched are refused at the key lookup.
+ */
+const PASTED_ISSUER_KEYS: IssuerKeys = {
+  async keyFor(issuer, header) {
+    const source = issuer.keySource;
+    const jwks = source.kind === "jwks" ? source.jwks : source.kind === "spiffe" ? source.bundle : null;
+    const keys = jwks && Array.isArray(jwks.keys) ? (jwks.keys as Record<string, unknown>[]) : [];
+    const jwk = keys.find((key) => (header.kid === undefined ? keys.length === 1 : key.kid === header.kid) && (key.alg === undefined || key.alg === header.alg));
+    if (!jwk) throw new TesseraError("invalid_grant", "the issuer has no key with the assertion's kid");
+    const { use: _use, alg: _alg, ...material } = jwk;
+    return createPublicKey({ key: material as JsonWebKey, format: "jwk" });
+  },
 };
