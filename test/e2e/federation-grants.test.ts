@@ -208,3 +208,38 @@ describe.each(STORAGE_KINDS)("workload identity federation end to end, on %s sto
     expect(refused).toEqual({ status: 400, body: { error: "invalid_grant", error_description: "no federation policy matches the assertion" } });
   });
 });
+
+describe("workload identity federation across two replicas on one PostgreSQL", () => {
+  let first: TestServer;
+  let second: TestServer;
+
+  beforeAll(async () => {
+    first = await startTestServer({ storage: "postgres" });
+    second = await startTestServer({ storage: "postgres", reuse: { dataDir: first.dataDir, databaseUrl: first.databaseUrl } });
+  }, 60_000);
+  afterAll(async () => {
+    await second?.stop();
+    await first?.destroy();
+  });
+
+  it("issues on the other replica what one replica configured, and stops there as soon as the client is deactivated", async () => {
+    const auth = { headers: { authorization: `Bearer ${await first.adminToken()}` } };
+    const issuer = `https://replica-${randomUUID().slice(0, 8)}.clusters.test`;
+    const k8s = await signer("ES256");
+    await createClient(FederationService, createConnectTransport({ baseUrl: first.url, httpVersion: "1.1" })).createTrustedIssuer({ trustedIssuer: { issuer, jwks: k8s.jwks, audiences: ["tessera"] } }, auth);
+    const { clientId } = await registerClient(first, { name: "replicated", scopes: ["r"] });
+    await createClient(FederationService, createConnectTransport({ baseUrl: first.url, httpVersion: "1.1" })).createFederationPolicy({ federationPolicy: { issuer, clientId, subject: "system:serviceaccount:*" } }, auth);
+    const request = async () =>
+      (
+        await fetch(`${second.url}/oauth/token`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ grant_type: JWT_BEARER, assertion: await k8s.sign({ iss: issuer, sub: "system:serviceaccount:a:b", aud: "tessera", iat: now(), exp: now() + 600 }) }),
+        })
+      ).status;
+    await vi.waitFor(async () => expect(await request()).toBe(200), { timeout: 5_000 });
+    const client = (await adminApi(first).getClient({ clientId }, auth)).client!;
+    await adminApi(first).deactivateClient({ clientId, etag: client.etag }, auth);
+    await vi.waitFor(async () => expect(await request()).toBe(400), { timeout: 5_000 });
+  });
+});
