@@ -20,6 +20,10 @@ import type { Logger } from "../log/logger.js";
 import { AccessTokenIssuer } from "../oauth/access-token-issuer.js";
 import { AccessTokenVerifier } from "../oauth/access-token-verifier.js";
 import { AssertionReplayCache } from "../oauth/client-authentication/assertion-replay-cache.js";
+import { AssertionReplayGuard } from "../oauth/client-authentication/assertion-replay-guard.js";
+import { IssuerKeyCache } from "../federation/issuer-key-cache.js";
+import { outboundJsonFetcher } from "../federation/outbound-fetch.js";
+import { PrismaUsedAssertionRepository } from "../store/used-assertion-store.js";
 import { ASSERTION_ALGORITHMS } from "../oauth/client-authentication/private-key-jwt.js";
 import { ClientAuthenticator } from "../oauth/client-authentication/client-authenticator.js";
 import { clientCredentialsGrant } from "../oauth/grants/client-credentials-grant.js";
@@ -28,9 +32,6 @@ import { federatedSubjectTokenHandler } from "../oauth/grants/federated-subject-
 import { tokenExchangeGrant, type SubjectTokenHandler } from "../oauth/grants/token-exchange-grant.js";
 import { FederatedClientAuthenticator, FederatedClients } from "../oauth/federated-clients.js";
 import { FederatedAssertionVerifier } from "../federation/federated-assertion.js";
-import type { IssuerKeys } from "../federation/issuer-keys.js";
-import { TesseraError } from "../errors.js";
-import { createPublicKey, type JsonWebKey } from "node:crypto";
 import { AuditQueue } from "../audit/audit-queue.js";
 import { federationObserver } from "../observability/federation-observer.js";
 import { refreshTokenGrant } from "../oauth/grants/refresh-token-grant.js";
@@ -104,6 +105,10 @@ export interface Wiring {
   /** Audit entries of federated issuances, written off the request path. */
   readonly federationAudit: AuditQueue;
   readonly signer: JwsSigner;
+  /** Trusted issuers' (and jwks_uri clients') verification keys, fetched and cached. */
+  readonly issuerKeys: IssuerKeyCache;
+  /** Refuses a second use of an assertion on every replica; its expired records are purged by the runtime. */
+  readonly replayGuard: AssertionReplayGuard;
   /** The gRPC health statuses; `setServing` sets the server's and every service's at once. */
   readonly health: HealthStatus;
   setServing(state: HealthState): void;
@@ -179,19 +184,34 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     syncLagSeconds: () => (sync.lastResync ? (now().getTime() - sync.lastResync.getTime()) / 1000 : -1),
     databaseUp: () => storageHealth.isHealthy,
   });
+  // Outbound: every fetch of published keys goes through the one hardened fetcher.
+  const issuerKeys = new IssuerKeyCache({
+    fetchJson: outboundJsonFetcher({ allowHttp: config.federation.allowHttp }),
+    now,
+    policy: { maxStalenessSeconds: config.federation.jwksMaxStalenessSeconds },
+    onFetch: (source, outcome) => metrics.keyFetch(source, outcome),
+    onFetchFailure: (failure) => log.warn(failure, "could not fetch published keys; the keys held (if any) serve until their stale window ends"),
+  });
+  const replayCache = new AssertionReplayCache();
+  const replayGuard = new AssertionReplayGuard({
+    repository: guardStorage(new PrismaUsedAssertionRepository(database.prisma)),
+    memory: replayCache,
+    now,
+    storageHealthy: () => storageHealth.isHealthy,
+    onStorageUnavailable: () => log.warn("could not record a used assertion (database unavailable); replays are refused per replica only meanwhile"),
+  });
   const limits = new AbuseLimits(config.abuseLimits, { now: () => now().getTime(), onLimited: (limit) => metrics.rateLimit(limit) });
 
   // Workload identity federation: external assertions verified against trusted issuers' keys,
   // matched to clients through federation policies; outcomes counted, issuances audited off
   // the request path.
   const federationDirectory: FederationDirectory = federation;
-  const issuerKeys: IssuerKeys = PASTED_ISSUER_KEYS;
   const federationAudit = new AuditQueue({ audit, onError: (error) => log.error({ err: error }, "an audit entry of a federated issuance was not written") });
   const federatedClients = new FederatedClients({
     verifier: new FederatedAssertionVerifier({
       directory: federationDirectory,
       keys: issuerKeys,
-      replayGuard: new AssertionReplayCache(),
+      replayGuard,
       tesseraIssuer: config.issuer,
       now,
     }),
@@ -210,7 +230,9 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
       audiences: [endpointUrl(config.issuer, TOKEN_PATH)],
       until: config.legacyAssertionAudienceUntil,
     },
-    replayCache: new AssertionReplayCache(),
+    replayCache,
+    replayGuard,
+    clientKeysByUrl: issuerKeys,
     federation: new FederatedClientAuthenticator(federatedClients, federationDirectory),
     limits,
   });
@@ -346,25 +368,11 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     denials,
     federationAudit,
     signer,
+    issuerKeys,
+    replayGuard,
     health,
     setServing,
     handler: oneOriginRouter({ rpc, gateway }),
     isTrustedProxy: trustedProxyMatcher(config.trustedProxies),
   };
 }
-
-/**
- * Until the issuer key cache is wired: pasted keys only (an inline JWKS or SPIFFE bundle);
- * issuers whose keys are fetched are refused at the key lookup.
- */
-const PASTED_ISSUER_KEYS: IssuerKeys = {
-  async keyFor(issuer, header) {
-    const source = issuer.keySource;
-    const jwks = source.kind === "jwks" ? source.jwks : source.kind === "spiffe" ? source.bundle : null;
-    const keys = jwks && Array.isArray(jwks.keys) ? (jwks.keys as Record<string, unknown>[]) : [];
-    const jwk = keys.find((key) => (header.kid === undefined ? keys.length === 1 : key.kid === header.kid) && (key.alg === undefined || key.alg === header.alg));
-    if (!jwk) throw new TesseraError("invalid_grant", "the issuer has no key with the assertion's kid");
-    const { use: _use, alg: _alg, ...material } = jwk;
-    return createPublicKey({ key: material as JsonWebKey, format: "jwk" });
-  },
-};

@@ -63,6 +63,13 @@ export interface Config {
    * (draft-ietf-oauth-rfc7523bis allows only the issuer); undefined: never.
    */
   readonly legacyAssertionAudienceUntil: Date | undefined;
+  /** Outbound key fetches (issuers' and clients' JWKS, discovery, SPIFFE bundles). */
+  readonly federation: {
+    /** Plain http:// key URLs are fetched (development clusters only); https only otherwise. */
+    readonly allowHttp: boolean;
+    /** How long past their freshness fetched keys still serve while their source is unreachable. */
+    readonly jwksMaxStalenessSeconds: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -194,6 +201,14 @@ export function loadConfig(env: Env = process.env): Config {
   if (legacyAssertionAudienceUntil !== undefined && (!/^\d{4}-\d{2}-\d{2}/.test(legacyAudienceText!) || Number.isNaN(legacyAssertionAudienceUntil.getTime()))) {
     problems.push("TESSERA_LEGACY_ASSERTION_AUDIENCE_UNTIL must be an ISO 8601 date, e.g. 2027-03-31");
   }
+  const allowHttp = read("TESSERA_FEDERATION_ALLOW_HTTP") ?? "false";
+  if (allowHttp !== "true" && allowHttp !== "false") problems.push("TESSERA_FEDERATION_ALLOW_HTTP must be true or false");
+  const jwksMaxStalenessSeconds = parseDuration(
+    read("TESSERA_FEDERATION_JWKS_MAX_STALENESS"),
+    { name: "TESSERA_FEDERATION_JWKS_MAX_STALENESS", fallback: 3_600 },
+    problems,
+  );
+  if (jwksMaxStalenessSeconds > 7 * 86_400) problems.push("TESSERA_FEDERATION_JWKS_MAX_STALENESS must be at most 7d");
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -225,6 +240,7 @@ export function loadConfig(env: Env = process.env): Config {
     auditRetentionSeconds,
     leanGrpc: leanGrpc === "true",
     legacyAssertionAudienceUntil,
+    federation: Object.freeze({ allowHttp: allowHttp === "true", jwksMaxStalenessSeconds }),
   });
 }
 

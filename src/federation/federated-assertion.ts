@@ -68,12 +68,12 @@ export class FederationRefusal extends TesseraError {
 }
 
 /**
- * Remembers the `jti` of single-use assertions until they expire; shared across replicas where
- * the implementation can. `full`: no room left, so the assertion is refused rather than
- * remembered short (forgetting one early would let it be replayed).
+ * Remembers the `jti` of single-use assertions until they expire, on every replica where the
+ * implementation can. `full`: no room left, so the assertion is refused rather than remembered
+ * short (forgetting one early would let it be replayed).
  */
 export interface AssertionReplayGuard {
-  remember(key: string, expiresAtSeconds: number, nowSeconds: number): "fresh" | "replayed" | "full" | Promise<"fresh" | "replayed" | "full">;
+  remember(key: string, expiresAt: Date): Promise<"fresh" | "replayed" | "full">;
 }
 
 export interface VerifiedAssertion {
@@ -167,7 +167,7 @@ export class FederatedAssertionVerifier {
     if (issuer.keySource.kind === "spiffe" && !subject.startsWith(`spiffe://${issuer.keySource.trustDomain}/`)) {
       throw refuse("subject", "the assertion's sub is not a SPIFFE ID of its issuer's trust domain");
     }
-    if (issuer.singleUse) await this.rememberJti(issuer, claims, nowSeconds, refuse);
+    if (issuer.singleUse) await this.rememberJti(issuer, claims, refuse);
     return { issuer, claims, subject };
   }
 
@@ -219,12 +219,13 @@ export class FederatedAssertionVerifier {
     if (!audiences.some((value) => accepted.includes(value))) throw refuse("audience", "the assertion's aud does not name this server");
   }
 
-  private async rememberJti(issuer: TrustedIssuer, claims: JWTPayload, nowSeconds: number, refuse: Refuse): Promise<void> {
+  private async rememberJti(issuer: TrustedIssuer, claims: JWTPayload, refuse: Refuse): Promise<void> {
     const jti = claims.jti;
     if (typeof jti !== "string" || jti.length === 0 || jti.length > MAX_ASSERTION_JTI_LENGTH) {
       throw refuse("replayed", "the assertion has no usable jti, and its issuer allows each token once");
     }
-    const seen = await this.options.replayGuard.remember(`${issuer.issuer}\u0000${jti}`, claims.exp! + issuer.clockToleranceSeconds, nowSeconds);
+    // Its own key space beside private_key_jwt's (client id, jti) in a shared guard.
+    const seen = await this.options.replayGuard.remember(`federated\u0000${issuer.issuer}\u0000${jti}`, new Date((claims.exp! + issuer.clockToleranceSeconds) * 1000));
     if (seen === "full") throw new TesseraError("temporarily_unavailable", "too many assertions in flight; retry shortly");
     if (seen === "replayed") throw refuse("replayed", "the assertion was already used");
   }

@@ -34,6 +34,7 @@ export class Metrics {
   private readonly tokensIssued: CounterTally;
   private readonly authFailures: Counter<"reason">;
   private readonly rateLimited: Counter<"limit">;
+  private readonly keyFetches: Counter<"source" | "outcome">;
   private readonly clientLabels = new Set<string>();
   private readonly federatedIssued: Counter<"issuer" | "way">;
   private readonly federatedRefused: Counter<"issuer" | "way" | "reason">;
@@ -52,6 +53,12 @@ export class Metrics {
     this.federatedIssued = new Counter({ name: "tessera_federated_issued_total", help: "Tokens issued, and clients authenticated, on a trusted issuer's assertion, by issuer and way in.", labelNames: ["issuer", "way"], registers });
     this.federatedRefused = new Counter({ name: "tessera_federated_refused_total", help: "Federated assertions refused, by issuer (\"unknown\" when not trusted), way in and reason.", labelNames: ["issuer", "way", "reason"], registers });
     this.rateLimited = new Counter({ name: "tessera_rate_limited_total", help: "Requests refused by a rate limit, by limit.", labelNames: ["limit"], registers });
+    this.keyFetches = new Counter({
+      name: "tessera_federation_key_fetches_total",
+      help: "Fetches of trusted issuers' and clients' published keys, by where the keys come from and how the fetch ended.",
+      labelNames: ["source", "outcome"],
+      registers,
+    });
     const gauge = (name: string, help: string, read: () => number) =>
       new Gauge({ name, help, registers, collect() { this.set(read()); } });
     gauge("tessera_clients_cached", "Clients held in memory.", state.clients);
@@ -108,6 +115,11 @@ export class Metrics {
 
   rateLimit(limit: string): void {
     this.rateLimited.inc({ limit });
+  }
+
+  /** Both labels come from fixed sets of ours (issuer-key-cache.ts), never from a URL or issuer. */
+  keyFetch(source: string, outcome: string): void {
+    this.keyFetches.inc({ source, outcome });
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

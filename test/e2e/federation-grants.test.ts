@@ -99,7 +99,7 @@ describe.each(STORAGE_KINDS)("workload identity federation end to end, on %s sto
     const federation = createClient(FederationService, createConnectTransport({ baseUrl: server.url, httpVersion: "1.1" }));
     await federation.createTrustedIssuer({ trustedIssuer: { issuer: K8S, jwks: k8s.jwks, audiences: ["tessera"] } }, auth);
     await federation.createTrustedIssuer({ trustedIssuer: { issuer: GITHUB, jwks: github.jwks, audiences: ["https://github.com/acme"] } }, auth);
-    await federation.createTrustedIssuer({ trustedIssuer: { issuer: SPIRE, spiffe: { trustDomain: "prod.acme.test", bundle: spire.jwks } } }, auth);
+    await federation.createTrustedIssuer({ trustedIssuer: { issuer: SPIRE, spiffe: { trustDomain: "prod.acme.test", bundle: { keys: spire.jwks.keys.map((key) => ({ ...key, use: "jwt-svid" })) } } } }, auth);
     paymentsId = (
       await registerClient(server, {
         name: "payments-api",

@@ -7,7 +7,7 @@ import { generateKeyPairSync, randomUUID, type KeyObject } from "node:crypto";
 import { SignJWT, type JWTPayload } from "jose";
 import type { ClientRecord } from "../../src/clients/client.js";
 import { TesseraError } from "../../src/errors.js";
-import { FederatedAssertionVerifier } from "../../src/federation/federated-assertion.js";
+import { FederatedAssertionVerifier, type AssertionReplayGuard } from "../../src/federation/federated-assertion.js";
 import type { FederationDirectory, FederationPolicy, TrustedIssuer } from "../../src/federation/federation.js";
 import type { IssuerKeys } from "../../src/federation/issuer-keys.js";
 import { AssertionReplayCache } from "../../src/oauth/client-authentication/assertion-replay-cache.js";
@@ -75,6 +75,12 @@ export function federationPolicy(overrides: Partial<FederationPolicy> & { id: st
   return { subject: "*", claimConditions: [], copiedClaims: [], description: "", revision: 1, createTime: NOW, updateTime: NOW, ...overrides };
 }
 
+/** The replay guard in memory only, as one replica without storage would have it. */
+export function memoryReplayGuard(now: () => Date = () => NOW): AssertionReplayGuard {
+  const cache = new AssertionReplayCache();
+  return { remember: async (key, expiresAt) => cache.remember(key, Math.ceil(expiresAt.getTime() / 1000), Math.floor(now().getTime() / 1000)) };
+}
+
 export class FakeDirectory implements FederationDirectory {
   constructor(
     readonly issuers: Map<string, TrustedIssuer>,
@@ -115,7 +121,7 @@ export function federationHarness(input: { clients: readonly ClientRecord[]; iss
   const trusted = input.issuers.map((issuer) => ("mint" in issuer ? issuer.issuer : issuer));
   const directory = new FakeDirectory(new Map(trusted.map((issuer) => [issuer.issuer, issuer])), input.policies);
   const keys = input.keys ?? fakeIssuerKeys(input.issuers.filter((issuer): issuer is FakeIssuer => "mint" in issuer));
-  const verifier = new FederatedAssertionVerifier({ directory, keys, replayGuard: new AssertionReplayCache(), tesseraIssuer: ISSUER, now });
+  const verifier = new FederatedAssertionVerifier({ directory, keys, replayGuard: memoryReplayGuard(now), tesseraIssuer: ISSUER, now });
   const issued: FederatedIssuanceEvent[] = [];
   const refused: { way: string; issuer: string | undefined; reason: string }[] = [];
   const clients = new FederatedClients({

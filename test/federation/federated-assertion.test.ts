@@ -6,16 +6,15 @@ import { generateKeyPairSync } from "node:crypto";
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { FederatedAssertionVerifier, FederationRefusal, type AssertionProfile } from "../../src/federation/federated-assertion.js";
-import { AssertionReplayCache } from "../../src/oauth/client-authentication/assertion-replay-cache.js";
 import { ISSUER, NOW } from "../oauth/token/in-memory-core.js";
-import { FakeDirectory, fakeIssuer, fakeIssuerKeys, NOW_SECONDS, type FakeIssuer } from "./fake-federation.js";
+import { FakeDirectory, fakeIssuer, memoryReplayGuard, fakeIssuerKeys, NOW_SECONDS, type FakeIssuer } from "./fake-federation.js";
 
 const K8S = "https://kubernetes.default.svc.cluster.local";
 
 function verifierFor(...issuers: FakeIssuer[]) {
   const directory = new FakeDirectory(new Map(issuers.map((issuer) => [issuer.issuer.issuer, issuer.issuer])), []);
   const keys = fakeIssuerKeys(issuers);
-  const verifier = new FederatedAssertionVerifier({ directory, keys, replayGuard: new AssertionReplayCache(), tesseraIssuer: ISSUER, now: () => NOW });
+  const verifier = new FederatedAssertionVerifier({ directory, keys, replayGuard: memoryReplayGuard(), tesseraIssuer: ISSUER, now: () => NOW });
   return { verifier, keys };
 }
 

@@ -1,16 +1,13 @@
 /**
  * Tokens shaped as real platforms mint them — a Kubernetes projected service-account token, a
  * GitHub Actions OIDC token, a SPIFFE JWT-SVID — from a fake issuer over HTTPS, through the
- * federated ways in with the policies the README's recipes create. Keys are read from the
- * issuer's JWKS by a plain fetch here (the hardened fetcher is tested on its own).
+ * federated ways in with the policies the README's recipes create. Keys come through the real
+ * issuer key cache and hardened fetcher (OIDC discovery, a JWKS URL, a SPIFFE bundle endpoint).
  */
-import { get } from "node:https";
-import type { JWK } from "jose";
-import { createPublicKey, type JsonWebKey } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TesseraError } from "../../src/errors.js";
+import { IssuerKeyCache } from "../../src/federation/issuer-key-cache.js";
+import { outboundJsonFetcher } from "../../src/federation/outbound-fetch.js";
 import type { TrustedIssuer } from "../../src/federation/federation.js";
-import type { IssuerKeys } from "../../src/federation/issuer-keys.js";
 import { JWT_SPIFFE_ASSERTION_TYPE } from "../../src/oauth/client-authentication/federated-assertion-methods.js";
 import { JWT_BEARER_GRANT_TYPE } from "../../src/oauth/grants/jwt-bearer-grant.js";
 import { TOKEN_EXCHANGE_GRANT_TYPE, TOKEN_TYPE } from "../../src/oauth/grants/token-exchange-grant.js";
@@ -31,7 +28,7 @@ function trusted(fake: FakeIssuer, overrides: Partial<TrustedIssuer>): TrustedIs
   return {
     issuer: fake.issuer,
     description: "",
-    keySource: { kind: "jwks_uri", jwksUri: fake.jwksUri },
+    keySource: { kind: "discovery" },
     audiences: [],
     allowedAlgorithms: ["RS256", "ES256"],
     maxTokenLifetimeSeconds: 86_400,
@@ -45,34 +42,11 @@ function trusted(fake: FakeIssuer, overrides: Partial<TrustedIssuer>): TrustedIs
   };
 }
 
-/** Reads the JWKS over HTTPS trusting the fake issuers' certificates. */
-function fetchedKeys(fakes: FakeIssuer[]): IssuerKeys {
-  return {
-    async keyFor(issuer, header) {
-      const fake = fakes.find((candidate) => candidate.issuer === issuer.issuer)!;
-      const url = issuer.keySource.kind === "spiffe" ? `${fake.issuer}/bundle` : fake.jwksUri;
-      const { keys } = JSON.parse(await getText(url, fake.ca!)) as { keys: JWK[] };
-      const jwk = keys.find((key) => key.kid === header.kid);
-      if (!jwk) throw new TesseraError("invalid_grant", "the issuer has no key with the assertion's kid");
-      return createPublicKey({ key: { ...jwk, use: undefined } as JsonWebKey, format: "jwk" });
-    },
-  };
-}
-
-function getText(url: string, ca: Buffer): Promise<string> {
-  return new Promise((resolve, reject) => {
-    get(url, { ca }, (response) => {
-      let text = "";
-      response.setEncoding("utf8").on("data", (chunk: string) => (text += chunk)).on("end", () => resolve(text)).on("error", reject);
-    }).on("error", reject);
-  });
-}
-
 function harness() {
   const issuers = [
     trusted(k8s, { audiences: ["tessera"] }),
-    trusted(github, { audiences: ["https://github.com/acme"], maxTokenLifetimeSeconds: 3600 }),
-    trusted(spire, { keySource: { kind: "spiffe", trustDomain: "prod.acme", bundleEndpoint: `${spire.issuer}/bundle`, bundle: null } }),
+    trusted(github, { audiences: ["https://github.com/acme"], maxTokenLifetimeSeconds: 3600, keySource: { kind: "jwks_uri", jwksUri: github.jwksUri } }),
+    trusted(spire, { keySource: { kind: "spiffe", trustDomain: "prod.acme", bundleEndpoint: spire.bundleEndpoint, bundle: null } }),
   ];
   const clients = [
     testClient({ id: "payments-api", defaultScopes: ["read"], claimsTemplate: { workload: "{{assertion.sub}}", namespace: "{{assertion.kubernetes.io.namespace}}" } }),
@@ -102,7 +76,7 @@ function harness() {
     federationPolicy({ id: "spiffe", issuer: spire.issuer, clientId: "mesh-gateway", subject: "spiffe://prod.acme/ns/mesh/*" }),
   ];
   // The spire issuer's id is its URL here; a JWT-SVID without iss would be found as spiffe://prod.acme.
-  return federationHarness({ clients, issuers, policies, keys: fetchedKeys([k8s, github, spire]), now: () => new Date() });
+  return federationHarness({ clients, issuers, policies, keys: new IssuerKeyCache({ fetchJson: outboundJsonFetcher(), now: () => new Date() }), now: () => new Date() });
 }
 
 describe("workload tokens as platforms mint them", () => {
@@ -135,7 +109,9 @@ describe("workload tokens as platforms mint them", () => {
 
   it("picks up a rotated issuer key without restart", async () => {
     const { endpoint } = harness();
-    await k8s.rotateKey();
+    const before = await k8s.kubernetesToken({ namespace: "payments", serviceAccount: "api", audience: "tessera" });
+    expect((await endpoint.issue(tokenRequest({ grantType: JWT_BEARER_GRANT_TYPE, parameters: { assertion: before } }))).clientId).toBe("payments-api");
+    await k8s.rotateKey({ retire: true });
     const assertion = await k8s.kubernetesToken({ namespace: "payments", serviceAccount: "api", audience: "tessera" });
     expect((await endpoint.issue(tokenRequest({ grantType: JWT_BEARER_GRANT_TYPE, parameters: { assertion } }))).clientId).toBe("payments-api");
   });

@@ -1,66 +1,124 @@
 /**
- * A workload identity issuer for tests: an HTTP or HTTPS server (self-signed, so callers trust
- * its `ca`, as NODE_EXTRA_CA_CERTS would) serving OIDC discovery and a JWKS (also usable as a
- * SPIFFE bundle), and minting tokens shaped as the real ones are: Kubernetes projected
- * service-account tokens, GitHub Actions OIDC tokens and SPIFFE JWT-SVIDs. Its key can rotate.
+ * Local web servers standing in for an identity provider's discovery document, JWKS or SPIFFE
+ * bundle endpoint. HTTPS servers present a certificate for 127.0.0.1 signed by the test CA
+ * (test/support/test-ca/), which every test worker trusts through NODE_EXTRA_CA_CERTS
+ * (vitest.config.ts), as an operator would make Tessera trust a development cluster's CA.
+ * `startFakeIssuer` adds a workload identity issuer on one: discovery, JWKS, SPIFFE bundle, and
+ * tokens shaped as Kubernetes, GitHub Actions and SPIRE mint them.
  */
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
+import http from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
-import { selfSignedCertificate } from "./tls.js";
+
+const TEST_CA_DIR = new URL("./test-ca/", import.meta.url);
+
+export const TEST_CA_CERT_PATH = new URL("ca.pem", TEST_CA_DIR).pathname;
+
+export type FakeRoute = (request: http.IncomingMessage, response: http.ServerResponse) => void;
+
+export interface FakeServer {
+  /** `https://127.0.0.1:<port>` (or http:// for a plain server), without a trailing slash. */
+  readonly origin: string;
+  /** Requests received, by path. */
+  readonly hits: Map<string, number>;
+  /** Sets (or replaces) what a path answers. */
+  route(path: string, handler: FakeRoute): void;
+  /** Answers JSON with an optional Cache-Control. */
+  json(path: string, body: unknown, cacheControl?: string): void;
+  hitsOf(path: string): number;
+  /** Stops answering: every request is cut (connection reset), as when the issuer is down. */
+  down(): void;
+  up(): void;
+  close(): Promise<void>;
+}
+
+export async function startFakeServer(options: { tls?: boolean } = {}): Promise<FakeServer> {
+  const routes = new Map<string, FakeRoute>();
+  const hits = new Map<string, number>();
+  let isDown = false;
+  const handler = (request: http.IncomingMessage, response: http.ServerResponse) => {
+    const path = new URL(request.url ?? "/", "http://x").pathname;
+    hits.set(path, (hits.get(path) ?? 0) + 1);
+    if (isDown) {
+      request.socket.destroy();
+      return;
+    }
+    const route = routes.get(path);
+    if (!route) {
+      response.writeHead(404).end();
+      return;
+    }
+    route(request, response);
+  };
+  const server =
+    options.tls === false
+      ? http.createServer(handler)
+      : https.createServer(
+          { cert: readFileSync(new URL("server.pem", TEST_CA_DIR)), key: readFileSync(new URL("server-key.pem", TEST_CA_DIR)) },
+          handler,
+        );
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `${options.tls === false ? "http" : "https"}://127.0.0.1:${port}`,
+    hits,
+    route: (path, route) => void routes.set(path, route),
+    json(path, body, cacheControl) {
+      routes.set(path, (_request, response) => {
+        response.writeHead(200, { "content-type": "application/json", ...(cacheControl ? { "cache-control": cacheControl } : {}) });
+        response.end(JSON.stringify(body));
+      });
+    },
+    hitsOf: (path) => hits.get(path) ?? 0,
+    down: () => void (isDown = true),
+    up: () => void (isDown = false),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
 
 type SigningKey = { kid: string; privateKey: CryptoKey; jwk: JWK };
 
+/** A workload identity issuer on a fake server: discovery, JWKS, SPIFFE bundle, and tokens shaped as real platforms mint them. */
 export interface FakeIssuer {
-  /** The `iss` of its tokens: its own URL, as discovery requires (OIDC Discovery §4.3). */
+  /** The `iss` of its tokens: its own origin, as discovery requires (OIDC Discovery §4.3). */
   readonly issuer: string;
   readonly jwksUri: string;
-  /** Its certificate, when it serves HTTPS. */
-  readonly ca: Buffer | undefined;
-  /** Requests served, by path. */
-  readonly requests: Map<string, number>;
-  /** The key now signing (and published); the previous ones stay published. */
+  /** Where its keys are served as a SPIFFE bundle (SPIFFE Trust Domain and Bundle §4). */
+  readonly bundleEndpoint: string;
+  /** The test CA that signed its certificate. */
+  readonly ca: Buffer;
+  readonly server: FakeServer;
+  /** The key now signing; earlier ones stay published until retired. */
   readonly kid: string;
   kubernetesToken(options: { namespace: string; serviceAccount: string; audience: string | string[]; lifetimeSeconds?: number }): Promise<string>;
   githubActionsToken(options: { repository: string; ref?: string; ownerId?: string; audience: string; environment?: string }): Promise<string>;
   spiffeSvid(options: { trustDomain: string; path: string; audience: string | string[]; withIssuer?: boolean }): Promise<string>;
-  /** A token with the given claims and header, for the checks a test wants to fail. */
+  /** A token with exactly these claims and header members, for the checks a test wants to fail. */
   sign(claims: Record<string, unknown>, header?: Record<string, unknown>): Promise<string>;
-  /** A new signing key, published beside the old ones; `retire` drops the old ones from the JWKS. */
+  /** A new signing key, published beside the old ones; `retire` drops the old ones. */
   rotateKey(options?: { retire?: boolean }): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startFakeIssuer(options: { tls?: boolean; alg?: "RS256" | "ES256" } = {}): Promise<FakeIssuer> {
   const alg = options.alg ?? "RS256";
-  const keys: SigningKey[] = [await newKey(alg)];
-  const requests = new Map<string, number>();
-  const certificate = options.tls ? selfSignedCertificate() : undefined;
-  let issuer = "";
-
-  const handler = (request: IncomingMessage, response: ServerResponse) => {
-    const path = (request.url ?? "/").split("?")[0]!;
-    requests.set(path, (requests.get(path) ?? 0) + 1);
-    const json = (body: unknown) => {
-      response.writeHead(200, { "content-type": "application/json", "cache-control": "max-age=300" });
-      response.end(JSON.stringify(body));
-    };
-    if (path === "/.well-known/openid-configuration") {
-      return json({ issuer, jwks_uri: `${issuer}/openid/v1/jwks`, response_types_supported: ["id_token"], subject_types_supported: ["public"], id_token_signing_alg_values_supported: [alg] });
-    }
-    if (path === "/openid/v1/jwks") return json({ keys: keys.map((key) => key.jwk) });
-    // A SPIFFE bundle (SPIFFE Trust Domain and Bundle §4): the same keys, marked for JWT-SVIDs.
-    if (path === "/bundle") return json({ keys: keys.map((key) => ({ ...key.jwk, use: "jwt-svid" })), spiffe_sequence: keys.length, spiffe_refresh_hint: 300 });
-    response.writeHead(404).end();
+  const keys: SigningKey[] = [await newSigningKey(alg)];
+  const server = await startFakeServer({ tls: options.tls ?? true });
+  const issuer = server.origin;
+  const answer = (body: () => unknown): FakeRoute => (_request, response) => {
+    response.writeHead(200, { "content-type": "application/json", "cache-control": "max-age=300" });
+    response.end(JSON.stringify(body()));
   };
-  const server: Server = certificate
-    ? createHttpsServer({ cert: readFileSync(certificate.env.TESSERA_TLS_CERT), key: readFileSync(certificate.env.TESSERA_TLS_KEY) }, handler)
-    : createHttpServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  issuer = `${certificate ? "https" : "http"}://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server.route("/.well-known/openid-configuration", answer(() => ({ issuer, jwks_uri: `${issuer}/openid/v1/jwks`, response_types_supported: ["id_token"], subject_types_supported: ["public"], id_token_signing_alg_values_supported: [alg] })));
+  server.route("/openid/v1/jwks", answer(() => ({ keys: keys.map((key) => key.jwk) })));
+  server.route("/bundle", answer(() => ({ keys: keys.map((key) => ({ ...key.jwk, use: "jwt-svid" })), spiffe_sequence: keys.length, spiffe_refresh_hint: 300 })));
 
   const current = () => keys[keys.length - 1]!;
   const sign = (claims: Record<string, unknown>, header: Record<string, unknown> = {}) =>
@@ -70,15 +128,16 @@ export async function startFakeIssuer(options: { tls?: boolean; alg?: "RS256" | 
   return {
     issuer,
     jwksUri: `${issuer}/openid/v1/jwks`,
-    ca: certificate?.ca,
-    requests,
+    bundleEndpoint: `${issuer}/bundle`,
+    ca: readFileSync(TEST_CA_CERT_PATH),
+    server,
     get kid() {
       return current().kid;
     },
     sign,
     kubernetesToken({ namespace, serviceAccount, audience, lifetimeSeconds = 3600 }) {
       const now = nowSeconds();
-      // As the kubelet's TokenRequest API mints them (no typ header; aud always an array).
+      // As the TokenRequest API mints projected tokens: no typ header, aud always an array.
       return sign({
         aud: Array.isArray(audience) ? audience : [audience],
         exp: now + lifetimeSeconds,
@@ -143,19 +202,15 @@ export async function startFakeIssuer(options: { tls?: boolean; alg?: "RS256" | 
       );
     },
     async rotateKey({ retire = false } = {}) {
-      const next = await newKey(alg);
+      const next = await newSigningKey(alg);
       if (retire) keys.splice(0, keys.length);
       keys.push(next);
     },
-    async close() {
-      server.closeAllConnections?.();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      certificate?.remove();
-    },
+    close: () => server.close(),
   };
 }
 
-async function newKey(alg: "RS256" | "ES256"): Promise<SigningKey> {
+async function newSigningKey(alg: "RS256" | "ES256"): Promise<SigningKey> {
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
   const kid = randomUUID();
   return { kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg, use: "sig" } };
