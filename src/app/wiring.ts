@@ -205,17 +205,16 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
   // Workload identity federation: external assertions verified against trusted issuers' keys,
   // matched to clients through federation policies; outcomes counted, issuances audited off
   // the request path.
-  const federationDirectory: FederationDirectory = federation;
   const federationAudit = new AuditQueue({ audit, onError: (error) => log.error({ err: error }, "an audit entry of a federated issuance was not written") });
   const federatedClients = new FederatedClients({
     verifier: new FederatedAssertionVerifier({
-      directory: federationDirectory,
+      directory: federation,
       keys: issuerKeys,
       replayGuard,
       tesseraIssuer: config.issuer,
       now,
     }),
-    directory: federationDirectory,
+    directory: federation,
     registry,
     now,
     observer: federationObserver({ metrics, audit: federationAudit }),
@@ -233,7 +232,7 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     replayCache,
     replayGuard,
     clientKeysByUrl: issuerKeys,
-    federation: new FederatedClientAuthenticator(federatedClients, federationDirectory),
+    federation: new FederatedClientAuthenticator(federatedClients, federation),
     limits,
   });
   const refreshTokens = new RefreshTokens({
