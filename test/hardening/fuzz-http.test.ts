@@ -15,7 +15,9 @@ import http2 from "node:http2";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
-import { Code } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { FederationService } from "../../src/gen/tessera/v1/federation_service_pb.js";
 import { RPC_READ_MAX_BYTES } from "../../src/transport/connect/rpc-handler.js";
 import { clientCredentialsToken, registerClient, type RegisteredClient } from "../support/clients.js";
 import { ADMIN_CLIENT, STORAGE_KINDS, basicAuthorization, startTestServer, type TestServer } from "../support/test-server.js";
@@ -196,6 +198,13 @@ describe.each(STORAGE_KINDS)("the HTTP gateway under generated hostile requests,
       clientIds: [victim.clientId, caller.clientId, keyed.clientId, introspector.clientId, ADMIN_CLIENT.clientId],
       realTokens,
     };
+    // Forged tokens name Tessera's own issuer: trusted here with its published keys and a policy
+    // for one of the subjects they carry, they go through every check of the federated ways in (a
+    // real access token is refused there by its typ; anything issued would show as an audit row).
+    const federation = createClient(FederationService, createConnectTransport({ baseUrl: server.url, httpVersion: "1.1" }));
+    const adminAuth = { headers: { authorization: `Bearer ${adminBearer}` } };
+    await federation.createTrustedIssuer({ trustedIssuer: { issuer: server.config.issuer, jwks: { keys: forge.keys.map((key) => key.jwk) as never } } }, adminAuth);
+    await federation.createFederationPolicy({ federationPolicy: { issuer: server.config.issuer, clientId: victim.clientId, subject: victim.clientId } }, adminAuth);
     h2 = connectH2(server.port);
     if (server.databaseUrl) before = await snapshotDatabase(server.databaseUrl);
   });
@@ -564,6 +573,18 @@ describe.each(STORAGE_KINDS)("the HTTP gateway under generated hostile requests,
     },
     timeoutFor(runs(0.5)),
   );
+
+  it("sends forgeries through the federated checks: a real access token of the trusted issuer is refused by its typ", async () => {
+    const attempt: HttpAttempt = {
+      method: "POST",
+      path: "/oauth/token",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: Buffer.from(new URLSearchParams({ grant_type: JWT_BEARER_GRANT, assertion: unprivilegedBearer }).toString()),
+    };
+    const answer = (await send(server.port, attempt))!;
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.body.toString("utf8"))).toEqual({ error: "invalid_grant", error_description: "the assertion is an access token" });
+  });
 
   it(
     "refuses forged external assertions (jwt-bearer grant, token exchange, federated client authentication) without a 5xx",

@@ -23,6 +23,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClientAdminService, CreateClientRequestSchema, CreateClientResponseSchema, GetClientRequestSchema } from "../../src/gen/tessera/v1/client_admin_service_pb.js";
 import { ClientSchema } from "../../src/gen/tessera/v1/client_pb.js";
 import { IntrospectionService } from "../../src/gen/tessera/v1/introspection_service_pb.js";
+import { FederationService } from "../../src/gen/tessera/v1/federation_service_pb.js";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import { GrantType, TokenService } from "../../src/gen/tessera/v1/token_service_pb.js";
 import { clientCredentialsToken, registerClient, type RegisteredClient } from "../support/clients.js";
 import { grpc, grpcClient } from "../support/grpc-clients.js";
@@ -160,6 +163,12 @@ describe.each(STORAGE_KINDS)("the RPC services under generated hostile calls, on
       clientIds: [victim.clientId, target.clientId, introspector.clientId, ADMIN_CLIENT.clientId],
       realTokens: [tokens.admin, tokens.unprivileged, tokens.reader],
     };
+    // Forged tokens name Tessera's own issuer: trusted here with its published keys and a policy
+    // for one of the subjects they carry, they go through every check of the federated ways in.
+    const federation = createClient(FederationService, createConnectTransport({ baseUrl: server.url, httpVersion: "1.1" }));
+    const adminAuth = { headers: { authorization: `Bearer ${tokens.admin}` } };
+    await federation.createTrustedIssuer({ trustedIssuer: { issuer: server.config.issuer, jwks: { keys: forge.keys.map((key) => key.jwk) as never } } }, adminAuth);
+    await federation.createFederationPolicy({ federationPolicy: { issuer: server.config.issuer, clientId: victim.clientId, subject: victim.clientId } }, adminAuth);
     if (server.databaseUrl) before = await snapshotDatabase(server.databaseUrl);
   });
   afterAll(async () => {
