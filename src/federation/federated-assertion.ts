@@ -183,7 +183,7 @@ export class FederatedAssertionVerifier {
     if (claims.iss === undefined && profile === "spiffe_client_assertion") {
       const domain = typeof claims.sub === "string" ? /^spiffe:\/\/([^/]+)\//.exec(claims.sub)?.[1] : undefined;
       if (domain === undefined) throw new FederationRefusal("subject", "the assertion's sub is not a SPIFFE ID");
-      issuer = directory.spiffeTrustDomain(domain);
+      issuer = directory.spiffeTrustDomain?.(domain);
       if (!issuer) throw new FederationRefusal("unknown_issuer", "the assertion's trust domain is not trusted");
     } else {
       if (typeof claims.iss !== "string" || claims.iss.length === 0) throw new FederationRefusal("unknown_issuer", "the assertion has no iss");
