@@ -23,8 +23,8 @@ export interface StateGauges {
   /** Seconds since the last completed resync with the database, or -1 before the first. */
   syncLagSeconds(): number;
   databaseUp(): boolean;
-  /** Each configured event sink as last read from the database (label values: "webhook", "stdout"). */
-  eventSinks(): readonly EventSinkGauge[];
+  /** Each configured event sink as last read from the database (label values: "webhook", "stdout"); none when absent. */
+  eventSinks?(): readonly EventSinkGauge[];
 }
 
 export interface EventSinkGauge {
@@ -49,6 +49,9 @@ export class Metrics {
   private readonly eventDeliveries: Counter<"sink">;
   private readonly eventFailures: Counter<"sink">;
   private readonly clientLabels = new Set<string>();
+  private readonly federatedIssued: Counter<"issuer" | "way">;
+  private readonly federatedRefused: Counter<"issuer" | "way" | "reason">;
+  private readonly issuerLabels = new Set<string>();
 
   constructor(state: StateGauges) {
     const registers = [this.registry];
@@ -60,6 +63,8 @@ export class Metrics {
     this.rpcDuration = new HistogramTally(this.registry, { name: "tessera_rpc_duration_seconds", help: "RPC latency.", label: "rpc", buckets: LATENCY_BUCKETS });
     this.tokensIssued = new CounterTally(this.registry, { name: "tessera_tokens_issued_total", help: "Access tokens issued by client, algorithm and grant.", labels: { first: "client_id", second: "alg", third: "grant_type" } });
     this.authFailures = new Counter({ name: "tessera_auth_failures_total", help: "Refused authentications by reason (OAuth error code or lockout).", labelNames: ["reason"], registers });
+    this.federatedIssued = new Counter({ name: "tessera_federated_issued_total", help: "Tokens issued, and clients authenticated, on a trusted issuer's assertion, by issuer and way in.", labelNames: ["issuer", "way"], registers });
+    this.federatedRefused = new Counter({ name: "tessera_federated_refused_total", help: "Federated assertions refused, by issuer (\"unknown\" when not trusted), way in and reason.", labelNames: ["issuer", "way", "reason"], registers });
     this.rateLimited = new Counter({ name: "tessera_rate_limited_total", help: "Requests refused by a rate limit, by limit.", labelNames: ["limit"], registers });
     this.keyFetches = new Counter({
       name: "tessera_federation_key_fetches_total",
@@ -77,7 +82,7 @@ export class Metrics {
         registers,
         collect() {
           this.reset();
-          for (const sink of state.eventSinks()) this.set({ sink: sink.sink }, read(sink));
+          for (const sink of state.eventSinks?.() ?? []) this.set({ sink: sink.sink }, read(sink));
         },
       });
     sinkGauge("tessera_event_backlog", "Audit events not yet delivered, by sink.", (sink) => sink.backlog);
@@ -114,6 +119,27 @@ export class Metrics {
 
   authFailure(reason: string): void {
     this.authFailures.inc({ reason });
+  }
+
+  /**
+   * `issuer` is a configured trusted issuer's id, or undefined for tokens naming no trusted one
+   * ("unknown"); `way` and `reason` come from fixed sets of ours. Configured issuers beyond
+   * MAX_CLIENT_LABELS fold into "other".
+   */
+  federatedIssuance(issuer: string, way: string): void {
+    this.federatedIssued.inc({ issuer: this.issuerLabel(issuer), way });
+  }
+
+  federatedRefusal(issuer: string | undefined, way: string, reason: string): void {
+    this.federatedRefused.inc({ issuer: this.issuerLabel(issuer), way, reason });
+  }
+
+  private issuerLabel(issuer: string | undefined): string {
+    if (issuer === undefined) return "unknown";
+    if (this.issuerLabels.has(issuer)) return issuer;
+    if (this.issuerLabels.size >= MAX_CLIENT_LABELS) return "other";
+    this.issuerLabels.add(issuer);
+    return issuer;
   }
 
   rateLimit(limit: string): void {
