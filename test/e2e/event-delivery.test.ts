@@ -5,8 +5,10 @@
  * forever dead-letters the sink, which shows in the API and metrics and resumes on demand. On
  * both storages, and across two replicas on one PostgreSQL.
  */
+import { randomUUID } from "node:crypto";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { EventDeliveryService } from "../../src/gen/tessera/v1/event_delivery_service_pb.js";
 import { FederationService } from "../../src/gen/tessera/v1/federation_service_pb.js";
@@ -150,6 +152,46 @@ describe.each(STORAGE_KINDS)("audit event delivery to a webhook on %s storage", 
     await api.redeliverEvents({ sink: "webhook", fromEventId: first.id }, await auth(server));
     await receiver.waitFor((events) => events.length >= 2 * before + 1);
     expect(receiver.events[before]).toEqual(first);
+  });
+
+  it("delivers federated issuances (audited off the request path), but not plain client-credentials tokens", async () => {
+    server = await start();
+    const issuer = `https://k8s-${randomUUID().slice(0, 8)}.clusters.test`;
+    const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
+    const kid = randomUUID();
+    const options = await auth(server);
+    const federation = createClient(FederationService, createConnectTransport({ baseUrl: server.url, httpVersion: "1.1" }));
+    await federation.createTrustedIssuer({ trustedIssuer: { issuer, jwks: { keys: [{ ...(await exportJWK(publicKey)), kid, alg: "ES256" }] }, audiences: ["tessera"] } }, options);
+    const created = await adminApi(server).createClient({ name: "workload", scopes: ["a"] }, options);
+    const clientId = created.client!.clientId;
+    await federation.createFederationPolicy({ federationPolicy: { issuer, clientId, subject: "system:serviceaccount:payments:api" } }, options);
+    const now = Math.floor(Date.now() / 1000);
+    const assertion = await new SignJWT({ aud: ["tessera"], sub: "system:serviceaccount:payments:api", exp: now + 600, iat: now, nbf: now })
+      .setIssuer(issuer)
+      .setProtectedHeader({ alg: "ES256", kid })
+      .sign(privateKey);
+    const federated = await fetch(`${server.url}/oauth/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion }),
+    });
+    expect(federated.status).toBe(200);
+    const plain = await fetch(`${server.url}/oauth/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Basic ${Buffer.from(`${clientId}:${created.clientSecret}`).toString("base64")}` },
+      body: "grant_type=client_credentials",
+    });
+    expect(plain.status).toBe(200);
+
+    await receiver.waitFor((events) => events.some((event) => event.type === "dev.tessera.federation.token_issued"));
+    expect(receiver.events.find((event) => event.type === "dev.tessera.federation.token_issued")).toMatchObject({
+      subject: clientId,
+      data: { action: "federation.token_issued", details: { issuer, subject: "system:serviceaccount:payments:api" } },
+    });
+    // Let anything else recorded arrive too: a plain client-credentials token never is an event.
+    await until(async () => (await metric(server!, 'tessera_event_backlog{sink="webhook"}')) === 0);
+    // (The policy's own event has the policy id as its subject.)
+    expect(aboutSubject(receiver.events, clientId).map((event) => event.type)).toEqual(["dev.tessera.client.created", "dev.tessera.federation.token_issued"]);
   });
 
   it("refuses an unknown sink and a malformed event id", async () => {
