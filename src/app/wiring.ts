@@ -214,7 +214,10 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
       },
       deadLettered: (sink, eventId, error) =>
         log.error({ sink, eventId, error }, "an audit event failed too often: the sink is paused on it until `tessera events redeliver`"),
-      loopFailed: (error) => log.warn({ err: error }, "event delivery pass failed; retrying on the next one"),
+      // During a database outage every pass fails; the storage probe already reports that.
+      loopFailed: (error) => {
+        if (storageHealth.isHealthy) log.warn({ err: error }, "event delivery pass failed; retrying on the next one");
+      },
     },
   });
   // Outbound: every fetch of published keys goes through the one hardened fetcher.
