@@ -33,9 +33,6 @@ import { parameterValue } from "../token/token-request.js";
 import { tokenResponse, type TokenResponse } from "../token/token-response.js";
 import { TOKEN_EXCHANGE_GRANT_TYPE, TOKEN_TYPE, type SubjectTokenHandler, type TokenExchangeParameters } from "./token-exchange-grant.js";
 
-/** How many exchanges a chain may hold unless configured otherwise. */
-export const DEFAULT_MAX_DELEGATION_DEPTH = 4;
-
 /**
  * The request parameter asking for impersonation, `true` or absent (`false` also reads as
  * absent). RFC 8693 leaves the choice between delegation and impersonation to the server

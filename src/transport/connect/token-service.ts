@@ -7,6 +7,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { TokenEndpoint } from "../../oauth/token/token-endpoint.js";
 import { NO_PARAMETERS, type TokenParameters, type TokenRequest } from "../../oauth/token/token-request.js";
 import { clientCertificateKey, originKey } from "./context.js";
+import { IMPERSONATE_PARAMETER } from "../../oauth/grants/delegated-subject-token.js";
 import type { PresentedClientCredentials } from "../../oauth/client-authentication/presented-credentials.js";
 import { GrantType, TokenService, type IssueTokenRequest } from "../../gen/tessera/v1/token_service_pb.js";
 
@@ -36,6 +37,8 @@ function parametersOf(request: IssueTokenRequest): TokenParameters {
     const value = request[field];
     if (value) (parameters ??= new Map()).set(name, [value]);
   }
+  // A flag in the message, `impersonate=true` in a form (delegated-subject-token.ts).
+  if (request.impersonate) (parameters ??= new Map()).set(IMPERSONATE_PARAMETER, ["true"]);
   return parameters ?? NO_PARAMETERS;
 }
 
