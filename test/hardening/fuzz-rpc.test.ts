@@ -47,6 +47,7 @@ import {
 } from "./fuzz-support.js";
 
 const SERVICES = [TokenService, IntrospectionService, ClientAdminService] as const;
+const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 const METHODS: readonly DescMethod[] = SERVICES.flatMap((service) => service.methods);
 const methodNamed = (name: string): DescMethod => METHODS.find((method) => method.name === name)!;
 
@@ -301,7 +302,7 @@ describe.each(STORAGE_KINDS)("the RPC services under generated hostile calls, on
       case "IssueToken":
         return fc.record(
           {
-            grantType: fc.oneof(fc.constantFrom(GrantType.UNSPECIFIED, GrantType.CLIENT_CREDENTIALS, GrantType.REFRESH_TOKEN), bogusEnum()),
+            grantType: fc.oneof(fc.constantFrom(GrantType.UNSPECIFIED, GrantType.CLIENT_CREDENTIALS, GrantType.REFRESH_TOKEN, GrantType.TOKEN_EXCHANGE), bogusEnum()),
             clientId: fc.oneof(text(), fc.constantFrom(victim.clientId, ADMIN_CLIENT.clientId, "a\u0000b")),
             credential: fc.oneof(
               fc.constant({ case: undefined }),
@@ -311,6 +312,13 @@ describe.each(STORAGE_KINDS)("the RPC services under generated hostile calls, on
             scopes: manyStrings(),
             audiences: manyStrings(),
             refreshToken: fc.oneof(text(), fc.constantFrom("rt_", "rt_\u0000", `rt_${"A".repeat(43)}`)),
+            // Token exchange (RFC 8693): real, forged and hostile subject and actor tokens.
+            subjectToken: fc.oneof(text(), forgedToken(), fc.constantFrom(tokens.unprivileged, tokens.reader)),
+            subjectTokenType: fc.oneof(text(), fc.constantFrom(ACCESS_TOKEN_TYPE, "urn:ietf:params:oauth:token-type:jwt")),
+            actorToken: fc.oneof(text(), forgedToken(), fc.constantFrom(tokens.unprivileged)),
+            actorTokenType: fc.oneof(text(), fc.constant(ACCESS_TOKEN_TYPE)),
+            requestedTokenType: fc.oneof(text(), fc.constantFrom(ACCESS_TOKEN_TYPE, "urn:ietf:params:oauth:token-type:refresh_token")),
+            impersonate: fc.boolean(),
           },
           { requiredKeys: [] },
         );
@@ -591,6 +599,18 @@ describe.each(STORAGE_KINDS)("the RPC services under generated hostile calls, on
       type GrpcCase = { service: keyof typeof clients; method: string; request: object; authorization?: string };
       const grpcCase: fc.Arbitrary<GrpcCase> = fc.oneof(
         fc.record({ clientId: text(), clientSecret: text(), scopes: manyStrings(), audiences: manyStrings(), grantType: fc.constantFrom("GRANT_TYPE_CLIENT_CREDENTIALS", "GRANT_TYPE_REFRESH_TOKEN", 7, -3) }).map((request) => ({ service: "TokenService" as const, method: "issueToken", request })),
+        fc
+          .record({
+            clientId: fc.oneof(text(), fc.constant(victim.clientId)),
+            clientSecret: text(),
+            subjectToken: fc.oneof(text(), forgedToken(), fc.constant(tokens.unprivileged)),
+            subjectTokenType: fc.oneof(text(), fc.constant(ACCESS_TOKEN_TYPE)),
+            actorToken: fc.oneof(text(), forgedToken()),
+            actorTokenType: fc.oneof(text(), fc.constant(ACCESS_TOKEN_TYPE)),
+            audiences: manyStrings(),
+            impersonate: fc.boolean(),
+          })
+          .map((request) => ({ service: "TokenService" as const, method: "issueToken", request: { ...request, grantType: "GRANT_TYPE_TOKEN_EXCHANGE" } })),
         fc.tuple(fc.oneof(text(), forgedToken()), fc.constantFrom<Auth>("introspector", "admin", "junk", "none")).map(([token, who]) => ({
           service: "IntrospectionService" as const,
           method: "introspectToken",
