@@ -15,7 +15,9 @@ import http2 from "node:http2";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
-import { Code } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { FederationService } from "../../src/gen/tessera/v1/federation_service_pb.js";
 import { RPC_READ_MAX_BYTES } from "../../src/transport/connect/rpc-handler.js";
 import { clientCredentialsToken, registerClient, type RegisteredClient } from "../support/clients.js";
 import { ADMIN_CLIENT, STORAGE_KINDS, basicAuthorization, startTestServer, type TestServer } from "../support/test-server.js";
@@ -47,6 +49,10 @@ import {
 } from "./fuzz-support.js";
 
 const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
+/** The one audience the caller's delegation policy lets it ask for. */
+const DELEGATION_TARGET = "https://ledger.example";
+const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 const OAUTH_PATHS = ["/oauth/token", "/oauth/introspect", "/oauth/revoke"] as const;
 const OTHER_PATHS = [
   "/keys",
@@ -77,6 +83,12 @@ const PARAMETER_NAMES = [
   "client_assertion_type",
   "token",
   "token_type_hint",
+  "subject_token",
+  "subject_token_type",
+  "actor_token",
+  "actor_token_type",
+  "requested_token_type",
+  "impersonate",
 ];
 /** The only bidi-streaming RPCs served (reflection): HTTP/1.1 callers get 505 from connect-es. */
 const BIDI_STREAMING_PATHS = ["/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"];
@@ -168,6 +180,9 @@ describe.each(STORAGE_KINDS)("the HTTP gateway under generated hostile requests,
   let unprivilegedBearer: string;
   let forge: ForgeContext;
   let before: DatabaseFingerprint | undefined;
+  /** Real tokens for token exchange: C's for the caller (exchangeable), C's for someone else, the caller's own. */
+  const exchange = {} as Record<"forCaller" | "forOther" | "callersOwn", string>;
+  let subjectOwner: RegisteredClient;
 
   beforeAll(async () => {
     server = await startTestServer({ storage });
@@ -178,6 +193,15 @@ describe.each(STORAGE_KINDS)("the HTTP gateway under generated hostile requests,
     keyed = await registerClient(server, { name: "fuzz-keyed", scopes: ["orders:read"], jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), kid: "k1" }] } });
     adminBearer = await server.adminToken();
     unprivilegedBearer = await tokenOf(victim);
+    // Token exchange (RFC 8693 delegation): the caller may exchange tokens addressed to it toward one target.
+    subjectOwner = await registerClient(server, { name: "fuzz-subject", scopes: ["orders:read", "orders:write"], audiences: [caller.clientId, "https://elsewhere.example"] });
+    await createClient(FederationService, createConnectTransport({ baseUrl: server.url, httpVersion: "1.1" })).createDelegationPolicy(
+      { delegationPolicy: { clientId: caller.clientId, audiences: [DELEGATION_TARGET], scopes: ["orders:read"] } },
+      { headers: { authorization: `Bearer ${adminBearer}` } },
+    );
+    exchange.forCaller = await subjectOwnerToken(caller.clientId);
+    exchange.forOther = await subjectOwnerToken("https://elsewhere.example");
+    exchange.callersOwn = await tokenOf(caller);
     const realTokens = [adminBearer, unprivilegedBearer, await tokenOf(caller), await tokenOf(introspector)];
     forge = {
       issuer: server.config.issuer,
@@ -196,6 +220,17 @@ describe.each(STORAGE_KINDS)("the HTTP gateway under generated hostile requests,
 
   const tokenOf = (client: RegisteredClient): Promise<string> => clientCredentialsToken(server, client);
 
+  /** C's token for one audience, by client credentials. */
+  async function subjectOwnerToken(audience: string): Promise<string> {
+    const response = await fetch(`${server.url}/oauth/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: basicAuthorization(subjectOwner.clientId, subjectOwner.clientSecret) },
+      body: new URLSearchParams({ grant_type: "client_credentials", audience }),
+    });
+    expect(response.status).toBe(200);
+    return ((await response.json()) as { access_token: string }).access_token;
+  }
+
   async function expectHealthy(): Promise<void> {
     const answer = await sendHttp1(server.port, { method: "GET", path: "/healthz", headers: {} });
     expect(answer.status).toBe(200);
@@ -211,7 +246,13 @@ describe.each(STORAGE_KINDS)("the HTTP gateway under generated hostile requests,
   const parameterValue = () =>
     fc.oneof(
       { weight: 3, arbitrary: hostileString() },
-      { weight: 2, arbitrary: fc.constantFrom("client_credentials", "refresh_token", "password", "urn:ietf:params:oauth:grant-type:jwt-bearer", ASSERTION_TYPE, "orders:read", "https://orders.example", "access_token") },
+      {
+        weight: 2,
+        arbitrary: fc.constantFrom(
+          "client_credentials", "refresh_token", "password", "urn:ietf:params:oauth:grant-type:jwt-bearer", ASSERTION_TYPE, "orders:read", "https://orders.example", "access_token",
+          TOKEN_EXCHANGE, ACCESS_TOKEN_TYPE, "urn:ietf:params:oauth:token-type:jwt", "urn:ietf:params:oauth:token-type:refresh_token", "true",
+        ),
+      },
       { weight: 1, arbitrary: knownId() },
       { weight: 1, arbitrary: forged().map((forgery) => forgery.token) },
     );
@@ -415,6 +456,63 @@ describe.each(STORAGE_KINDS)("the HTTP gateway under generated hostile requests,
       await expectHealthy();
     },
     timeoutFor(runs()),
+  );
+
+  it(
+    "exchanges real and forged subject and actor tokens with generated parameters without a 5xx, never issuing more than the subject token and the policy allow",
+    async () => {
+      const token = () =>
+        fc.oneof(
+          fc.constantFrom(exchange.forCaller, exchange.forOther, exchange.callersOwn),
+          forged().map((forgery) => forgery.token),
+          hostileString(),
+          fc.constantFrom(exchange.forCaller.slice(0, -2), `${exchange.forCaller}.x`, ""),
+        );
+      const tokenType = () => fc.oneof(fc.constantFrom(ACCESS_TOKEN_TYPE, ACCESS_TOKEN_TYPE, "urn:ietf:params:oauth:token-type:jwt", "urn:ietf:params:oauth:token-type:refresh_token", ""), hostileString(40));
+      const optional = <T>(arbitrary: fc.Arbitrary<T>) => fc.option(arbitrary, { nil: undefined });
+      await fc.assert(
+        fc.asyncProperty(
+          fc.record({
+            subject_token: optional(token()),
+            subject_token_type: optional(tokenType()),
+            actor_token: optional(token()),
+            actor_token_type: optional(tokenType()),
+            requested_token_type: optional(tokenType()),
+            impersonate: optional(fc.oneof(fc.constantFrom("true", "false", "TRUE", "1"), hostileString(8))),
+            scope: optional(fc.oneof(fc.constantFrom("orders:read", "orders:write", "orders:read orders:write", "tessera:admin", ""), hostileString(40))),
+          }),
+          fc.array(fc.oneof(fc.constantFrom(DELEGATION_TARGET, "https://orders.example", caller.clientId, server.config.issuer), hostileString(40)), { maxLength: 3 }),
+          fc.constantFrom("resource", "audience"),
+          fc.constantFrom("form", "json"),
+          fc.constantFrom("caller", "caller", "none", "subject-owner"),
+          async (fields, audiences, audienceName, encoding, who) => {
+            const parameters: Record<string, string | string[]> = { grant_type: TOKEN_EXCHANGE };
+            for (const [name, value] of Object.entries(fields)) if (value !== undefined) parameters[name] = value;
+            if (audiences.length > 0) parameters[audienceName] = audiences.length === 1 ? audiences[0]! : audiences;
+            const headers: Record<string, string> = { "content-type": encoding === "json" ? "application/json" : "application/x-www-form-urlencoded" };
+            if (who === "caller") headers.authorization = basicAuthorization(caller.clientId, caller.clientSecret);
+            if (who === "subject-owner") headers.authorization = basicAuthorization(subjectOwner.clientId, subjectOwner.clientSecret);
+            const form = new URLSearchParams();
+            // URLSearchParams writes a lone surrogate as U+FFFD, as a browser would.
+            for (const [name, value] of Object.entries(parameters)) for (const item of Array.isArray(value) ? value : [value]) form.append(name, item);
+            const attempt: HttpAttempt = { method: "POST", path: "/oauth/token", headers, body: Buffer.from(encoding === "json" ? JSON.stringify(parameters) : form.toString()) };
+            const answer = await send(server.port, attempt);
+            if (!answer || answer.status !== 200) return;
+            // Only C's token for the caller, exchanged by the caller, may ever succeed, and only within the policy.
+            const issued = JSON.parse(answer.body.toString("utf8")) as { access_token: string; issued_token_type: string; scope?: string };
+            const claims = JSON.parse(Buffer.from(issued.access_token.split(".")[1]!, "base64url").toString("utf8")) as Record<string, unknown>;
+            const context = describeAttempt(attempt);
+            expect(who, context).toBe("caller");
+            expect(fields.subject_token, context).toBe(exchange.forCaller);
+            expect(issued.issued_token_type, context).toBe(ACCESS_TOKEN_TYPE);
+            expect(claims, context).toMatchObject({ sub: subjectOwner.clientId, client_id: caller.clientId, aud: DELEGATION_TARGET, scope: "orders:read", act: { sub: caller.clientId } });
+          },
+        ),
+        fuzzParameters(runs(0.5)),
+      );
+      await expectHealthy();
+    },
+    timeoutFor(runs(0.5)),
   );
 
   it(
