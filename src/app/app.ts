@@ -4,6 +4,7 @@
  * only place dependencies are constructed, and the only reader of Config.
  */
 import type { Config } from "../config/config.js";
+import type { FederationDirectory } from "../federation/federation.js";
 import { resolveKeyEncryptionKeys } from "../keys/key-encryption.js";
 import type { Logger } from "../log/logger.js";
 import { openDatabase } from "../store/database.js";
@@ -17,6 +18,8 @@ export interface App {
   readonly config: Config;
   /** Runs the periodic work now (key lifecycle, key reload); the timers do the same on their own. */
   maintain(): Promise<void>;
+  /** The trusted issuers and policies this replica holds in memory, as the token path reads them. */
+  readonly federationDirectory: FederationDirectory;
   /** Graceful stop: refuse new work, drain, close storage. */
   close(): Promise<void>;
 }
@@ -40,8 +43,9 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
 
   const database = await openDatabase(config.storage);
   try {
-    const running = await startRuntime(config, wireApp(config, { log, now, keks, database }), { log, now });
-    return { port: running.port, config, maintain: running.maintain, close: running.close };
+    const wiring = wireApp(config, { log, now, keks, database });
+    const running = await startRuntime(config, wiring, { log, now });
+    return { port: running.port, config, federationDirectory: wiring.federationDirectory, maintain: running.maintain, close: running.close };
   } catch (error) {
     await database.close().catch(() => {});
     throw error;

@@ -145,6 +145,7 @@ async function loadMemory(config: Config, wiring: Wiring, options: RuntimeOption
     await keyRing.load();
     await keyManager.bootstrap(now());
     await registry.loadAll();
+    await wiring.federation.load();
     await revocations.load(now());
     sync.lastResync = now();
     if (config.admin) {

@@ -41,9 +41,14 @@ import { ReplicaSync } from "../sync/replica-sync.js";
 import { PrismaAuditLog } from "../store/audit-store.js";
 import { DenialAudit } from "../audit/denial-throttle.js";
 import { PrismaClientRepository } from "../store/client-store.js";
+import { PrismaFederationRepository } from "../store/federation-store.js";
+import { FederationAdmin } from "../federation/federation-admin.js";
+import { FederationRegistry } from "../federation/federation-registry.js";
+import type { FederationDirectory } from "../federation/federation.js";
 import type { Database } from "../store/database.js";
 import { PrismaSigningKeyRepository } from "../store/signing-key-store.js";
 import { clientAdminServiceImpl, CLIENT_ADMIN_SCOPES } from "../transport/connect/client-admin-service.js";
+import { federationServiceImpl, FEDERATION_SCOPES } from "../transport/connect/federation-service.js";
 import { HealthStatus, healthServiceImpl, type HealthState } from "../transport/connect/health-service.js";
 import { bearerAuthorizationInterceptor, loggingInterceptor } from "../transport/connect/interceptors.js";
 import { rpcRequestHandler, rpcService } from "../transport/connect/rpc-handler.js";
@@ -57,6 +62,7 @@ import { oneOriginRouter } from "../transport/router.js";
 import { clientAddressResolver, trustedProxyMatcher } from "../transport/client-address.js";
 import { verifiedClientCertificate } from "../transport/client-certificate.js";
 import { ClientAdminService, file_tessera_v1_client_admin_service } from "../gen/tessera/v1/client_admin_service_pb.js";
+import { FederationService, file_tessera_v1_federation_service } from "../gen/tessera/v1/federation_service_pb.js";
 import { IntrospectionService, file_tessera_v1_introspection_service } from "../gen/tessera/v1/introspection_service_pb.js";
 import { TokenService, file_tessera_v1_token_service } from "../gen/tessera/v1/token_service_pb.js";
 import { file_tessera_v1_oauth_error } from "../gen/tessera/v1/oauth_error_pb.js";
@@ -79,6 +85,11 @@ export interface Wiring {
   readonly revocations: RevocationList;
   readonly refreshTokens: RefreshTokens;
   readonly admin: ClientAdmin;
+  /** Trusted issuers and federation/delegation policies in memory; the runtime loads it. */
+  readonly federation: FederationRegistry;
+  /** What the token path reads of federation (the same object as `federation`). */
+  readonly federationDirectory: FederationDirectory;
+  readonly federationAdmin: FederationAdmin;
   readonly sync: ReplicaSync;
   readonly storageHealth: StorageHealth;
   readonly audit: PrismaAuditLog;
@@ -121,10 +132,13 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     log,
   });
   const registry = new ClientRegistry({ repository: clientRepository });
+  const federationRepository = guardStorage(new PrismaFederationRepository(database.prisma));
+  const federation = new FederationRegistry({ repository: federationRepository });
   const revocations = new RevocationList(guardStorage(new PrismaRevocationRepository(database.prisma)));
   const sync = new ReplicaSync({
     source: databaseChangeSource(database),
     registry,
+    federation,
     revocations,
     keyRing,
     now,
@@ -132,6 +146,7 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     log,
   });
   const admin = new ClientAdmin({ repository: clientRepository, registry, maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds, now });
+  const federationAdmin = new FederationAdmin({ repository: federationRepository, registry: federation });
   const denials = new DenialAudit({ audit, now: () => now().getTime() });
 
   // OAuth core.
@@ -201,7 +216,7 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
   const health = new HealthStatus();
   const setServing = (state: HealthState) => {
     health.set("", state);
-    for (const service of [TokenService, IntrospectionService, ClientAdminService]) health.set(service.typeName, state);
+    for (const service of [TokenService, IntrospectionService, ClientAdminService, FederationService]) health.set(service.typeName, state);
   };
   const readiness: Readiness = {
     async check() {
@@ -234,6 +249,7 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
       file_tessera_v1_token_service,
       file_tessera_v1_introspection_service,
       file_tessera_v1_client_admin_service,
+      file_tessera_v1_federation_service,
       file_tessera_v1_oauth_error,
       file_grpc_health_v1_health,
     ],
@@ -243,6 +259,7 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
       rpcService(TokenService, tokenServiceImpl({ endpoint: tokenEndpoint, issuer: config.issuer })),
       rpcService(IntrospectionService, introspectionServiceImpl({ introspection, issuer: config.issuer, now })),
       rpcService(ClientAdminService, clientAdminServiceImpl({ admin, keyRing, keyManager, defaultAlgorithm: config.defaultAlgorithm, now })),
+      rpcService(FederationService, federationServiceImpl({ admin: federationAdmin })),
       rpcService(Health, healthServiceImpl(health)),
       ...reflection.map(([service, impl]) => rpcService(service, impl)),
     ],
@@ -264,6 +281,15 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
         limitRefusals: (origin) => limits.beforeAuthentication(origin, undefined),
         log,
       }),
+      bearerAuthorizationInterceptor({
+        serviceTypeName: FederationService.typeName,
+        rules: FEDERATION_SCOPES,
+        verifier,
+        audience: config.issuer,
+        denials,
+        limitRefusals: (origin) => limits.beforeAuthentication(origin, undefined),
+        log,
+      }),
     ],
   });
 
@@ -275,6 +301,9 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     revocations,
     refreshTokens,
     admin,
+    federation,
+    federationDirectory: federation,
+    federationAdmin,
     sync,
     storageHealth,
     audit,

@@ -9,7 +9,10 @@ export type AuditOutcome = "success" | "denied";
 export interface AuditEntry {
   /** client_id of the caller; "" when the caller could not be identified. */
   readonly actor: string;
-  /** Dotted verb, e.g. "client.create", "admin.denied". */
+  /**
+   * Dotted verb, e.g. "client.create", "admin.denied"; for federation "trusted_issuer.*",
+   * "federation_policy.*" and "delegation_policy.*" with create, update and delete.
+   */
   readonly action: string;
   readonly targetClientId?: string | undefined;
   readonly outcome: AuditOutcome;

@@ -8,7 +8,7 @@ import { HELP_OPTION, parseCommandLine } from "./args.js";
 import { CliError, EXIT_OK, exitCodeOf, toCliError, usageError } from "./cli-error.js";
 import { SERVING, type Command, type CommandResult } from "./command.js";
 import { GROUPS, findCommand } from "./commands.js";
-import { CONNECTION_OPTIONS, connectAdminApi, connectionSettings, type CliEnv } from "./connection.js";
+import { CONNECTION_OPTIONS, connectAdminApi, connectFederationApi, connectionSettings, type CliEnv } from "./connection.js";
 import { commandHelp, groupHelp, toolHelp } from "./help.js";
 import { JSON_OPTION, errorJson } from "./output.js";
 
@@ -85,6 +85,7 @@ async function runCommand(command: Command, argv: readonly string[], env: CliEnv
     env,
     connection: () => connectionSettings(args, env),
     admin: () => connectAdminApi(connectionSettings(args, env)),
+    federation: () => connectFederationApi(connectionSettings(args, env)),
   });
 }
 

@@ -4,7 +4,7 @@
  * writes or exits itself, so the runner alone decides output format and exit status.
  */
 import type { OptionSpecs, ParsedArgs } from "./args.js";
-import type { AdminApi, CliEnv, ConnectionSettings } from "./connection.js";
+import type { AdminApi, CliEnv, ConnectionSettings, FederationApi } from "./connection.js";
 import type { CommandOutput } from "./output.js";
 
 export interface CommandInput {
@@ -15,6 +15,8 @@ export interface CommandInput {
   connection(): ConnectionSettings;
   /** A ClientAdminService client authenticated with the connection's credentials. */
   admin(): Promise<AdminApi>;
+  /** A FederationService client authenticated the same way. */
+  federation(): Promise<FederationApi>;
 }
 
 /** Returned by `serve`: the process now runs a server and ends on its own. */

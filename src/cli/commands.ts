@@ -6,16 +6,20 @@ import { ADMIN_COMMANDS } from "./admin-commands.js";
 import { AUDIT_COMMANDS } from "./audit-commands.js";
 import { CLIENT_COMMANDS } from "./client-commands.js";
 import type { Command } from "./command.js";
+import { FEDERATION_COMMANDS } from "./federation-commands.js";
 import { KEY_COMMANDS } from "./key-commands.js";
 import { SERVE_COMMANDS } from "./serve-command.js";
 import { TOKEN_COMMANDS } from "./token-command.js";
 
-export const COMMANDS: readonly Command[] = [...SERVE_COMMANDS, ...ADMIN_COMMANDS, ...CLIENT_COMMANDS, ...KEY_COMMANDS, ...AUDIT_COMMANDS, ...TOKEN_COMMANDS];
+export const COMMANDS: readonly Command[] = [...SERVE_COMMANDS, ...ADMIN_COMMANDS, ...CLIENT_COMMANDS, ...FEDERATION_COMMANDS, ...KEY_COMMANDS, ...AUDIT_COMMANDS, ...TOKEN_COMMANDS];
 
 /** Commands of two words are grouped by the first; the group's one-line summary. */
 export const GROUPS: ReadonlyMap<string, string> = new Map([
   ["admin", "Set up administration on this machine, without a running server."],
   ["clients", "Register and manage clients."],
+  ["trusted-issuer", "Manage external token issuers whose tokens Tessera accepts (workload identity federation)."],
+  ["federation-policy", "Manage which trusted issuers' tokens stand for which client."],
+  ["delegation-policy", "Manage which clients may exchange tokens on another's behalf."],
   ["keys", "List and rotate signing keys."],
   ["audit", "Read the audit trail."],
 ]);

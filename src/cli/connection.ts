@@ -1,14 +1,17 @@
 /**
  * Where the server is and who the CLI is: flags first, then environment variables. Admin
  * commands exchange the credentials for an access token at `/oauth/token` and call
- * tessera.v1.ClientAdminService over Connect with it.
+ * tessera.v1.ClientAdminService or tessera.v1.FederationService over Connect with it.
  */
-import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import type { DescService } from "@bufbuild/protobuf";
+import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { ClientAdminService } from "../gen/tessera/v1/client_admin_service_pb.js";
+import { FederationService } from "../gen/tessera/v1/federation_service_pb.js";
 import type { OptionSpecs, ParsedArgs } from "./args.js";
 import { CliError, usageError } from "./cli-error.js";
-import { REQUEST_TIMEOUT_MS, requestToken } from "./token-endpoint.js";
+import { bearerInterceptor } from "../client/index.js";
+import { REQUEST_TIMEOUT_MS, cliTokenSource, tokenFailure } from "./token-endpoint.js";
 
 export type CliEnv = Readonly<Record<string, string | undefined>>;
 
@@ -41,6 +44,7 @@ export interface ClientCredentials {
 }
 
 export type AdminApi = Client<typeof ClientAdminService>;
+export type FederationApi = Client<typeof FederationService>;
 
 export function connectionSettings(args: ParsedArgs, env: CliEnv): ConnectionSettings {
   // An empty variable counts as unset, as `VAR= tessera …` means to unset it.
@@ -69,26 +73,34 @@ export function requireCredentials(settings: ConnectionSettings): ClientCredenti
 }
 
 /** A ClientAdminService client that sends an access token for the configured credentials. */
-export async function connectAdminApi(settings: ConnectionSettings): Promise<AdminApi> {
+export function connectAdminApi(settings: ConnectionSettings): Promise<AdminApi> {
+  return connectService(ClientAdminService, settings);
+}
+
+/** A FederationService client that sends an access token for the configured credentials. */
+export function connectFederationApi(settings: ConnectionSettings): Promise<FederationApi> {
+  return connectService(FederationService, settings);
+}
+
+async function connectService<T extends DescService>(service: T, settings: ConnectionSettings): Promise<Client<T>> {
   const credentials = requireCredentials(settings);
-  let accessToken: string;
+  const source = cliTokenSource({ baseUrl: settings.baseUrl, ...credentials });
+  // Asked for at once, so wrong credentials fail before any command runs; the interceptor then
+  // reuses the cached token, renewed if a long command (`--all` over many pages) outlives it.
   try {
-    accessToken = (await requestToken({ baseUrl: settings.baseUrl, ...credentials })).access_token;
+    await source.getToken();
   } catch (error) {
-    if (error instanceof CliError && error.code !== "unavailable" && error.code !== "deadline_exceeded") {
-      throw new CliError(error.code, `could not get an admin token for ${credentials.clientId}: ${error.message}`);
+    const failure = tokenFailure(settings.baseUrl, error);
+    if (failure.code !== "unavailable" && failure.code !== "deadline_exceeded") {
+      throw new CliError(failure.code, `could not get an admin token for ${credentials.clientId}: ${failure.message}`);
     }
-    throw error;
+    throw failure;
   }
-  const bearer: Interceptor = (next) => (request) => {
-    request.header.set("authorization", `Bearer ${accessToken}`);
-    return next(request);
-  };
   const transport = createConnectTransport({
     baseUrl: settings.baseUrl,
     httpVersion: "1.1",
-    interceptors: [bearer],
+    interceptors: [bearerInterceptor(source)],
     defaultTimeoutMs: REQUEST_TIMEOUT_MS,
   });
-  return createClient(ClientAdminService, transport);
+  return createClient(service, transport);
 }

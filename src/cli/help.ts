@@ -44,8 +44,8 @@ ${commandList(COMMANDS)}
 ${CONNECTION_HELP}
 
 Admin commands get an access token for the client id and secret at <url>/oauth/token and call
-tessera.v1.ClientAdminService with it; the client needs the tessera:admin scope
-(tessera:clients:read is enough for clients get and clients list).
+tessera.v1.ClientAdminService (or tessera.v1.FederationService) with it; the client needs the
+tessera:admin scope (tessera:clients:read is enough for clients get and clients list).
 
 ${EXIT_CODE_HELP}
 

@@ -1,8 +1,10 @@
 /**
- * A client of Tessera's `POST /oauth/token` (client credentials grant, RFC 6749 §4.4), used for
- * the admin token every admin command needs and by `tessera token`. OAuth errors (RFC 6749
- * §5.2) become CliErrors with the same code an RPC caller would see for them.
+ * The CLI's tokens from Tessera's `POST /oauth/token` (client credentials grant, RFC 6749 §4.4)
+ * through tessera/client's token source, used for the admin token every admin command needs and
+ * by `tessera token`. OAuth errors (RFC 6749 §5.2) become CliErrors with the same code an RPC
+ * caller would see for them.
  */
+import { createTokenSource, TokenError, type TokenSource } from "../client/index.js";
 import { CliError, type FailureCode } from "./cli-error.js";
 
 /** How long any one request to the server may take. */
@@ -53,39 +55,37 @@ function codeForStatus(status: number): FailureCode {
   return "unknown";
 }
 
-/** RFC 6749 §2.3.1: id and secret are form-urlencoded before they are joined and base64-encoded. */
-function basicAuthorization(clientId: string, clientSecret: string): string {
-  const encode = (value: string) => encodeURIComponent(value).replace(/%20/g, "+");
-  return `Basic ${Buffer.from(`${encode(clientId)}:${encode(clientSecret)}`).toString("base64")}`;
+/** A token source for the CLI's credentials at Tessera's token endpoint (tessera/client). */
+export function cliTokenSource(options: TokenRequestOptions): TokenSource {
+  return createTokenSource({
+    tokenEndpoint: `${options.baseUrl}/oauth/token`,
+    clientId: options.clientId,
+    clientSecret: options.clientSecret,
+    scopes: options.scopes ?? [],
+    audience: options.audiences ?? [],
+    timeoutMs: REQUEST_TIMEOUT_MS,
+  });
 }
 
+/** The token source's refusal as a CliError with the code an RPC caller would see for it. */
+export function tokenFailure(baseUrl: string, error: unknown): CliError {
+  if (!(error instanceof TokenError)) return new CliError("unknown", String(error));
+  if (error.reason === "unreachable") return connectionFailure(baseUrl, error.cause);
+  const code = (error.reason === "refused" && OAUTH_ERROR_CODES[error.error]) || codeForStatus(error.status ?? 0);
+  const message = error.reason === "refused" ? `${error.error}${error.errorDescription ? `: ${error.errorDescription}` : ""}` : `HTTP ${error.status} from ${baseUrl}/oauth/token`;
+  return new CliError(code, message);
+}
+
+/** One token and the whole RFC 6749 §5.1 answer, for `tessera token`. */
 export async function requestToken(options: TokenRequestOptions): Promise<TokenEndpointResponse> {
-  const body = new URLSearchParams({ grant_type: "client_credentials" });
-  if (options.scopes && options.scopes.length > 0) body.set("scope", options.scopes.join(" "));
-  for (const audience of options.audiences ?? []) body.append("resource", audience);
-  let response: Response;
+  const source = cliTokenSource(options);
   try {
-    response = await fetch(`${options.baseUrl}/oauth/token`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/x-www-form-urlencoded",
-        accept: "application/json",
-        authorization: basicAuthorization(options.clientId, options.clientSecret),
-      },
-      body,
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
+    return (await source.getIssuedToken()).response as unknown as TokenEndpointResponse;
   } catch (error) {
-    throw connectionFailure(options.baseUrl, error);
+    throw tokenFailure(options.baseUrl, error);
+  } finally {
+    source.close();
   }
-  const text = await response.text();
-  const answer = parseJsonObject(text);
-  if (response.ok && answer && typeof answer.access_token === "string") return answer as unknown as TokenEndpointResponse;
-  const oauthError = typeof answer?.error === "string" ? answer.error : undefined;
-  const description = typeof answer?.error_description === "string" ? answer.error_description : undefined;
-  const code = (oauthError && OAUTH_ERROR_CODES[oauthError]) || codeForStatus(response.status);
-  const message = oauthError ? `${oauthError}${description ? `: ${description}` : ""}` : `HTTP ${response.status} from ${options.baseUrl}/oauth/token`;
-  throw new CliError(code, message);
 }
 
 /** A request that got no HTTP answer at all: refused, unresolvable, reset, or timed out. */
@@ -98,13 +98,4 @@ export function connectionFailure(baseUrl: string, error: unknown): CliError {
   const cause = error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
   const reason = typeof cause?.code === "string" ? cause.code : typeof cause?.message === "string" && cause.message ? cause.message : String(error);
   return new CliError("unavailable", `cannot connect to ${baseUrl}: ${reason}`);
-}
-
-function parseJsonObject(text: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
 }

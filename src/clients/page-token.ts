@@ -19,7 +19,8 @@ export function encodePageToken(position: PagePosition, filter: object): string 
   return Buffer.from(JSON.stringify({ t: position.createTime.getTime(), i: position.id, f: fingerprint(filter) })).toString("base64url");
 }
 
-export function decodePageToken(token: string, filter: object): PagePosition {
+/** `isId` says whether a decoded id could be one of the listed resource's (client ids by default). */
+export function decodePageToken(token: string, filter: object, isId: (id: string) => boolean = (id) => CLIENT_ID_PATTERN.test(id)): PagePosition {
   let decoded: unknown;
   try {
     decoded = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
@@ -34,7 +35,7 @@ export function decodePageToken(token: string, filter: object): PagePosition {
     !Number.isSafeInteger(t) ||
     Number.isNaN(new Date(t).getTime()) ||
     typeof i !== "string" ||
-    !CLIENT_ID_PATTERN.test(i) ||
+    !isId(i) ||
     typeof f !== "string"
   ) {
     throw invalidArgument("page_token", "is not a token this server issued");

@@ -188,6 +188,8 @@ export class PrismaClientRepository implements ClientRepository {
       await tx.client.delete({ where: { id: change.clientId } });
       await tx.auditEvent.create({ data: auditEventData(change.audit) });
       await announceChange(tx, { kind: "client", clientId: change.clientId });
+      // Its federation and delegation policies went with it (ON DELETE CASCADE).
+      await announceChange(tx, { kind: "federation" });
     });
   }
 

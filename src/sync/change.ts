@@ -6,13 +6,16 @@
 export type Change =
   | { readonly kind: "client"; readonly clientId: string }
   | { readonly kind: "revocation"; readonly jti: string; readonly clientId: string; readonly expireTime: number }
-  | { readonly kind: "keys" };
+  | { readonly kind: "keys" }
+  /** Trusted issuers or federation/delegation policies changed: their directory reloads whole. */
+  | { readonly kind: "federation" };
 
 export function parseChange(payload: string): Change | undefined {
   try {
     const value = JSON.parse(payload) as Partial<Record<string, unknown>>;
     if (value.kind === "client" && typeof value.clientId === "string") return { kind: "client", clientId: value.clientId };
     if (value.kind === "keys") return { kind: "keys" };
+    if (value.kind === "federation") return { kind: "federation" };
     if (value.kind === "revocation" && typeof value.jti === "string" && typeof value.clientId === "string" && typeof value.expireTime === "number") {
       return { kind: "revocation", jti: value.jti, clientId: value.clientId, expireTime: value.expireTime };
     }

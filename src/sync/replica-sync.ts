@@ -4,9 +4,11 @@
  * replica is honoured by every other within a second (LISTEN/NOTIFY). After a reconnect, and on a
  * slow safety timer, a resync repairs whatever announcement was missed: it lists every client's
  * version (id, revision, update time) and re-reads only the clients that differ from memory,
- * drops the ones deleted, and reloads the revocations and signing keys (small tables).
+ * drops the ones deleted, and reloads the revocations, signing keys and the federation directory
+ * (small tables).
  */
 import type { ClientRegistry } from "../clients/client-registry.js";
+import type { FederationRegistry } from "../federation/federation-registry.js";
 import type { KeyRing } from "../keys/key-ring.js";
 import type { Logger } from "../log/logger.js";
 import type { RevocationList } from "../oauth/revocation-list.js";
@@ -23,6 +25,7 @@ export class ReplicaSync {
     private readonly options: {
       source: ChangeSource;
       registry: ClientRegistry;
+      federation: Pick<FederationRegistry, "load">;
       revocations: RevocationList;
       keyRing: KeyRing;
       now: () => Date;
@@ -53,17 +56,19 @@ export class ReplicaSync {
         ? registry.refresh(change.clientId)
         : change.kind === "revocation"
           ? Promise.resolve(revocations.remember({ jti: change.jti, clientId: change.clientId, expireTime: new Date(change.expireTime) }))
-          : keyRing.load();
+          : change.kind === "federation"
+            ? this.options.federation.load()
+            : keyRing.load();
     work.catch((error: unknown) => {
       log.warn({ err: error, change: change.kind }, "could not apply a change from another replica; resyncing");
       void this.resync();
     });
   }
 
-  /** Compares clients by version and reloads revocations and keys; concurrent calls share one pass. */
+  /** Compares clients by version and reloads revocations, keys and federation; concurrent calls share one pass. */
   resync(): Promise<void> {
     const { registry, revocations, keyRing, now, log } = this.options;
-    this.resyncing ??= Promise.all([registry.resync(), revocations.load(now()), keyRing.load()])
+    this.resyncing ??= Promise.all([registry.resync(), revocations.load(now()), keyRing.load(), this.options.federation.load()])
       .then(() => {
         this.lastResync = now();
       })

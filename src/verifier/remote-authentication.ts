@@ -7,13 +7,15 @@
  * The resource server authenticates with its own client credentials (RFC 6749 §2.3.1 Basic), and
  * Tessera lets a client check tokens issued for it (the token's `aud` names its client id) or any
  * token when it holds `tessera:introspect`. Basic, not a Bearer token of its own, so that an
- * `invalid_token` answer can only be about the presented token.
+ * `invalid_token` answer can only be about the presented token; the credentials are encoded by
+ * tessera/client, the one implementation of client authentication on the caller's side.
  */
 import type { JsonObject } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { IntrospectionService } from "../gen/tessera/v1/introspection_service_pb.js";
 import { OAuthErrorSchema } from "../gen/tessera/v1/oauth_error_pb.js";
+import { basicAuthorization } from "../client/client-authentication.js";
 import { VerifierError } from "./verifier-error.js";
 
 export interface RemoteAuthenticationOptions {
@@ -37,12 +39,6 @@ export interface RemoteAuthenticationResult {
 export interface RemoteAuthentication {
   authenticate(token: string, requirements: { requiredScopes: readonly string[]; requiredAudience: string }): Promise<RemoteAuthenticationResult>;
   close(): void;
-}
-
-/** RFC 6749 §2.3.1: id and secret form-urlencoded, then base64. */
-function basicAuthorization(clientId: string, clientSecret: string): string {
-  const encode = (value: string) => encodeURIComponent(value).replace(/%20/g, "+");
-  return `Basic ${Buffer.from(`${encode(clientId)}:${encode(clientSecret)}`).toString("base64")}`;
 }
 
 /** Tessera's answer, as a VerifierError: only invalid_token and insufficient_scope are the token's fault. */

@@ -102,18 +102,25 @@ describe("layering", () => {
   });
 
   it("keeps generated protobuf code inside the Connect transport (and the composition root)", () => {
-    const allowed = (file: string) => /^(transport\/connect\/|app\/|verifier\/|cli\/)/.test(path.relative(SRC, file));
+    const allowed = (file: string) => /^(transport\/connect\/|app\/|verifier\/|client\/|cli\/)/.test(path.relative(SRC, file));
     const offenders = files
       .filter((file) => !allowed(file))
       .flatMap((file) => importsOf(file).filter((spec) => /\/gen\//.test(spec)).map((spec) => `${path.relative(SRC, file)} → ${spec}`));
     expect(offenders).toEqual([]);
   });
 
-  it("keeps the published verifier from importing the server: only itself, the generated contract and the access-token profile", () => {
-    const allowed = /^(verifier\/|gen\/|keys\/access-token-profile\.ts$)/;
+  it("keeps the published verifier from importing the server: only itself, the generated contract, the access-token profile and tessera/client", () => {
+    const allowed = /^(verifier\/|client\/|gen\/|keys\/access-token-profile\.ts$)/;
     const offenders = files
       .filter((file) => path.relative(SRC, file).startsWith("verifier/"))
       .flatMap((file) => localImportsOf(file).filter((target) => !allowed.test(path.relative(SRC, target))).map((target) => `${path.relative(SRC, file)} → ${path.relative(SRC, target)}`));
+    expect(offenders).toEqual([]);
+  });
+
+  it("keeps the published client from importing the server: only itself and the generated contract", () => {
+    const offenders = files
+      .filter((file) => path.relative(SRC, file).startsWith("client/"))
+      .flatMap((file) => localImportsOf(file).filter((target) => !/^(client\/|gen\/)/.test(path.relative(SRC, target))).map((target) => `${path.relative(SRC, file)} → ${path.relative(SRC, target)}`));
     expect(offenders).toEqual([]);
   });
 

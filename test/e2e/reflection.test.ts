@@ -51,7 +51,7 @@ describe("gRPC reflection and health over h2c", () => {
     try {
       const response = await ask(client, { listServices: "" });
       expect(response.listServicesResponse!.service.map((service) => service.name)).toEqual(
-        expect.arrayContaining(["tessera.v1.TokenService", "tessera.v1.IntrospectionService", "tessera.v1.ClientAdminService", "grpc.health.v1.Health"]),
+        expect.arrayContaining(["tessera.v1.TokenService", "tessera.v1.IntrospectionService", "tessera.v1.ClientAdminService", "tessera.v1.FederationService", "grpc.health.v1.Health"]),
       );
     } finally {
       client.close();

@@ -30,7 +30,7 @@ function service(pkg: grpc.GrpcObject, dotted: string): ClientConstructor {
 }
 
 /** A grpc-js client for `tessera.v1.<name>` or `grpc.health.v1.Health` over h2c. */
-export function grpcClient(address: string, name: "TokenService" | "IntrospectionService" | "ClientAdminService" | "Health"): grpc.Client {
+export function grpcClient(address: string, name: "TokenService" | "IntrospectionService" | "ClientAdminService" | "FederationService" | "Health"): grpc.Client {
   const Constructor =
     name === "Health"
       ? service(loadPackage("grpc/health/v1/health.proto"), "grpc.health.v1.Health")

@@ -9,6 +9,7 @@ import path from "node:path";
 import { inject } from "vitest";
 import { startApp, type App } from "../../src/app/app.js";
 import { loadConfig, type Config } from "../../src/config/config.js";
+import type { FederationDirectory } from "../../src/federation/federation.js";
 import { createLogger } from "../../src/log/logger.js";
 import { freePort } from "./ports.js";
 import { createTestSchema, dropSchema } from "./postgres.js";
@@ -27,6 +28,8 @@ export interface TestServer {
   readonly config: Config;
   readonly dataDir: string;
   readonly databaseUrl: string | undefined;
+  /** The server's in-memory trusted issuers and policies (App.federationDirectory). */
+  readonly federationDirectory: FederationDirectory;
   /** Runs the periodic work now (key lifecycle); see App.maintain. */
   maintain(): Promise<void>;
   /** Stops the server; keeps its storage for a restart. */
@@ -92,6 +95,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     config,
     dataDir: keptDataDir,
     databaseUrl,
+    federationDirectory: app.federationDirectory,
     stop,
     maintain: () => app.maintain(),
     async destroy() {
