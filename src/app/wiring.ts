@@ -26,7 +26,6 @@ import { clientCredentialsGrant } from "../oauth/grants/client-credentials-grant
 import { refreshTokenGrant } from "../oauth/grants/refresh-token-grant.js";
 import { tokenExchangeGrant } from "../oauth/grants/token-exchange-grant.js";
 import { delegatedSubjectTokenHandler } from "../oauth/grants/delegated-subject-token.js";
-import type { FederationDirectory } from "../federation/federation.js";
 import { RefreshTokens } from "../oauth/refresh-tokens.js";
 import { PrismaRefreshTokenRepository } from "../store/refresh-token-store.js";
 import { RevocationList } from "../oauth/revocation-list.js";
@@ -196,8 +195,6 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     availability: storageHealth,
     limits,
   });
-  // Until the federation registry is wired, no client has a delegation policy.
-  const federation: Pick<FederationDirectory, "delegationPoliciesOf"> = { delegationPoliciesOf: () => [] };
   const delegation = delegatedSubjectTokenHandler({ verifier, directory: federation, maxDelegationDepth: config.maxDelegationDepth, now });
   const tokenEndpoint = new TokenEndpoint({
     authenticator,
