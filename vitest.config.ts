@@ -1,4 +1,12 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
+
+/**
+ * The test CA (test/support/test-ca/) signs the certificates of the fake issuers tests start.
+ * Workers are forked with this environment, so each one, and every server it spawns, trusts it
+ * the way an operator makes Tessera trust a private CA: NODE_EXTRA_CA_CERTS, read at start-up.
+ */
+const TEST_CA = fileURLToPath(new URL("./test/support/test-ca/ca.pem", import.meta.url));
 
 export default defineConfig({
   // tessera/verifier resolves to its sources in tests, as in tsconfig.json (test files run
@@ -8,6 +16,7 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/support/global-setup.ts"],
+    env: { NODE_EXTRA_CA_CERTS: TEST_CA },
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Two cores, and each embedded database peaks at hundreds of MB: keep parallelism modest.

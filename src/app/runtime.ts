@@ -46,7 +46,7 @@ interface ShutdownStep {
 
 export async function startRuntime(config: Config, wiring: Wiring, options: RuntimeOptions): Promise<Running> {
   const { log, now } = options;
-  const { database, keyRing, keyManager, registry, revocations, refreshTokens, admin, sync, storageHealth, audit, denials, signer, health } = wiring;
+  const { database, keyRing, keyManager, registry, revocations, refreshTokens, admin, sync, storageHealth, audit, denials, signer, health, replayGuard } = wiring;
 
   await migrateToLatest(wiring, log);
   await loadMemory(config, wiring, options);
@@ -85,6 +85,8 @@ export async function startRuntime(config: Config, wiring: Wiring, options: Runt
       run() {
         revocations.purge(now()).catch((error: unknown) => log.warn({ err: error }, "could not purge expired revocations"));
         refreshTokens.purge(now()).catch((error: unknown) => log.warn({ err: error }, "could not purge ended refresh-token chains"));
+        // Used assertions are remembered only until they expire (a replay after that fails on exp).
+        replayGuard.purge(now()).catch((error: unknown) => log.warn({ err: error }, "could not purge expired used assertions"));
       },
     },
     { intervalMs: KEY_MAINTENANCE_INTERVAL_MS, run: () => void maintainKeys() },

@@ -20,6 +20,10 @@ import type { Logger } from "../log/logger.js";
 import { AccessTokenIssuer } from "../oauth/access-token-issuer.js";
 import { AccessTokenVerifier } from "../oauth/access-token-verifier.js";
 import { AssertionReplayCache } from "../oauth/client-authentication/assertion-replay-cache.js";
+import { AssertionReplayGuard } from "../oauth/client-authentication/assertion-replay-guard.js";
+import { IssuerKeyCache } from "../federation/issuer-key-cache.js";
+import { outboundJsonFetcher } from "../federation/outbound-fetch.js";
+import { PrismaUsedAssertionRepository } from "../store/used-assertion-store.js";
 import { ASSERTION_ALGORITHMS } from "../oauth/client-authentication/private-key-jwt.js";
 import { ClientAuthenticator } from "../oauth/client-authentication/client-authenticator.js";
 import { clientCredentialsGrant } from "../oauth/grants/client-credentials-grant.js";
@@ -94,6 +98,10 @@ export interface Wiring {
   readonly audit: PrismaAuditLog;
   readonly denials: DenialAudit;
   readonly signer: JwsSigner;
+  /** Trusted issuers' (and jwks_uri clients') verification keys, fetched and cached. */
+  readonly issuerKeys: IssuerKeyCache;
+  /** Refuses a second use of an assertion on every replica; its expired records are purged by the runtime. */
+  readonly replayGuard: AssertionReplayGuard;
   /** The gRPC health statuses; `setServing` sets the server's and every service's at once. */
   readonly health: HealthStatus;
   setServing(state: HealthState): void;
@@ -169,12 +177,30 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     syncLagSeconds: () => (sync.lastResync ? (now().getTime() - sync.lastResync.getTime()) / 1000 : -1),
     databaseUp: () => storageHealth.isHealthy,
   });
+  // Outbound: every fetch of published keys goes through the one hardened fetcher.
+  const issuerKeys = new IssuerKeyCache({
+    fetchJson: outboundJsonFetcher({ allowHttp: config.federation.allowHttp }),
+    now,
+    policy: { maxStalenessSeconds: config.federation.jwksMaxStalenessSeconds },
+    onFetch: (source, outcome) => metrics.keyFetch(source, outcome),
+    onFetchFailure: (failure) => log.warn(failure, "could not fetch published keys; the keys held (if any) serve until their stale window ends"),
+  });
+  const replayCache = new AssertionReplayCache();
+  const replayGuard = new AssertionReplayGuard({
+    repository: guardStorage(new PrismaUsedAssertionRepository(database.prisma)),
+    memory: replayCache,
+    now,
+    storageHealthy: () => storageHealth.isHealthy,
+    onStorageUnavailable: () => log.warn("could not record a used assertion (database unavailable); replays are refused per replica only meanwhile"),
+  });
   const limits = new AbuseLimits(config.abuseLimits, { now: () => now().getTime(), onLimited: (limit) => metrics.rateLimit(limit) });
   const authenticator = new ClientAuthenticator({
     registry,
     now,
     assertionAudiences: [config.issuer, endpointUrl(config.issuer, TOKEN_PATH)],
-    replayCache: new AssertionReplayCache(),
+    replayCache,
+    replayGuard,
+    clientKeysByUrl: issuerKeys,
     limits,
   });
   const refreshTokens = new RefreshTokens({
@@ -306,6 +332,8 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     audit,
     denials,
     signer,
+    issuerKeys,
+    replayGuard,
     health,
     setServing,
     handler: oneOriginRouter({ rpc, gateway }),

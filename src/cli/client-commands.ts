@@ -35,6 +35,7 @@ const DEFINITION_OPTIONS: OptionSpecs = {
   metadata: { type: "string", multiple: true, placeholder: "KEY=VALUE", help: "Trusted metadata (string values)." },
   "token-lifetime": { type: "string", placeholder: "DURATION", help: "Access token lifetime: 3600, 90s, 15m, 1h, 1d, or `default`." },
   alg: { type: "string", placeholder: "ALG", help: "Signing algorithm: RS256, PS256, ES256, EdDSA, or `default`." },
+  "jwks-uri": { type: "string", placeholder: "URL", help: "https URL of the client's JWK Set for private_key_jwt (instead of inline keys); '' removes it." },
 };
 
 const MASK_PATHS: Readonly<Record<keyof typeof DEFINITION_OPTIONS, string>> = {
@@ -47,6 +48,7 @@ const MASK_PATHS: Readonly<Record<keyof typeof DEFINITION_OPTIONS, string>> = {
   metadata: "trusted_metadata",
   "token-lifetime": "token_lifetime",
   alg: "signing_algorithm",
+  "jwks-uri": "jwks_uri",
 };
 
 const ETAG_OPTION: OptionSpecs = {
@@ -67,6 +69,7 @@ function definitionFields(args: ParsedArgs) {
     trustedMetadata: keyValuePairs(args.list("metadata"), "metadata"),
     tokenLifetime: lifetime === undefined || lifetime === "default" ? undefined : { seconds: BigInt(durationSeconds(lifetime, "token-lifetime")) },
     signingAlgorithm: alg === undefined ? SigningAlgorithm.UNSPECIFIED : algorithmFromWord(alg, "alg"),
+    jwksUri: args.string("jwks-uri") ?? "",
   };
 }
 

@@ -55,6 +55,7 @@ export function clientView(client: Client): string {
     ["signing_algorithm", algorithmName(client.signingAlgorithm)],
     ["secret", `${secret}${nextSecret}`],
     ["trusted_metadata", object(client.trustedMetadata)],
+    ["jwks_uri", client.jwksUri],
     ["created", time(client.createTime)],
     ["updated", time(client.updateTime)],
     ["etag", client.etag],

@@ -22,6 +22,7 @@ import {
   checkRateLimit,
   checkClaimsTemplate,
   checkClientJwks,
+  checkClientJwksUri,
   checkJsonField,
   checkName,
   checkScopes,
@@ -51,6 +52,7 @@ export interface CreateClientInput {
   readonly signingAlg?: SigningAlgorithm | null | undefined;
   readonly claimsTemplate?: JsonObject | undefined;
   readonly jwks?: JsonObject | null | undefined;
+  readonly jwksUri?: string | null | undefined;
   readonly expireTime?: Date | null | undefined;
   readonly refreshTokensEnabled?: boolean | undefined;
   readonly rateLimitPerSecond?: number | null | undefined;
@@ -277,6 +279,8 @@ export class ClientAdmin {
     checkClaimsTemplate(claimsTemplate);
     const jwks = input.jwks ?? null;
     checkClientJwks(jwks);
+    const jwksUri = input.jwksUri || null;
+    checkClientJwksUri(jwksUri, jwks);
     const tokenLifetimeSeconds = input.tokenLifetimeSeconds ?? null;
     checkTokenLifetime(tokenLifetimeSeconds, this.options.maxTokenLifetimeSeconds);
     const rateLimitPerSecond = input.rateLimitPerSecond || null;
@@ -294,6 +298,7 @@ export class ClientAdmin {
       signingAlg: input.signingAlg ?? null,
       claimsTemplate,
       jwks,
+      jwksUri,
       expireTime: input.expireTime ?? null,
       refreshTokensEnabled: input.refreshTokensEnabled ?? false,
       rateLimitPerSecond,
@@ -322,6 +327,7 @@ export class ClientAdmin {
         signingAlg: null,
         claimsTemplate: {},
         jwks: null,
+        jwksUri: null,
         expireTime: null,
         refreshTokensEnabled: false,
         rateLimitPerSecond: null,

@@ -20,6 +20,7 @@ export type ClientChanges = Partial<
     | "signingAlg"
     | "claimsTemplate"
     | "jwks"
+    | "jwksUri"
     | "expireTime"
     | "refreshTokensEnabled"
     | "rateLimitPerSecond"

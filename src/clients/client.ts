@@ -31,6 +31,8 @@ export interface Client {
   readonly signingAlg: SigningAlgorithm | null;
   readonly claimsTemplate: JsonObject;
   readonly jwks: JsonObject | null;
+  /** Where the client publishes its private_key_jwt keys instead of `jwks` (an https URL); null: none. */
+  readonly jwksUri: string | null;
   readonly expireTime: Date | null;
   readonly refreshTokensEnabled: boolean;
   /** Per-client override of the token-endpoint rate limit (requests/s); null: the server default. */

@@ -60,6 +60,13 @@ export interface Config {
   readonly auditRetentionSeconds: number;
   /** Plain gRPC unary calls take Tessera's lean path; false sends every call through connect-es. */
   readonly leanGrpc: boolean;
+  /** Outbound key fetches (issuers' and clients' JWKS, discovery, SPIFFE bundles). */
+  readonly federation: {
+    /** Plain http:// key URLs are fetched (development clusters only); https only otherwise. */
+    readonly allowHttp: boolean;
+    /** How long past their freshness fetched keys still serve while their source is unreachable. */
+    readonly jwksMaxStalenessSeconds: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -191,6 +198,15 @@ export function loadConfig(env: Env = process.env): Config {
   const leanGrpc = read("TESSERA_LEAN_GRPC") ?? "true";
   if (leanGrpc !== "true" && leanGrpc !== "false") problems.push("TESSERA_LEAN_GRPC must be true or false");
 
+  const allowHttp = read("TESSERA_FEDERATION_ALLOW_HTTP") ?? "false";
+  if (allowHttp !== "true" && allowHttp !== "false") problems.push("TESSERA_FEDERATION_ALLOW_HTTP must be true or false");
+  const jwksMaxStalenessSeconds = parseDuration(
+    read("TESSERA_FEDERATION_JWKS_MAX_STALENESS"),
+    { name: "TESSERA_FEDERATION_JWKS_MAX_STALENESS", fallback: 3_600 },
+    problems,
+  );
+  if (jwksMaxStalenessSeconds > 7 * 86_400) problems.push("TESSERA_FEDERATION_JWKS_MAX_STALENESS must be at most 7d");
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   return Object.freeze({
@@ -221,6 +237,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs,
     auditRetentionSeconds,
     leanGrpc: leanGrpc === "true",
+    federation: Object.freeze({ allowHttp: allowHttp === "true", jwksMaxStalenessSeconds }),
   });
 }
 

@@ -34,6 +34,7 @@ export class Metrics {
   private readonly tokensIssued: CounterTally;
   private readonly authFailures: Counter<"reason">;
   private readonly rateLimited: Counter<"limit">;
+  private readonly keyFetches: Counter<"source" | "outcome">;
   private readonly clientLabels = new Set<string>();
 
   constructor(state: StateGauges) {
@@ -47,6 +48,12 @@ export class Metrics {
     this.tokensIssued = new CounterTally(this.registry, { name: "tessera_tokens_issued_total", help: "Access tokens issued by client, algorithm and grant.", labels: { first: "client_id", second: "alg", third: "grant_type" } });
     this.authFailures = new Counter({ name: "tessera_auth_failures_total", help: "Refused authentications by reason (OAuth error code or lockout).", labelNames: ["reason"], registers });
     this.rateLimited = new Counter({ name: "tessera_rate_limited_total", help: "Requests refused by a rate limit, by limit.", labelNames: ["limit"], registers });
+    this.keyFetches = new Counter({
+      name: "tessera_federation_key_fetches_total",
+      help: "Fetches of trusted issuers' and clients' published keys, by where the keys come from and how the fetch ended.",
+      labelNames: ["source", "outcome"],
+      registers,
+    });
     const gauge = (name: string, help: string, read: () => number) =>
       new Gauge({ name, help, registers, collect() { this.set(read()); } });
     gauge("tessera_clients_cached", "Clients held in memory.", state.clients);
@@ -82,6 +89,11 @@ export class Metrics {
 
   rateLimit(limit: string): void {
     this.rateLimited.inc({ limit });
+  }
+
+  /** Both labels come from fixed sets of ours (issuer-key-cache.ts), never from a URL or issuer. */
+  keyFetch(source: string, outcome: string): void {
+    this.keyFetches.inc({ source, outcome });
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

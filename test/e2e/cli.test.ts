@@ -96,6 +96,20 @@ describe("tessera CLI", () => {
     expect(JSON.parse(unknownJson.stdout)).toEqual({ error: { code: "usage", message: expect.stringContaining("frobnicate") } });
   });
 
+  it("registers and removes a client's jwks_uri with --jwks-uri", async () => {
+    const created = await tesseraJson<{ client: ClientJson & { jwksUri?: string } }>(
+      "clients", "create", "--name", "url-keys", "--jwks-uri", "https://keys.example/jwks",
+    );
+    expect(created.client.jwksUri).toBe("https://keys.example/jwks");
+    const shown = await tessera("clients", "get", created.client.clientId);
+    expect(shown.stdout).toMatch(/^jwks_uri\s+https:\/\/keys\.example\/jwks$/m);
+    const cleared = await tesseraJson<{ client: ClientJson & { jwksUri?: string } }>("clients", "update", created.client.clientId, "--jwks-uri", "");
+    expect(cleared.client.jwksUri).toBe("");
+    const refused = await tessera("clients", "create", "--name", "url-plain", "--jwks-uri", "http://keys.example/jwks");
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/jwks_uri/);
+  });
+
   it("scripts the whole client lifecycle: create, list, get, update, rotate, deactivate, reactivate, delete", async () => {
     // Create: the JSON is CreateClientResponse, secret included, once.
     const created = await tesseraJson<{ client: ClientJson; clientSecret: string }>(

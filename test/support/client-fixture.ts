@@ -18,6 +18,7 @@ export function newClientFixture(overrides: Partial<NewClient> & { id: string })
     signingAlg: null,
     claimsTemplate: {},
     jwks: null,
+    jwksUri: null,
     expireTime: null,
     refreshTokensEnabled: false,
     rateLimitPerSecond: null,

@@ -1,11 +1,12 @@
 /**
  * private_key_jwt (RFC 7523 §2.2, §3; OIDC Core §9): the client signs a short-lived JWT with a
- * key it registered. We check the signature against the client's registered JWKS, iss = sub =
- * client_id, aud = our issuer or token endpoint, exp (bounded), and that the jti is new.
+ * key it registered, inline or at its `jwks_uri` (RFC 7591 §2). We check the signature against
+ * those keys, iss = sub = client_id, aud = our issuer or token endpoint, exp (bounded), and that
+ * the jti is new on every replica.
  */
 import { generateKeyPair, type KeyObject } from "node:crypto";
 import { promisify } from "node:util";
-import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet, type JWSHeaderParameters } from "jose";
+import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet, type JWSHeaderParameters, type JWTVerifyGetKey } from "jose";
 import type { Client, ClientRecord } from "../../clients/client.js";
 import { ASSERTION_ALGORITHMS, usableAssertionKeys } from "../../clients/client-keys.js";
 import { TesseraError } from "../../errors.js";
@@ -83,6 +84,17 @@ async function decoyKeyFor(header: JWSHeaderParameters): Promise<KeyObject> {
   }
 }
 
+/**
+ * The key resolver for a client registered by `jwks_uri`, or null when it has none (or nothing
+ * here fetches such keys). A key that cannot be had (unknown kid, source unreachable) fails the
+ * verification like a bad signature.
+ */
+function keysByUrl(client: Client, context: ClientAuthenticationContext): JWTVerifyGetKey | null {
+  const source = context.clientKeysByUrl;
+  if (!client.jwksUri || !source) return null;
+  return (header) => source.clientKeyFor(client, { alg: header.alg, kid: header.kid });
+}
+
 const makeKeyPair = promisify(generateKeyPair) as (type: string, options: object) => Promise<{ publicKey: KeyObject }>;
 
 export async function authenticateWithPrivateKeyJwt(
@@ -106,7 +118,7 @@ export async function authenticateWithPrivateKeyJwt(
   if (credentials.clientId !== undefined && unverifiedSubject !== credentials.clientId) throw invalidClient();
 
   const record = await context.registry.find(clientId);
-  const keySet = record && keySetOf(record.client);
+  const keySet = record && (keySetOf(record.client) ?? keysByUrl(record.client, context));
   if (!record || !keySet) {
     await jwtVerify(assertion, decoyKeyFor, { algorithms: [...ASSERTION_ALGORITHMS] }).catch(() => undefined);
     throw invalidClient();
@@ -131,7 +143,10 @@ export async function authenticateWithPrivateKeyJwt(
   const nowSeconds = Math.floor(context.now().getTime() / 1000);
   if (payload.exp! > nowSeconds + MAX_ASSERTION_LIFETIME_SECONDS + CLOCK_TOLERANCE_SECONDS) throw invalidClient();
   if (typeof payload.jti !== "string" || payload.jti.length > MAX_ASSERTION_JTI_LENGTH) throw invalidClient();
-  const seen = context.replayCache.remember(`${clientId}\u0000${payload.jti}`, payload.exp! + CLOCK_TOLERANCE_SECONDS, nowSeconds);
+  const replayKey = `private_key_jwt\u0000${clientId}\u0000${payload.jti}`;
+  const seen = context.replayGuard
+    ? await context.replayGuard.remember(replayKey, new Date((payload.exp! + CLOCK_TOLERANCE_SECONDS) * 1000))
+    : context.replayCache.remember(replayKey, payload.exp! + CLOCK_TOLERANCE_SECONDS, nowSeconds);
   if (seen === "full") throw new TesseraError("temporarily_unavailable", "too many client assertions in flight; retry shortly");
   if (seen === "replayed") throw invalidClient();
   return record;

@@ -76,6 +76,7 @@ type ClientDefinitionFields = Pick<
   | "signingAlgorithm"
   | "claimsTemplate"
   | "jwks"
+  | "jwksUri"
   | "expireTime"
   | "refreshTokensEnabled"
   | "rateLimitPerSecond"
@@ -96,6 +97,7 @@ function clientDefinition(fields: ClientDefinitionFields, fieldPrefix: string): 
     signingAlg: algorithmFromProto(fields.signingAlgorithm, `${fieldPrefix}signing_algorithm`),
     claimsTemplate: fields.claimsTemplate as JsonObject | undefined,
     jwks: (fields.jwks as JsonObject | undefined) ?? null,
+    jwksUri: fields.jwksUri || null,
     expireTime: dateOrNull(fields.expireTime, `${fieldPrefix}expire_time`),
     refreshTokensEnabled: fields.refreshTokensEnabled,
     rateLimitPerSecond: fields.rateLimitPerSecond || null,
@@ -119,6 +121,7 @@ const UPDATABLE_FIELDS: Readonly<Record<string, (client: Client) => ClientChange
   signing_algorithm: (client) => ({ signingAlg: algorithmFromProto(client.signingAlgorithm, "client.signing_algorithm") }),
   claims_template: (client) => ({ claimsTemplate: (client.claimsTemplate ?? {}) as JsonObject }),
   jwks: (client) => ({ jwks: (client.jwks as JsonObject | undefined) ?? null }),
+  jwks_uri: (client) => ({ jwksUri: client.jwksUri || null }),
   expire_time: (client) => ({ expireTime: dateOrNull(client.expireTime, "client.expire_time") }),
   refresh_tokens_enabled: (client) => ({ refreshTokensEnabled: client.refreshTokensEnabled }),
   rate_limit_per_second: (client) => ({ rateLimitPerSecond: client.rateLimitPerSecond || null }),
@@ -183,6 +186,7 @@ export function clientToProto(record: ClientRecord): Client {
     signingAlgorithm: algorithmToProto(client.signingAlg),
     claimsTemplate: client.claimsTemplate,
     jwks: client.jwks ?? undefined,
+    jwksUri: client.jwksUri ?? "",
     expireTime: client.expireTime ? timestampFromDate(client.expireTime) : undefined,
     etag: clientEtag(client),
     refreshTokensEnabled: client.refreshTokensEnabled,

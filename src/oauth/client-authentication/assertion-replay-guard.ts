@@ -1,0 +1,79 @@
+/**
+ * Refuses a second use of an assertion on every replica (RFC 7523 §3 item 7: the `jti` "MAY be
+ * used by the authorization server to ensure that the same JWT is not replayed"). A replay to the
+ * same replica is refused from memory at no cost (AssertionReplayCache); a first sighting is then
+ * recorded in storage with one insert-if-absent statement, which fails for a key another replica
+ * recorded first. Rows live until the assertion expires and are purged after.
+ *
+ * Keys are the caller's, namespaced by what the assertion is (`private_key_jwt`, a trusted
+ * issuer's single-use tokens, …) so two kinds never collide; they are stored as SHA-256 digests,
+ * so a `jti` of any characters (NUL included, which PostgreSQL text cannot hold) stores in a
+ * fixed size.
+ *
+ * If storage cannot be reached, the per-replica verdict stands: tokens are issued from memory
+ * during the degraded window, and an assertion refused for that alone would stop every
+ * private_key_jwt client with it. A replay to another replica within that outage is the gap.
+ */
+import { createHash } from "node:crypto";
+import { TesseraError } from "../../errors.js";
+import type { AssertionReplayCache } from "./assertion-replay-cache.js";
+
+/** Storage of used assertions; implemented in src/store/. */
+export interface UsedAssertionRepository {
+  /**
+   * Records the key until `expireTime` unless it is recorded and not yet expired at `now`, in one
+   * statement (two replicas racing: exactly one records it). True when recorded.
+   */
+  recordIfAbsent(input: { key: string; expireTime: Date; now: Date }): Promise<boolean>;
+  /** Deletes the records that expired before `now`; returns how many. */
+  purgeExpired(now: Date): Promise<number>;
+}
+
+export type ReplayVerdict = "fresh" | "replayed" | "full";
+
+export interface AssertionReplayGuardOptions {
+  readonly repository: UsedAssertionRepository;
+  /** The per-replica memory consulted first. */
+  readonly memory: AssertionReplayCache;
+  readonly now: () => Date;
+  /** False while storage is known to be down (the degraded window): storage is then not asked. */
+  readonly storageHealthy?: () => boolean;
+  /** Told when storage could not be asked and the per-replica verdict stood. */
+  readonly onStorageUnavailable?: (error: unknown) => void;
+}
+
+export class AssertionReplayGuard {
+  constructor(private readonly options: AssertionReplayGuardOptions) {}
+
+  /**
+   * Remembers an assertion until it expires: "fresh" the first time on any replica, "replayed"
+   * after, "full" when this replica's memory is at its bound (refuse with temporarily_unavailable).
+   * `key` must already be bounded in length by the caller (a verified issuer or client and a jti
+   * of bounded length).
+   */
+  async remember(key: string, expiresAt: Date): Promise<ReplayVerdict> {
+    const now = this.options.now();
+    const local = this.options.memory.remember(key, Math.ceil(expiresAt.getTime() / 1000), Math.floor(now.getTime() / 1000));
+    if (local !== "fresh") return local;
+    if (this.options.storageHealthy && !this.options.storageHealthy()) return "fresh";
+    try {
+      const recorded = await this.options.repository.recordIfAbsent({ key: storedKey(key), expireTime: expiresAt, now });
+      return recorded ? "fresh" : "replayed";
+    } catch (error) {
+      if (error instanceof TesseraError && error.code === "unavailable") {
+        this.options.onStorageUnavailable?.(error);
+        return "fresh";
+      }
+      throw error;
+    }
+  }
+
+  /** Drops the records of assertions that have expired (scheduled by the runtime). */
+  purge(now: Date): Promise<number> {
+    return this.options.repository.purgeExpired(now);
+  }
+}
+
+function storedKey(key: string): string {
+  return createHash("sha256").update(key, "utf8").digest("hex");
+}

@@ -1,0 +1,71 @@
+/**
+ * Used assertions in storage, on the embedded database and on PostgreSQL, behind the replay
+ * guard: one insert-if-absent per first sighting, so of two replicas racing on one assertion
+ * exactly one accepts it; expired records are taken over and purged.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { AssertionReplayCache } from "../../src/oauth/client-authentication/assertion-replay-cache.js";
+import { AssertionReplayGuard } from "../../src/oauth/client-authentication/assertion-replay-guard.js";
+import { TesseraError } from "../../src/errors.js";
+import type { Database } from "../../src/store/database.js";
+import { PrismaUsedAssertionRepository } from "../../src/store/used-assertion-store.js";
+import { DATABASE_BACKENDS } from "../support/databases.js";
+
+const NOW = new Date("2026-12-03T12:00:00Z");
+const LATER = new Date(NOW.getTime() + 60_000);
+
+describe.each(DATABASE_BACKENDS)("used assertions on $name", (backend) => {
+  let database: Database;
+  let discard: () => Promise<void>;
+  let now: Date;
+
+  beforeEach(async () => {
+    ({ database, discard } = await backend.open());
+    now = NOW;
+  });
+  afterEach(async () => discard());
+
+  /** A replica: its own memory, the shared storage. */
+  const replica = () => new AssertionReplayGuard({ repository: new PrismaUsedAssertionRepository(database.prisma), memory: new AssertionReplayCache(), now: () => now });
+
+  it("accepts an assertion once across replicas and refuses it on every other", async () => {
+    const [first, second] = [replica(), replica()];
+    expect(await first.remember("private_key_jwt\u0000c\u0000jti-1", LATER)).toBe("fresh");
+    expect(await first.remember("private_key_jwt\u0000c\u0000jti-1", LATER)).toBe("replayed");
+    expect(await second.remember("private_key_jwt\u0000c\u0000jti-1", LATER)).toBe("replayed");
+    expect(await second.remember("private_key_jwt\u0000c\u0000jti-2", LATER)).toBe("fresh");
+  });
+
+  it("lets exactly one of many replicas racing on one assertion accept it", async () => {
+    const verdicts = await Promise.all(Array.from({ length: 8 }, () => replica().remember("race\u0000jti", LATER)));
+    expect(verdicts.filter((verdict) => verdict === "fresh")).toHaveLength(1);
+    expect(verdicts.filter((verdict) => verdict === "replayed")).toHaveLength(7);
+  });
+
+  it("stores any jti, NUL included, in a fixed size", async () => {
+    expect(await replica().remember(`c\u0000${"\u0000é😀".repeat(80)}`, LATER)).toBe("fresh");
+    expect(await replica().remember(`c\u0000${"\u0000é😀".repeat(80)}`, LATER)).toBe("replayed");
+  });
+
+  it("takes over an expired record and purges expired ones", async () => {
+    expect(await replica().remember("old", LATER)).toBe("fresh");
+    now = new Date(LATER.getTime() + 1_000);
+    const guard = replica();
+    expect(await guard.remember("old", new Date(now.getTime() + 60_000))).toBe("fresh");
+    expect(await replica().remember("gone-soon", new Date(now.getTime() + 1_000))).toBe("fresh");
+    expect(await guard.purge(new Date(now.getTime() + 2_000))).toBe(1);
+  });
+
+  it("keeps the per-replica verdict when storage is unavailable", async () => {
+    const guard = new AssertionReplayGuard({
+      repository: {
+        recordIfAbsent: () => Promise.reject(new TesseraError("unavailable", "down")),
+        purgeExpired: () => Promise.resolve(0),
+      },
+      memory: new AssertionReplayCache(),
+      now: () => now,
+    });
+    expect(await guard.remember("k", LATER)).toBe("fresh");
+    expect(await guard.remember("k", LATER)).toBe("replayed");
+  });
+});
