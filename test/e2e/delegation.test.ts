@@ -430,7 +430,17 @@ describe("revocation following the chain across replicas on one PostgreSQL", () 
     // The policies reached the first replica's memory at once; the tokens verify on the second.
     await within(PROPAGATION_LIMIT_MS, async () => (await active(B, forB)) && (await active(D, forD)));
 
+    const authenticates = async (caller: string, token: string) => {
+      const introspection = createClient(IntrospectionService, createGrpcTransport({ baseUrl: second.url }));
+      const auth = { headers: { authorization: basicAuthorization(caller, clients[caller]!.clientSecret) } };
+      return introspection.authenticateToken({ token, requiredScopes: [] }, auth).then(
+        () => true,
+        (error: unknown) => (ConnectError.from(error).code === Code.Unauthenticated ? false : Promise.reject(error)),
+      );
+    };
+    expect(await authenticates(D, forD)).toBe(true);
+
     expect((await postForm(`${first.url}/oauth/revoke`, clients[C]!, { token: forA })).status).toBe(200);
-    await within(PROPAGATION_LIMIT_MS, async () => !(await active(B, forB)) && !(await active(D, forD)));
+    await within(PROPAGATION_LIMIT_MS, async () => !(await active(B, forB)) && !(await active(D, forD)) && !(await authenticates(D, forD)));
   });
 });
