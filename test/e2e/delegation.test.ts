@@ -8,7 +8,6 @@
  * deactivation following the chain; and on two replicas sharing PostgreSQL, revoking C's token
  * makes the derived tokens inactive on the other replica within a second.
  */
-import { randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Code, ConnectError, createClient, type ServiceImpl } from "@connectrpc/connect";
@@ -22,9 +21,7 @@ import { FederationService } from "../../src/gen/tessera/v1/federation_service_p
 import { IntrospectionService } from "../../src/gen/tessera/v1/introspection_service_pb.js";
 import { OAuthErrorSchema } from "../../src/gen/tessera/v1/oauth_error_pb.js";
 import { GrantType, TokenService } from "../../src/gen/tessera/v1/token_service_pb.js";
-import { freePort } from "../support/ports.js";
-import { createTestSchema, type TestSchema } from "../support/postgres.js";
-import { spawnServer, type ServerProcess } from "../support/server-process.js";
+import { startReplicas, type Replica, type Replicas } from "../support/replicas.js";
 import { ADMIN_CLIENT, STORAGE_KINDS, basicAuthorization, startTestServer, type TestServer } from "../support/test-server.js";
 
 const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -375,37 +372,18 @@ describe.each(STORAGE_KINDS)("delegation by token exchange, end to end on %s sto
 describe("revocation following the chain across replicas on one PostgreSQL", () => {
   /** How long a revocation may take to reach another replica. */
   const PROPAGATION_LIMIT_MS = 1_000;
-  let schema: TestSchema;
-  let replicas: { url: string; process: ServerProcess }[];
+  let started: Replicas;
+  let replicas: readonly Replica[];
   let clients: Record<string, Credentials>;
 
   beforeAll(async () => {
-    schema = await createTestSchema("delegation_replicas");
-    const kek = randomBytes(32).toString("base64");
-    const ports = await Promise.all([freePort(), freePort()]);
-    replicas = ports.map((port) => ({
-      url: `http://127.0.0.1:${port}`,
-      process: spawnServer({
-        PORT: String(port),
-        TESSERA_HOST: "127.0.0.1",
-        TESSERA_ISSUER: "http://tessera.delegation.test",
-        DATABASE_URL: schema.url,
-        TESSERA_KEK: kek,
-        TESSERA_ADMIN_CLIENT_ID: ADMIN_CLIENT.clientId,
-        TESSERA_ADMIN_CLIENT_SECRET: ADMIN_CLIENT.clientSecret,
-        TESSERA_LOG_LEVEL: "info",
-      }),
-    }));
-    await Promise.all(replicas.map((replica) => replica.process.listening));
+    started = await startReplicas({ schema: "delegation_replicas", count: 2, issuer: "http://tessera.delegation.test" });
+    replicas = started.replicas;
     const admin = await postForm(`${replicas[0]!.url}/oauth/token`, ADMIN_CLIENT, { grant_type: "client_credentials", scope: "tessera:admin" });
     clients = await setUpStory(replicas[0]!.url, admin.body["access_token"] as string);
   }, 120_000);
   afterAll(async () => {
-    for (const replica of replicas ?? []) {
-      replica.process.child.kill("SIGTERM");
-      await replica.process.exited;
-    }
-    await schema?.drop();
+    await started?.stop();
   });
 
   /** Polls until `check` holds; fails past the limit. */
@@ -419,7 +397,7 @@ describe("revocation following the chain across replicas on one PostgreSQL", () 
   }
 
   it("makes the derived tokens inactive on the other replica within a second of revoking C's token", async () => {
-    const [first, second] = replicas as [(typeof replicas)[number], (typeof replicas)[number]];
+    const [first, second] = replicas as [Replica, Replica];
     const active = async (caller: string, token: string) =>
       (await postForm(`${second.url}/oauth/introspect`, clients[caller]!, { token })).body["active"] === true;
     const forA = (await postForm(`${first.url}/oauth/token`, clients[C]!, { grant_type: "client_credentials", audience: A, scope: "billing:read ledger:read" })).body["access_token"] as string;
