@@ -355,9 +355,8 @@ describe.each(STORAGE_KINDS)("delegation by token exchange, end to end on %s sto
     });
   });
 
-  // Last: it moves the server's clock forward for good (moving it back would leave the rate
-  // buckets, filled "in the future", empty), and tokens issued afterwards would not verify at
-  // the resource servers above, which keep the real time.
+  // Last: it moves the server's clock forward for good; tokens issued afterwards would not
+  // verify at the resource servers above, which keep the real time.
   it("refuses an expired subject token with invalid_grant, over HTTP and gRPC", async () => {
     const token = await callerToken();
     clock.offsetMs = 3_601_000;
