@@ -290,7 +290,29 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     availability: storageHealth,
     limits,
   });
-  const delegation = delegatedSubjectTokenHandler({ verifier, directory: federation, maxDelegationDepth: config.maxDelegationDepth, now });
+  const delegation = delegatedSubjectTokenHandler({
+    verifier,
+    directory: federation,
+    maxDelegationDepth: config.maxDelegationDepth,
+    now,
+    // Audited off the request path, as federated issuances are, so they reach the event sinks.
+    onExchanged: (exchange) =>
+      federationAudit.enqueue({
+        actor: exchange.clientId,
+        action: "delegation.token_exchanged",
+        targetClientId: exchange.clientId,
+        outcome: "success",
+        details: {
+          subject: exchange.subject,
+          subjectClientId: exchange.subjectClientId,
+          audiences: [...exchange.audiences],
+          scopes: [...exchange.scopes],
+          impersonated: exchange.impersonated,
+          depth: exchange.depth,
+          jti: exchange.jti,
+        },
+      }),
+  });
   // RFC 8693: one grant, one handler per kind of subject token.
   const subjectTokenHandlers: SubjectTokenHandler[] = [federatedSubjectTokenHandler(federatedIssuance), delegation];
   const tokenEndpoint = new TokenEndpoint({

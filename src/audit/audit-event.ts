@@ -13,7 +13,10 @@ export interface AuditEntry {
    * Dotted verb, e.g. "client.create", "admin.denied"; for federation "trusted_issuer.*",
    * "federation_policy.*" and "delegation_policy.*" with create, update and delete; a token
    * issued on an external assertion "federation.token_issued", a client authenticated by one
-   * "federation.client_authenticated" (details: way, issuer, subject, federationPolicyId).
+   * "federation.client_authenticated" (details: way, issuer, subject, federationPolicyId); a
+   * Tessera token exchanged by another client "delegation.token_exchanged" (details: subject,
+   * subjectClientId, audiences, scopes, impersonated, depth, jti); an event sink resumed by an
+   * operator "event_sink.redeliver" (details: sink, fromEventId).
    */
   readonly action: string;
   readonly targetClientId?: string | undefined;

@@ -194,6 +194,44 @@ describe.each(STORAGE_KINDS)("audit event delivery to a webhook on %s storage", 
     expect(aboutSubject(receiver.events, clientId).map((event) => event.type)).toEqual(["dev.tessera.client.created", "dev.tessera.federation.token_issued"]);
   });
 
+  it("delivers delegated token exchanges with who acted for whom", async () => {
+    server = await start();
+    const options = await auth(server);
+    const suffix = randomUUID().slice(0, 8);
+    const [caller, actor, target] = [`caller-${suffix}`, `actor-${suffix}`, `target-${suffix}`];
+    const secrets: Record<string, string> = {};
+    for (const [clientId, scopes, audiences] of [[actor, [], []], [target, [], []], [caller, ["orders:read"], [actor]]] as const) {
+      secrets[clientId] = (await adminApi(server).createClient({ clientId, name: clientId, scopes: [...scopes], audiences: [...audiences] }, options)).clientSecret;
+    }
+    await createClient(FederationService, createConnectTransport({ baseUrl: server.url, httpVersion: "1.1" })).createDelegationPolicy(
+      { delegationPolicy: { clientId: actor, audiences: [target], scopes: ["orders:read"] } },
+      options,
+    );
+    const token = async (clientId: string, parameters: Record<string, string>) => {
+      const response = await fetch(`${server!.url}/oauth/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Basic ${Buffer.from(`${clientId}:${secrets[clientId]}`).toString("base64")}` },
+        body: new URLSearchParams(parameters),
+      });
+      expect(response.status).toBe(200);
+      return ((await response.json()) as { access_token: string }).access_token;
+    };
+    const subjectToken = await token(caller, { grant_type: "client_credentials", audience: actor, scope: "orders:read" });
+    await token(actor, {
+      grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+      subject_token: subjectToken,
+      subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
+      audience: target,
+    });
+
+    await receiver.waitFor((events) => events.some((event) => event.type === "dev.tessera.delegation.token_exchanged"));
+    expect(receiver.events.find((event) => event.type === "dev.tessera.delegation.token_exchanged")).toMatchObject({
+      subject: actor,
+      data: { actor, details: { subject: caller, subjectClientId: caller, audiences: [target], scopes: ["orders:read"], impersonated: false, depth: 1 } },
+    });
+    expect(receiver.events.some((event) => event.subject === caller && event.type !== "dev.tessera.client.created")).toBe(false);
+  });
+
   it("refuses an unknown sink and a malformed event id", async () => {
     server = await start();
     const api = eventsApi(server);

@@ -47,6 +47,26 @@ export interface DelegatedSubjectTokenOptions {
   /** The most exchanges a chain may hold (C → A is one, then A → B two, …). */
   readonly maxDelegationDepth: number;
   readonly now: () => Date;
+  /**
+   * Told of each issued exchange, after signing. Exchanged tokens are audit events (unlike
+   * plain issuance): who acted for whom, toward what, is what a security team reviews.
+   */
+  readonly onExchanged?: (exchange: DelegatedExchange) => void;
+}
+
+/** One issued exchange, as the audit trail records it (no token, only its id). */
+export interface DelegatedExchange {
+  /** The authenticated client that exchanged the token (A). */
+  readonly clientId: string;
+  /** The subject the issued token keeps (`sub`) and the client its subject token was issued to. */
+  readonly subject: string;
+  readonly subjectClientId: string;
+  readonly audiences: readonly string[];
+  readonly scopes: readonly string[];
+  readonly impersonated: boolean;
+  /** Exchanges in the chain, this one included. */
+  readonly depth: number;
+  readonly jti: string;
 }
 
 export function delegatedSubjectTokenHandler(options: DelegatedSubjectTokenOptions) {
@@ -102,6 +122,16 @@ export function delegatedSubjectTokenHandler(options: DelegatedSubjectTokenOptio
         scopes,
         audiences,
         maxLifetimeSeconds: remainingSeconds,
+      });
+      options.onExchanged?.({
+        clientId: actorId,
+        subject: subjectOf(subject),
+        subjectClientId: subject.clientId,
+        audiences,
+        scopes,
+        impersonated: impersonate,
+        depth: chain.length,
+        jti: issued.jti,
       });
       return tokenResponse({ record, grantType: TOKEN_EXCHANGE_GRANT_TYPE, issued, scopes, audiences, refreshToken: undefined });
     },
