@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ClientAdminService } from "../../src/gen/tessera/v1/client_admin_service_pb.js";
 import { freePort } from "../support/ports.js";
 import { createTestSchema, type TestSchema } from "../support/postgres.js";
+import { startReplicas } from "../support/replicas.js";
 import { spawnServer, type ServerProcess } from "../support/server-process.js";
 import { ADMIN_CLIENT, STORAGE_KINDS, TEST_KEK, basicAuthorization } from "../support/test-server.js";
 import { distinctEvents, startWebhookReceiver } from "../support/webhook-receiver.js";
@@ -93,6 +94,50 @@ describe.each(STORAGE_KINDS)("event delivery across kill -9 on %s storage", (sto
     } finally {
       first.child.kill("SIGKILL");
       if (second) await stop(second);
+      await receiver.close();
+    }
+  });
+});
+
+async function deliveredBy(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split("\n").find((candidate) => candidate.startsWith('tessera_event_deliveries_total{sink="webhook"} '));
+  return line === undefined ? 0 : Number(line.split(" ")[1]);
+}
+
+describe("event delivery across replicas on one PostgreSQL", () => {
+  it("moves to the other replica when the delivering one is killed, losing nothing", { timeout: 120_000 }, async () => {
+    const receiver = await startWebhookReceiver();
+    const issuer = `http://127.0.0.1:${await freePort()}`;
+    const { replicas, stop: stopAll } = await startReplicas({
+      schema: "events_failover",
+      count: 2,
+      issuer,
+      env: { TESSERA_EVENT_WEBHOOK_URL: receiver.url, TESSERA_EVENT_WEBHOOK_SECRET: receiver.secret },
+    });
+    try {
+      const before = await createClients(replicas[0]!.url, ["failover-0", "failover-1"]);
+      await receiver.waitFor((events) => before.every((clientId) => events.some((event) => event.subject === clientId)));
+      const counts = await Promise.all(replicas.map((replica) => deliveredBy(replica.url)));
+      // One replica delivers; the other has not sent a thing.
+      expect(counts.filter((count) => count > 0)).toHaveLength(1);
+      const leader = replicas[counts.findIndex((count) => count > 0)]!;
+      const survivor = replicas.find((replica) => replica !== leader)!;
+
+      receiver.delayMs = 300;
+      const during = await createClients(survivor.url, ["failover-2", "failover-3", "failover-4"]);
+      await receiver.waitFor((events) => events.some((event) => event.subject === during[0]));
+      leader.process.child.kill("SIGKILL");
+      await leader.process.exited;
+      receiver.delayMs = 0;
+      const after = await createClients(survivor.url, ["failover-5"]);
+      const all = [...before, ...during, ...after];
+      await receiver.waitFor((events) => all.every((clientId) => events.some((event) => event.subject === clientId)));
+      expect(receiver.rejected).toEqual([]);
+      expect(distinctEvents(receiver.events).filter((event) => all.includes(event.subject ?? "")).map((event) => event.subject)).toEqual(all);
+      expect(await deliveredBy(survivor.url)).toBeGreaterThan(0);
+    } finally {
+      await stopAll();
       await receiver.close();
     }
   });
