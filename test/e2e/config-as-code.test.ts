@@ -14,7 +14,7 @@ import { connectAdminApi, connectFederationApi, type AdminApi, type FederationAp
 import { ClientStatus } from "../../src/gen/tessera/v1/client_pb.js";
 import { readConfigDocuments } from "../../src/cli/config/config-documents.js";
 import { applyPlan, checkUnchanged, prepare, readLiveState } from "../../src/cli/config/config-reconciler.js";
-import { clientCredentialsToken } from "../support/clients.js";
+import { clientCredentialsToken, codeOf } from "../support/clients.js";
 import { ADMIN_CLIENT, STORAGE_KINDS, startTestServer, type TestServer } from "../support/test-server.js";
 
 interface Run {
@@ -270,6 +270,22 @@ spec:
     const rerun = await tessera(["apply", "-f", repo]);
     expect(rerun.code, rerun.stderr).toBe(0);
     expect((await admin.getClient({ clientId: "billing" })).client).toMatchObject({ name: "Billing service", description: "" });
+  });
+
+  it("lets the admin API take a caller-chosen policy id and annotations, both validated", async () => {
+    const policy = { issuer: ISSUER, clientId: "billing", subject: "x" };
+    expect(await codeOf(federation.createFederationPolicy({ federationPolicy: policy, federationPolicyId: "Bad_Id" }))).toBe(Code.InvalidArgument);
+    expect(await codeOf(federation.createFederationPolicy({ federationPolicy: policy, federationPolicyId: "ci-deploy-main" }))).toBe(Code.AlreadyExists);
+    expect(await codeOf(federation.createDelegationPolicy({ delegationPolicy: { clientId: "billing" }, delegationPolicyId: "billing-on-behalf" }))).toBe(Code.AlreadyExists);
+    const annotated = await federation.createDelegationPolicy({ delegationPolicy: { clientId: "billing", annotations: { "example.com/owner": "team-a" } }, delegationPolicyId: "annotated" });
+    expect(annotated.delegationPolicy).toMatchObject({ delegationPolicyId: "annotated", annotations: { "example.com/owner": "team-a" } });
+    await federation.deleteDelegationPolicy({ delegationPolicyId: "annotated" });
+    expect(await codeOf(admin.createClient({ name: "n", annotations: { "bad key!": "v" } }))).toBe(Code.InvalidArgument);
+    const tooMany = Object.fromEntries(Array.from({ length: 33 }, (_, index) => [`k${index}`, "v"]));
+    expect(await codeOf(admin.createClient({ name: "n", annotations: tooMany }))).toBe(Code.InvalidArgument);
+    const current = (await admin.getClient({ clientId: "billing" })).client!;
+    const updated = await admin.updateClient({ client: { clientId: "billing", annotations: { ...current.annotations, "example.com/owner": "billing" } }, updateMask: { paths: ["annotations"] } });
+    expect(updated.client!.annotations).toEqual({ "tessera.dev/managed-by": "tessera-apply", "example.com/owner": "billing" });
   });
 
   it("refuses invalid files before anything is written, naming file, document and field", async () => {
