@@ -111,6 +111,7 @@ export async function startRuntime(config: Config, wiring: Wiring, options: Runt
     { stops: "gRPC health watches (they end with OK)", run: () => health.shutdown() },
     { stops: "new connections; open ones drain until the shutdown timeout", run: () => listener.close(config.shutdownTimeoutMs) },
     { stops: "the signing worker", run: () => signer.close() },
+    { stops: "audit entries of federated issuances still queued (written first)", run: () => wiring.federationAudit.idle() },
     { stops: "the database", run: () => database.close() },
   ];
   let closing: Promise<void> | undefined;

@@ -27,6 +27,13 @@ import { PrismaUsedAssertionRepository } from "../store/used-assertion-store.js"
 import { ASSERTION_ALGORITHMS } from "../oauth/client-authentication/private-key-jwt.js";
 import { ClientAuthenticator } from "../oauth/client-authentication/client-authenticator.js";
 import { clientCredentialsGrant } from "../oauth/grants/client-credentials-grant.js";
+import { jwtBearerGrant } from "../oauth/grants/jwt-bearer-grant.js";
+import { federatedSubjectTokenHandler } from "../oauth/grants/federated-subject-token.js";
+import { tokenExchangeGrant, type SubjectTokenHandler } from "../oauth/grants/token-exchange-grant.js";
+import { FederatedClientAuthenticator, FederatedClients } from "../oauth/federated-clients.js";
+import { FederatedAssertionVerifier } from "../federation/federated-assertion.js";
+import { AuditQueue } from "../audit/audit-queue.js";
+import { federationObserver } from "../observability/federation-observer.js";
 import { refreshTokenGrant } from "../oauth/grants/refresh-token-grant.js";
 import { RefreshTokens } from "../oauth/refresh-tokens.js";
 import { PrismaRefreshTokenRepository } from "../store/refresh-token-store.js";
@@ -95,6 +102,8 @@ export interface Wiring {
   readonly storageHealth: StorageHealth;
   readonly audit: PrismaAuditLog;
   readonly denials: DenialAudit;
+  /** Audit entries of federated issuances, written off the request path. */
+  readonly federationAudit: AuditQueue;
   readonly signer: JwsSigner;
   /** Trusted issuers' (and jwks_uri clients') verification keys, fetched and cached. */
   readonly issuerKeys: IssuerKeyCache;
@@ -192,13 +201,38 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     onStorageUnavailable: () => log.warn("could not record a used assertion (database unavailable); replays are refused per replica only meanwhile"),
   });
   const limits = new AbuseLimits(config.abuseLimits, { now: () => now().getTime(), onLimited: (limit) => metrics.rateLimit(limit) });
+
+  // Workload identity federation: external assertions verified against trusted issuers' keys,
+  // matched to clients through federation policies; outcomes counted, issuances audited off
+  // the request path.
+  const federationAudit = new AuditQueue({ audit, onError: (error) => log.error({ err: error }, "an audit entry of a federated issuance was not written") });
+  const federatedClients = new FederatedClients({
+    verifier: new FederatedAssertionVerifier({
+      directory: federation,
+      keys: issuerKeys,
+      replayGuard,
+      tesseraIssuer: config.issuer,
+      now,
+    }),
+    directory: federation,
+    registry,
+    now,
+    observer: federationObserver({ metrics, audit: federationAudit }),
+  });
+  const federatedIssuance = { clients: federatedClients, scopePolicy: config.scopePolicy, limits };
+
   const authenticator = new ClientAuthenticator({
     registry,
     now,
-    assertionAudiences: [config.issuer, endpointUrl(config.issuer, TOKEN_PATH)],
+    assertionAudience: config.issuer,
+    legacyAssertionAudiences: config.legacyAssertionAudienceUntil && {
+      audiences: [endpointUrl(config.issuer, TOKEN_PATH)],
+      until: config.legacyAssertionAudienceUntil,
+    },
     replayCache,
     replayGuard,
     clientKeysByUrl: issuerKeys,
+    federation: new FederatedClientAuthenticator(federatedClients, federation),
     limits,
   });
   const refreshTokens = new RefreshTokens({
@@ -219,11 +253,18 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     availability: storageHealth,
     limits,
   });
+  // RFC 8693: one grant, one handler per kind of subject token.
+  const subjectTokenHandlers: SubjectTokenHandler[] = [federatedSubjectTokenHandler(federatedIssuance)];
   const tokenEndpoint = new TokenEndpoint({
     authenticator,
     issuer,
     availability: storageHealth,
-    grants: [clientCredentialsGrant({ scopePolicy: config.scopePolicy, refreshTokens }), refreshTokenGrant({ refreshTokens })],
+    grants: [
+      clientCredentialsGrant({ scopePolicy: config.scopePolicy, refreshTokens }),
+      refreshTokenGrant({ refreshTokens }),
+      jwtBearerGrant(federatedIssuance),
+      tokenExchangeGrant({ handlers: subjectTokenHandlers }),
+    ],
     onIssued: (answer) => metrics.tokenIssued(answer.clientId, answer.alg, answer.grantType),
   });
 
@@ -324,6 +365,7 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     storageHealth,
     audit,
     denials,
+    federationAudit,
     signer,
     issuerKeys,
     replayGuard,

@@ -11,7 +11,9 @@ export interface AuditEntry {
   readonly actor: string;
   /**
    * Dotted verb, e.g. "client.create", "admin.denied"; for federation "trusted_issuer.*",
-   * "federation_policy.*" and "delegation_policy.*" with create, update and delete.
+   * "federation_policy.*" and "delegation_policy.*" with create, update and delete; a token
+   * issued on an external assertion "federation.token_issued", a client authenticated by one
+   * "federation.client_authenticated" (details: way, issuer, subject, federationPolicyId).
    */
   readonly action: string;
   readonly targetClientId?: string | undefined;

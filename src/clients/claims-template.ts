@@ -1,7 +1,9 @@
 /**
  * Per-client custom claims (as Stytch's custom claim templates): static values, or values
- * taken from the client's trusted metadata with "{{metadata.path.to.value}}". Registered
- * claims are reserved so a template can never forge who or what a token is for.
+ * taken from the client's trusted metadata with "{{metadata.path.to.value}}", or, for tokens
+ * issued on a federated assertion, from that assertion's claims with "{{assertion.<claim>}}" —
+ * only the claims the matched federation policy lets through. Registered claims are reserved
+ * so a template can never forge who or what a token is for.
  */
 import type { JsonObject, JsonValue } from "./client.js";
 
@@ -13,6 +15,8 @@ export const RESERVED_CLAIMS: ReadonlySet<string> = new Set([
 ]);
 
 const METADATA_REFERENCE = /^\{\{\s*metadata\.([A-Za-z0-9_.-]+)\s*\}\}$/;
+/** Claim paths as issuers name them: `sub`, `kubernetes.io.namespace`, `job_workflow_ref`, URIs. */
+const ASSERTION_REFERENCE = /^\{\{\s*assertion\.([A-Za-z0-9_.:/-]{1,256})\s*\}\}$/;
 
 /** The template keys that may not be used, for validation at create/update time. */
 export function reservedTemplateClaims(template: JsonObject): string[] {
@@ -28,18 +32,38 @@ function lookup(metadata: JsonObject, path: string): JsonValue | undefined {
   return node;
 }
 
-/** The claims a client's template adds; references to absent metadata are left out. */
-export function renderCustomClaims(template: JsonObject, metadata: JsonObject): Record<string, JsonValue> {
+/**
+ * The incoming assertion's claims a template may copy, by the path the template names; only
+ * those a federation policy allowlisted are ever put here.
+ */
+export type AssertionClaims = Readonly<Record<string, unknown>>;
+
+/**
+ * The claims a client's template adds; references to absent metadata are left out, and so are
+ * references to assertion claims when the token was not issued on an assertion, or the claim
+ * was not allowlisted.
+ */
+export function renderCustomClaims(template: JsonObject, metadata: JsonObject, assertion?: AssertionClaims): Record<string, JsonValue> {
   const claims: Record<string, JsonValue> = {};
   for (const [name, value] of Object.entries(template)) {
     if (RESERVED_CLAIMS.has(name)) continue;
-    const reference = typeof value === "string" ? METADATA_REFERENCE.exec(value) : null;
-    if (!reference) {
+    if (typeof value !== "string" || !value.startsWith("{{")) {
       claims[name] = value;
       continue;
     }
-    const resolved = lookup(metadata, reference[1]!);
-    if (resolved !== undefined) claims[name] = resolved;
+    const reference = METADATA_REFERENCE.exec(value);
+    if (reference) {
+      const resolved = lookup(metadata, reference[1]!);
+      if (resolved !== undefined) claims[name] = resolved;
+      continue;
+    }
+    const copied = ASSERTION_REFERENCE.exec(value);
+    if (copied) {
+      const resolved = assertion && Object.hasOwn(assertion, copied[1]!) ? assertion[copied[1]!] : undefined;
+      if (resolved !== undefined) claims[name] = resolved as JsonValue;
+      continue;
+    }
+    claims[name] = value;
   }
   return claims;
 }

@@ -58,6 +58,11 @@ export interface Config {
   readonly auditRetentionSeconds: number;
   /** Plain gRPC unary calls take Tessera's lean path; false sends every call through connect-es. */
   readonly leanGrpc: boolean;
+  /**
+   * Until this time, private_key_jwt assertions may still name the token endpoint URL as `aud`
+   * (draft-ietf-oauth-rfc7523bis allows only the issuer); undefined: never.
+   */
+  readonly legacyAssertionAudienceUntil: Date | undefined;
   /** Outbound key fetches (issuers' and clients' JWKS, discovery, SPIFFE bundles). */
   readonly federation: {
     /** Plain http:// key URLs are fetched (development clusters only); https only otherwise. */
@@ -190,6 +195,12 @@ export function loadConfig(env: Env = process.env): Config {
   const leanGrpc = read("TESSERA_LEAN_GRPC") ?? "true";
   if (leanGrpc !== "true" && leanGrpc !== "false") problems.push("TESSERA_LEAN_GRPC must be true or false");
 
+  const legacyAudienceText = read("TESSERA_LEGACY_ASSERTION_AUDIENCE_UNTIL");
+  const legacyAssertionAudienceUntil = legacyAudienceText === undefined ? undefined : new Date(legacyAudienceText);
+  // An ISO 8601 date or date-time: a transition has an end, never "for ever".
+  if (legacyAssertionAudienceUntil !== undefined && (!/^\d{4}-\d{2}-\d{2}/.test(legacyAudienceText!) || Number.isNaN(legacyAssertionAudienceUntil.getTime()))) {
+    problems.push("TESSERA_LEGACY_ASSERTION_AUDIENCE_UNTIL must be an ISO 8601 date, e.g. 2027-03-31");
+  }
   const allowHttp = read("TESSERA_FEDERATION_ALLOW_HTTP") ?? "false";
   if (allowHttp !== "true" && allowHttp !== "false") problems.push("TESSERA_FEDERATION_ALLOW_HTTP must be true or false");
   const jwksMaxStalenessSeconds = parseDuration(
@@ -228,6 +239,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs,
     auditRetentionSeconds,
     leanGrpc: leanGrpc === "true",
+    legacyAssertionAudienceUntil,
     federation: Object.freeze({ allowHttp: allowHttp === "true", jwksMaxStalenessSeconds }),
   });
 }

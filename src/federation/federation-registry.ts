@@ -10,11 +10,12 @@ import type { FederationRepository, FederationSnapshot } from "./federation-repo
 
 interface Indexed {
   readonly issuers: ReadonlyMap<string, TrustedIssuer>;
+  readonly issuersByTrustDomain: ReadonlyMap<string, TrustedIssuer>;
   readonly policiesByIssuer: ReadonlyMap<string, readonly FederationPolicy[]>;
   readonly delegationsByClient: ReadonlyMap<string, readonly DelegationPolicy[]>;
 }
 
-const EMPTY: Indexed = { issuers: new Map(), policiesByIssuer: new Map(), delegationsByClient: new Map() };
+const EMPTY: Indexed = { issuers: new Map(), issuersByTrustDomain: new Map(), policiesByIssuer: new Map(), delegationsByClient: new Map() };
 
 export class FederationRegistry implements FederationDirectory {
   private indexed: Indexed = EMPTY;
@@ -25,6 +26,10 @@ export class FederationRegistry implements FederationDirectory {
 
   trustedIssuer(issuer: string): TrustedIssuer | undefined {
     return this.indexed.issuers.get(issuer);
+  }
+
+  spiffeTrustDomain(trustDomain: string): TrustedIssuer | undefined {
+    return this.indexed.issuersByTrustDomain.get(trustDomain);
   }
 
   federationPoliciesOf(issuer: string): readonly FederationPolicy[] {
@@ -60,6 +65,12 @@ export class FederationRegistry implements FederationDirectory {
 
 function index(snapshot: FederationSnapshot): Indexed {
   const issuers = new Map(snapshot.trustedIssuers.map((issuer) => [issuer.issuer, issuer]));
+  // Should two issuers name the same trust domain, the first in the snapshot's order answers.
+  const issuersByTrustDomain = new Map<string, TrustedIssuer>();
+  for (const issuer of snapshot.trustedIssuers) {
+    const source = issuer.keySource;
+    if (source.kind === "spiffe" && !issuersByTrustDomain.has(source.trustDomain)) issuersByTrustDomain.set(source.trustDomain, issuer);
+  }
   const policiesByIssuer = new Map<string, FederationPolicy[]>();
   for (const policy of [...snapshot.federationPolicies].sort(byCreation)) {
     const list = policiesByIssuer.get(policy.issuer) ?? [];
@@ -72,7 +83,7 @@ function index(snapshot: FederationSnapshot): Indexed {
     list.push(policy);
     delegationsByClient.set(policy.clientId, list);
   }
-  return { issuers, policiesByIssuer, delegationsByClient };
+  return { issuers, issuersByTrustDomain, policiesByIssuer, delegationsByClient };
 }
 
 /** A stable order: creation time, then id. */

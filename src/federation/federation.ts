@@ -97,6 +97,12 @@ export interface DelegationPolicy {
 /** What the token path reads, in memory and kept current across replicas like the clients. */
 export interface FederationDirectory {
   trustedIssuer(issuer: string): TrustedIssuer | undefined;
+  /**
+   * The trusted issuer whose keys are this SPIFFE trust domain's bundle: how a JWT-SVID without
+   * `iss` (SPIFFE JWT-SVID §3 makes it optional) finds its keys. A directory without it
+   * accepts JWT-SVIDs only with `iss`.
+   */
+  spiffeTrustDomain?(trustDomain: string): TrustedIssuer | undefined;
   /** The policies naming this issuer, in a stable order. */
   federationPoliciesOf(issuer: string): readonly FederationPolicy[];
   /** The delegation policies whose actor is this client. */

@@ -9,7 +9,7 @@ import type { SigningAlgorithm } from "../keys/algorithms.js";
 import { ACCESS_TOKEN_TYP } from "../keys/access-token-profile.js";
 import { encodeJwsHeader, type JwtClaims } from "../keys/jwt.js";
 import type { JwsSigner } from "../keys/jws-signer.js";
-import { renderCustomClaims } from "../clients/claims-template.js";
+import { renderCustomClaims, type AssertionClaims } from "../clients/claims-template.js";
 import type { KeyRing, LoadedSigningKey } from "../keys/key-ring.js";
 import { randomId } from "../random-id.js";
 
@@ -60,6 +60,11 @@ export interface AccessTokenInput {
    * remaining lifetime (RFC 8693 §2.2); the shorter one wins.
    */
   readonly maxLifetimeSeconds?: number | undefined;
+  /**
+   * For a token issued on a federated assertion: the incoming claims the matched policy lets the
+   * client's claims template copy (`{{assertion.<claim>}}`); nothing else of the assertion.
+   */
+  readonly assertionClaims?: AssertionClaims | undefined;
 }
 
 export class AccessTokenIssuer {
@@ -97,7 +102,7 @@ export class AccessTokenIssuer {
     const audiences = input.audiences.length > 0 ? input.audiences : [this.options.issuer];
     const payload = {
       // Custom claims first, then the grant's, so the registered claims below always win.
-      ...renderCustomClaims(client.claimsTemplate, client.trustedMetadata),
+      ...renderCustomClaims(client.claimsTemplate, client.trustedMetadata, input.assertionClaims),
       ...input.claims,
       iss: this.options.issuer,
       sub: input.subject ?? client.id,

@@ -36,6 +36,9 @@ export class Metrics {
   private readonly rateLimited: Counter<"limit">;
   private readonly keyFetches: Counter<"source" | "outcome">;
   private readonly clientLabels = new Set<string>();
+  private readonly federatedIssued: Counter<"issuer" | "way">;
+  private readonly federatedRefused: Counter<"issuer" | "way" | "reason">;
+  private readonly issuerLabels = new Set<string>();
 
   constructor(state: StateGauges) {
     const registers = [this.registry];
@@ -47,6 +50,8 @@ export class Metrics {
     this.rpcDuration = new HistogramTally(this.registry, { name: "tessera_rpc_duration_seconds", help: "RPC latency.", label: "rpc", buckets: LATENCY_BUCKETS });
     this.tokensIssued = new CounterTally(this.registry, { name: "tessera_tokens_issued_total", help: "Access tokens issued by client, algorithm and grant.", labels: { first: "client_id", second: "alg", third: "grant_type" } });
     this.authFailures = new Counter({ name: "tessera_auth_failures_total", help: "Refused authentications by reason (OAuth error code or lockout).", labelNames: ["reason"], registers });
+    this.federatedIssued = new Counter({ name: "tessera_federated_issued_total", help: "Tokens issued, and clients authenticated, on a trusted issuer's assertion, by issuer and way in.", labelNames: ["issuer", "way"], registers });
+    this.federatedRefused = new Counter({ name: "tessera_federated_refused_total", help: "Federated assertions refused, by issuer (\"unknown\" when not trusted), way in and reason.", labelNames: ["issuer", "way", "reason"], registers });
     this.rateLimited = new Counter({ name: "tessera_rate_limited_total", help: "Requests refused by a rate limit, by limit.", labelNames: ["limit"], registers });
     this.keyFetches = new Counter({
       name: "tessera_federation_key_fetches_total",
@@ -85,6 +90,27 @@ export class Metrics {
 
   authFailure(reason: string): void {
     this.authFailures.inc({ reason });
+  }
+
+  /**
+   * `issuer` is a configured trusted issuer's id, or undefined for tokens naming no trusted one
+   * ("unknown"); `way` and `reason` come from fixed sets of ours. Configured issuers beyond
+   * MAX_CLIENT_LABELS fold into "other".
+   */
+  federatedIssuance(issuer: string, way: string): void {
+    this.federatedIssued.inc({ issuer: this.issuerLabel(issuer), way });
+  }
+
+  federatedRefusal(issuer: string | undefined, way: string, reason: string): void {
+    this.federatedRefused.inc({ issuer: this.issuerLabel(issuer), way, reason });
+  }
+
+  private issuerLabel(issuer: string | undefined): string {
+    if (issuer === undefined) return "unknown";
+    if (this.issuerLabels.has(issuer)) return issuer;
+    if (this.issuerLabels.size >= MAX_CLIENT_LABELS) return "other";
+    this.issuerLabels.add(issuer);
+    return issuer;
   }
 
   rateLimit(limit: string): void {

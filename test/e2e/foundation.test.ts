@@ -77,9 +77,15 @@ describe.each(STORAGE_KINDS)("Tessera on %s storage", (storage) => {
         issuer: server.config.issuer,
         token_endpoint: `${server.config.issuer}/oauth/token`,
         jwks_uri: `${server.config.issuer}/keys`,
-        grant_types_supported: ["client_credentials", "refresh_token"],
+        grant_types_supported: [
+          "client_credentials",
+          "refresh_token",
+          "urn:ietf:params:oauth:grant-type:jwt-bearer",
+          "urn:ietf:params:oauth:grant-type:token-exchange",
+        ],
       });
-      expect(metadata.token_endpoint_auth_methods_supported).toEqual(expect.arrayContaining(["client_secret_basic", "client_secret_post"]));
+      // spiffe_jwt: draft-ietf-oauth-spiffe-client-auth §4.
+      expect(metadata.token_endpoint_auth_methods_supported).toEqual(["client_secret_basic", "client_secret_post", "private_key_jwt", "spiffe_jwt"]);
     });
   });
 

@@ -15,7 +15,9 @@ import http2 from "node:http2";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
-import { Code } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { FederationService } from "../../src/gen/tessera/v1/federation_service_pb.js";
 import { RPC_READ_MAX_BYTES } from "../../src/transport/connect/rpc-handler.js";
 import { clientCredentialsToken, registerClient, type RegisteredClient } from "../support/clients.js";
 import { ADMIN_CLIENT, STORAGE_KINDS, basicAuthorization, startTestServer, type TestServer } from "../support/test-server.js";
@@ -77,7 +79,18 @@ const PARAMETER_NAMES = [
   "client_assertion_type",
   "token",
   "token_type_hint",
+  "assertion",
+  "subject_token",
+  "subject_token_type",
+  "actor_token",
+  "actor_token_type",
+  "requested_token_type",
 ];
+/** The grants and types of workload identity federation (RFC 7523, RFC 8693, draft-ietf-oauth-spiffe-client-auth). */
+const JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+const TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
+const SPIFFE_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-spiffe";
+const TOKEN_TYPES = ["urn:ietf:params:oauth:token-type:jwt", "urn:ietf:params:oauth:token-type:id_token", "urn:ietf:params:oauth:token-type:access_token", "urn:ietf:params:oauth:token-type:refresh_token"];
 /** The only bidi-streaming RPCs served (reflection): HTTP/1.1 callers get 505 from connect-es. */
 const BIDI_STREAMING_PATHS = ["/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"];
 /** Node's parser refuses request heads above the listener's 16 KiB cap before Tessera sees them. */
@@ -185,6 +198,13 @@ describe.each(STORAGE_KINDS)("the HTTP gateway under generated hostile requests,
       clientIds: [victim.clientId, caller.clientId, keyed.clientId, introspector.clientId, ADMIN_CLIENT.clientId],
       realTokens,
     };
+    // Forged tokens name Tessera's own issuer: trusted here with its published keys and a policy
+    // for one of the subjects they carry, they go through every check of the federated ways in (a
+    // real access token is refused there by its typ; anything issued would show as an audit row).
+    const federation = createClient(FederationService, createConnectTransport({ baseUrl: server.url, httpVersion: "1.1" }));
+    const adminAuth = { headers: { authorization: `Bearer ${adminBearer}` } };
+    await federation.createTrustedIssuer({ trustedIssuer: { issuer: server.config.issuer, jwks: { keys: forge.keys.map((key) => key.jwk) as never } } }, adminAuth);
+    await federation.createFederationPolicy({ federationPolicy: { issuer: server.config.issuer, clientId: victim.clientId, subject: victim.clientId } }, adminAuth);
     h2 = connectH2(server.port);
     if (server.databaseUrl) before = await snapshotDatabase(server.databaseUrl);
   });
@@ -211,7 +231,7 @@ describe.each(STORAGE_KINDS)("the HTTP gateway under generated hostile requests,
   const parameterValue = () =>
     fc.oneof(
       { weight: 3, arbitrary: hostileString() },
-      { weight: 2, arbitrary: fc.constantFrom("client_credentials", "refresh_token", "password", "urn:ietf:params:oauth:grant-type:jwt-bearer", ASSERTION_TYPE, "orders:read", "https://orders.example", "access_token") },
+      { weight: 2, arbitrary: fc.constantFrom("client_credentials", "refresh_token", "password", JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT, ASSERTION_TYPE, SPIFFE_ASSERTION_TYPE, ...TOKEN_TYPES, "orders:read", "https://orders.example", "access_token") },
       { weight: 1, arbitrary: knownId() },
       { weight: 1, arbitrary: forged().map((forgery) => forgery.token) },
     );
@@ -547,6 +567,53 @@ describe.each(STORAGE_KINDS)("the HTTP gateway under generated hostile requests,
           const answer = (await send(server.port, attempt))!;
           expect(answer.status, `a forged assertion was accepted: ${forgery.recipe}`).not.toBe(200);
         }),
+        fuzzParameters(runs(0.5)),
+      );
+      await expectHealthy();
+    },
+    timeoutFor(runs(0.5)),
+  );
+
+  it("sends forgeries through the federated checks: a real access token of the trusted issuer is refused by its typ", async () => {
+    const attempt: HttpAttempt = {
+      method: "POST",
+      path: "/oauth/token",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: Buffer.from(new URLSearchParams({ grant_type: JWT_BEARER_GRANT, assertion: unprivilegedBearer }).toString()),
+    };
+    const answer = (await send(server.port, attempt))!;
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.body.toString("utf8"))).toEqual({ error: "invalid_grant", error_description: "the assertion is an access token" });
+  });
+
+  it(
+    "refuses forged external assertions (jwt-bearer grant, token exchange, federated client authentication) without a 5xx",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          forged(),
+          fc.option(knownId(), { nil: undefined }),
+          fc.constantFrom("jwt-bearer", "token-exchange", "client-assertion", "spiffe"),
+          fc.constantFrom(...TOKEN_TYPES, "", "urn:other"),
+          fc.option(hostileString(), { nil: undefined }),
+          async (forgery, clientId, way, tokenType, actor) => {
+            const parameters: Record<string, string> =
+              way === "jwt-bearer"
+                ? { grant_type: JWT_BEARER_GRANT, assertion: forgery.token }
+                : way === "token-exchange"
+                  ? { grant_type: TOKEN_EXCHANGE_GRANT, subject_token: forgery.token, subject_token_type: tokenType, ...(actor === undefined ? {} : { actor_token: actor, actor_token_type: tokenType }) }
+                  : { grant_type: "client_credentials", client_assertion: forgery.token, client_assertion_type: way === "spiffe" ? SPIFFE_ASSERTION_TYPE : ASSERTION_TYPE };
+            if (clientId !== undefined) parameters.client_id = clientId;
+            const attempt: HttpAttempt = {
+              method: "POST",
+              path: "/oauth/token",
+              headers: { "content-type": "application/x-www-form-urlencoded" },
+              body: Buffer.from(new URLSearchParams(parameters).toString()),
+            };
+            const answer = (await send(server.port, attempt))!;
+            expect(answer.status, `a forged external assertion was accepted: ${forgery.recipe}`).not.toBe(200);
+          },
+        ),
         fuzzParameters(runs(0.5)),
       );
       await expectHealthy();

@@ -23,6 +23,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClientAdminService, CreateClientRequestSchema, CreateClientResponseSchema, GetClientRequestSchema } from "../../src/gen/tessera/v1/client_admin_service_pb.js";
 import { ClientSchema } from "../../src/gen/tessera/v1/client_pb.js";
 import { IntrospectionService } from "../../src/gen/tessera/v1/introspection_service_pb.js";
+import { FederationService } from "../../src/gen/tessera/v1/federation_service_pb.js";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import { GrantType, TokenService } from "../../src/gen/tessera/v1/token_service_pb.js";
 import { clientCredentialsToken, registerClient, type RegisteredClient } from "../support/clients.js";
 import { grpc, grpcClient } from "../support/grpc-clients.js";
@@ -46,6 +49,8 @@ import {
   type HttpAttempt,
 } from "./fuzz-support.js";
 
+/** RFC 8693 §3 token type identifiers, for the token exchange fields. */
+const FEDERATION_TOKEN_TYPES = ["urn:ietf:params:oauth:token-type:jwt", "urn:ietf:params:oauth:token-type:id_token", "urn:ietf:params:oauth:token-type:access_token"];
 const SERVICES = [TokenService, IntrospectionService, ClientAdminService] as const;
 const METHODS: readonly DescMethod[] = SERVICES.flatMap((service) => service.methods);
 const methodNamed = (name: string): DescMethod => METHODS.find((method) => method.name === name)!;
@@ -158,6 +163,12 @@ describe.each(STORAGE_KINDS)("the RPC services under generated hostile calls, on
       clientIds: [victim.clientId, target.clientId, introspector.clientId, ADMIN_CLIENT.clientId],
       realTokens: [tokens.admin, tokens.unprivileged, tokens.reader],
     };
+    // Forged tokens name Tessera's own issuer: trusted here with its published keys and a policy
+    // for one of the subjects they carry, they go through every check of the federated ways in.
+    const federation = createClient(FederationService, createConnectTransport({ baseUrl: server.url, httpVersion: "1.1" }));
+    const adminAuth = { headers: { authorization: `Bearer ${tokens.admin}` } };
+    await federation.createTrustedIssuer({ trustedIssuer: { issuer: server.config.issuer, jwks: { keys: forge.keys.map((key) => key.jwk) as never } } }, adminAuth);
+    await federation.createFederationPolicy({ federationPolicy: { issuer: server.config.issuer, clientId: victim.clientId, subject: victim.clientId } }, adminAuth);
     if (server.databaseUrl) before = await snapshotDatabase(server.databaseUrl);
   });
   afterAll(async () => {
@@ -301,16 +312,28 @@ describe.each(STORAGE_KINDS)("the RPC services under generated hostile calls, on
       case "IssueToken":
         return fc.record(
           {
-            grantType: fc.oneof(fc.constantFrom(GrantType.UNSPECIFIED, GrantType.CLIENT_CREDENTIALS, GrantType.REFRESH_TOKEN), bogusEnum()),
+            grantType: fc.oneof(fc.constantFrom(GrantType.UNSPECIFIED, GrantType.CLIENT_CREDENTIALS, GrantType.REFRESH_TOKEN, GrantType.JWT_BEARER, GrantType.TOKEN_EXCHANGE), bogusEnum()),
             clientId: fc.oneof(text(), fc.constantFrom(victim.clientId, ADMIN_CLIENT.clientId, "a\u0000b")),
             credential: fc.oneof(
               fc.constant({ case: undefined }),
               text().map((value) => ({ case: "clientSecret" as const, value })),
-              fc.record({ assertionType: fc.oneof(text(), fc.constant("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")), assertion: fc.oneof(text(), forgedToken()) }).map((value) => ({ case: "clientAssertion" as const, value })),
+              fc
+                .record({
+                  assertionType: fc.oneof(text(), fc.constantFrom("urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "urn:ietf:params:oauth:client-assertion-type:jwt-spiffe")),
+                  assertion: fc.oneof(text(), forgedToken()),
+                })
+                .map((value) => ({ case: "clientAssertion" as const, value })),
             ),
             scopes: manyStrings(),
             audiences: manyStrings(),
             refreshToken: fc.oneof(text(), fc.constantFrom("rt_", "rt_\u0000", `rt_${"A".repeat(43)}`)),
+            // Workload identity federation: RFC 7523 §2.1 and RFC 8693 §2.1 parameters.
+            assertion: fc.oneof(text(), forgedToken()),
+            subjectToken: fc.oneof(text(), forgedToken()),
+            subjectTokenType: fc.oneof(text(), fc.constantFrom(...FEDERATION_TOKEN_TYPES)),
+            actorToken: fc.oneof(text(), forgedToken()),
+            actorTokenType: fc.oneof(text(), fc.constantFrom(...FEDERATION_TOKEN_TYPES)),
+            requestedTokenType: fc.oneof(text(), fc.constantFrom(...FEDERATION_TOKEN_TYPES)),
           },
           { requiredKeys: [] },
         );

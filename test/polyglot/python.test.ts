@@ -5,7 +5,7 @@
  * and gRPC packages, installed here when missing (another python3 may come first on PATH, so
  * /usr/bin/python3 by full path).
  */
-import { execFile, spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registerClient, type RegisteredClient } from "../support/clients.js";
+import { ensureDebianPackages } from "../support/debian-packages.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 const run = promisify(execFile);
@@ -22,33 +23,6 @@ const CLIENT = path.join(REPO, "test/polyglot/python_client.py");
 /** The runtime, and grpc_tools.protoc for the stubs. */
 const DEBIAN_PACKAGES = ["python3-grpcio", "python3-protobuf", "python3-grpc-tools"];
 const RESOURCE = "orders-api";
-
-function missingPackages(): string[] {
-  return DEBIAN_PACKAGES.filter((name) => {
-    const status = spawnSync("dpkg-query", ["-W", "-f=${Status}", name], { encoding: "utf8" });
-    return status.status !== 0 || !status.stdout.includes("install ok installed");
-  });
-}
-
-/** Installs the Debian packages when missing; fails (never skips) when it cannot. */
-async function ensureDebianPackages(): Promise<void> {
-  const missing = missingPackages();
-  if (missing.length === 0) return;
-  if (process.getuid?.() !== 0) {
-    throw new Error(`the Python polyglot test needs the Debian packages ${missing.join(" ")}; install them with: sudo apt-get install -y --no-install-recommends ${missing.join(" ")}`);
-  }
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  try {
-    // The lock timeout waits for another apt run instead of failing at once.
-    await run("apt-get", ["-o", "DPkg::Lock::Timeout=120", "update"], { env, timeout: 300_000 });
-    await run("apt-get", ["-o", "DPkg::Lock::Timeout=120", "install", "-y", "--no-install-recommends", ...missing], { env, timeout: 300_000 });
-  } catch (error) {
-    const { stderr } = error as { stderr?: string };
-    throw new Error(`could not install ${missing.join(" ")} with apt-get: ${stderr?.trim() || String(error)}`);
-  }
-  const stillMissing = missingPackages();
-  if (stillMissing.length > 0) throw new Error(`apt-get finished but ${stillMissing.join(" ")} is still not installed`);
-}
 
 /** The README's command for a Python team. */
 async function generateStubs(out: string): Promise<void> {
@@ -85,7 +59,7 @@ describe("calling Tessera from Python (Debian's python3-grpcio, stubs generated 
   let address: string;
 
   beforeAll(async () => {
-    await ensureDebianPackages();
+    await ensureDebianPackages(DEBIAN_PACKAGES, "the Python polyglot test");
     stubs = mkdtempSync(path.join(tmpdir(), "tessera-python-stubs-"));
     await generateStubs(stubs);
     server = await startTestServer({ storage: "embedded" });

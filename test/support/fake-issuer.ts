@@ -3,11 +3,15 @@
  * bundle endpoint. HTTPS servers present a certificate for 127.0.0.1 signed by the test CA
  * (test/support/test-ca/), which every test worker trusts through NODE_EXTRA_CA_CERTS
  * (vitest.config.ts), as an operator would make Tessera trust a development cluster's CA.
+ * `startFakeIssuer` adds a workload identity issuer on one: discovery, JWKS, SPIFFE bundle, and
+ * tokens shaped as Kubernetes, GitHub Actions and SPIRE mint them.
  */
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
+import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 
 const TEST_CA_DIR = new URL("./test-ca/", import.meta.url);
 
@@ -77,4 +81,137 @@ export async function startFakeServer(options: { tls?: boolean } = {}): Promise<
         server.close(() => resolve());
       }),
   };
+}
+
+type SigningKey = { kid: string; privateKey: CryptoKey; jwk: JWK };
+
+/** A workload identity issuer on a fake server: discovery, JWKS, SPIFFE bundle, and tokens shaped as real platforms mint them. */
+export interface FakeIssuer {
+  /** The `iss` of its tokens: its own origin, as discovery requires (OIDC Discovery §4.3). */
+  readonly issuer: string;
+  readonly jwksUri: string;
+  /** Where its keys are served as a SPIFFE bundle (SPIFFE Trust Domain and Bundle §4). */
+  readonly bundleEndpoint: string;
+  /** The test CA that signed its certificate. */
+  readonly ca: Buffer;
+  readonly server: FakeServer;
+  /** The key now signing; earlier ones stay published until retired. */
+  readonly kid: string;
+  kubernetesToken(options: { namespace: string; serviceAccount: string; audience: string | string[]; lifetimeSeconds?: number }): Promise<string>;
+  githubActionsToken(options: { repository: string; ref?: string; ownerId?: string; audience: string; environment?: string }): Promise<string>;
+  spiffeSvid(options: { trustDomain: string; path: string; audience: string | string[]; withIssuer?: boolean }): Promise<string>;
+  /** A token with exactly these claims and header members, for the checks a test wants to fail. */
+  sign(claims: Record<string, unknown>, header?: Record<string, unknown>): Promise<string>;
+  /** A new signing key, published beside the old ones; `retire` drops the old ones. */
+  rotateKey(options?: { retire?: boolean }): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startFakeIssuer(options: { tls?: boolean; alg?: "RS256" | "ES256" } = {}): Promise<FakeIssuer> {
+  const alg = options.alg ?? "RS256";
+  const keys: SigningKey[] = [await newSigningKey(alg)];
+  const server = await startFakeServer({ tls: options.tls ?? true });
+  const issuer = server.origin;
+  const answer = (body: () => unknown): FakeRoute => (_request, response) => {
+    response.writeHead(200, { "content-type": "application/json", "cache-control": "max-age=300" });
+    response.end(JSON.stringify(body()));
+  };
+  server.route("/.well-known/openid-configuration", answer(() => ({ issuer, jwks_uri: `${issuer}/openid/v1/jwks`, response_types_supported: ["id_token"], subject_types_supported: ["public"], id_token_signing_alg_values_supported: [alg] })));
+  server.route("/openid/v1/jwks", answer(() => ({ keys: keys.map((key) => key.jwk) })));
+  server.route("/bundle", answer(() => ({ keys: keys.map((key) => ({ ...key.jwk, use: "jwt-svid" })), spiffe_sequence: keys.length, spiffe_refresh_hint: 300 })));
+
+  const current = () => keys[keys.length - 1]!;
+  const sign = (claims: Record<string, unknown>, header: Record<string, unknown> = {}) =>
+    new SignJWT(claims).setProtectedHeader({ alg, kid: current().kid, ...header }).sign(current().privateKey);
+  const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+  return {
+    issuer,
+    jwksUri: `${issuer}/openid/v1/jwks`,
+    bundleEndpoint: `${issuer}/bundle`,
+    ca: readFileSync(TEST_CA_CERT_PATH),
+    server,
+    get kid() {
+      return current().kid;
+    },
+    sign,
+    kubernetesToken({ namespace, serviceAccount, audience, lifetimeSeconds = 3600 }) {
+      const now = nowSeconds();
+      // As the TokenRequest API mints projected tokens: no typ header, aud always an array.
+      return sign({
+        aud: Array.isArray(audience) ? audience : [audience],
+        exp: now + lifetimeSeconds,
+        iat: now,
+        iss: issuer,
+        jti: randomUUID(),
+        "kubernetes.io": {
+          namespace,
+          node: { name: "node-1", uid: randomUUID() },
+          pod: { name: `${serviceAccount}-7c9d5`, uid: randomUUID() },
+          serviceaccount: { name: serviceAccount, uid: randomUUID() },
+        },
+        nbf: now,
+        sub: `system:serviceaccount:${namespace}:${serviceAccount}`,
+      });
+    },
+    githubActionsToken({ repository, ref = "refs/heads/main", ownerId = "4242", audience, environment }) {
+      const now = nowSeconds();
+      const [owner] = repository.split("/");
+      const workflowRef = `${repository}/.github/workflows/deploy.yml@${ref}`;
+      return sign(
+        {
+          jti: randomUUID(),
+          sub: environment ? `repo:${repository}:environment:${environment}` : `repo:${repository}:ref:${ref}`,
+          aud: audience,
+          ref,
+          sha: "3f786850e387550fdab836ed7e6dc881de23001b",
+          repository,
+          repository_owner: owner,
+          repository_owner_id: ownerId,
+          repository_id: "74",
+          repository_visibility: "private",
+          run_id: "5550000001",
+          run_number: "12",
+          run_attempt: "1",
+          actor: "octocat",
+          actor_id: "583231",
+          workflow: "deploy",
+          event_name: "push",
+          ref_protected: "true",
+          ref_type: "branch",
+          workflow_ref: workflowRef,
+          workflow_sha: "3f786850e387550fdab836ed7e6dc881de23001b",
+          job_workflow_ref: workflowRef,
+          job_workflow_sha: "3f786850e387550fdab836ed7e6dc881de23001b",
+          runner_environment: "github-hosted",
+          ...(environment ? { environment } : {}),
+          iss: issuer,
+          nbf: now - 5,
+          exp: now + 300,
+          iat: now,
+        },
+        { typ: "JWT", x5t: "ykNaY4qM_ta4k2TgZOCEYLkcYlA" },
+      );
+    },
+    spiffeSvid({ trustDomain, path, audience, withIssuer = false }) {
+      const now = nowSeconds();
+      // SPIFFE JWT-SVID §3: sub, aud and exp required; iss optional.
+      return sign(
+        { sub: `spiffe://${trustDomain}${path}`, aud: Array.isArray(audience) ? audience : [audience], exp: now + 300, iat: now, ...(withIssuer ? { iss: issuer } : {}) },
+        { typ: "JWT" },
+      );
+    },
+    async rotateKey({ retire = false } = {}) {
+      const next = await newSigningKey(alg);
+      if (retire) keys.splice(0, keys.length);
+      keys.push(next);
+    },
+    close: () => server.close(),
+  };
+}
+
+async function newSigningKey(alg: "RS256" | "ES256"): Promise<SigningKey> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+  const kid = randomUUID();
+  return { kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg, use: "sig" } };
 }

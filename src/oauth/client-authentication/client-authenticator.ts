@@ -11,7 +11,7 @@ import { authenticateWithSecret } from "./client-secret-methods.js";
 import { UNKNOWN_ORIGIN, type RequestOrigin } from "../abuse-limits.js";
 import type { ClientAuthenticationContext, ClientAuthenticationHandler } from "./context.js";
 import { invalidClient } from "./invalid-client.js";
-import { authenticateWithPrivateKeyJwt } from "./private-key-jwt.js";
+import { authenticateWithJwtBearerAssertion, authenticateWithSpiffeJwt } from "./federated-assertion-methods.js";
 
 export class ClientAuthenticator {
   private readonly handlers: ReadonlyMap<ClientAuthenticationMethod, ClientAuthenticationHandler>;
@@ -62,5 +62,7 @@ export function isUsable(record: ClientRecord, now: Date): boolean {
 const DEFAULT_METHODS: ReadonlyMap<ClientAuthenticationMethod, ClientAuthenticationHandler> = new Map([
   ["client_secret_basic", authenticateWithSecret],
   ["client_secret_post", authenticateWithSecret],
-  ["private_key_jwt", authenticateWithPrivateKeyJwt],
+  // The client's own assertion, or a trusted issuer's for a client with a federation policy.
+  ["private_key_jwt", authenticateWithJwtBearerAssertion],
+  ["spiffe_jwt", authenticateWithSpiffeJwt],
 ]);

@@ -22,8 +22,18 @@ export interface ClientKeysByUrl {
 export interface ClientAuthenticationContext {
   readonly registry: ClientRegistry;
   readonly now: () => Date;
-  /** Accepted `aud` values of client assertions: the issuer and the token endpoint URL. */
-  readonly assertionAudiences: readonly string[];
+  /**
+   * Tessera's issuer identifier: the one `aud` a client's own assertion may carry, as a string
+   * or an array holding only it (draft-ietf-oauth-rfc7523bis §4, against audience injection).
+   */
+  readonly assertionAudience: string;
+  /**
+   * Audiences accepted besides it until a date, for clients moving off the token endpoint URL;
+   * none when absent.
+   */
+  readonly legacyAssertionAudiences?: { readonly audiences: readonly string[]; readonly until: Date } | undefined;
+  /** Client authentication by an external issuer's assertion; refused when absent. */
+  readonly federation?: FederatedClientAuthentication | undefined;
   readonly replayCache: AssertionReplayCache;
   /**
    * Refuses a replay on every replica (storage-backed); consulted after the per-replica cache.
@@ -34,6 +44,20 @@ export interface ClientAuthenticationContext {
   readonly clientKeysByUrl?: ClientKeysByUrl;
   /** Rate limits and the failed-authentication lockout; none when absent. */
   readonly limits?: AbuseLimits;
+}
+
+/** The kinds of federated client assertion (RFC 7523 §2.2; draft-ietf-oauth-spiffe-client-auth §3.1). */
+export type FederatedAssertionKind = "jwt_bearer" | "spiffe";
+
+/** Authentication of a client by a token a trusted issuer signed, through the client's federation policies. */
+export interface FederatedClientAuthentication {
+  /** Whether `iss` is a trusted issuer's: a jwt-bearer client assertion it signed is federated. */
+  isTrustedIssuer(iss: string): boolean;
+  /**
+   * The client the assertion stands for: the named one, which must have a matching policy, or
+   * the only client with one. Throws a TesseraError (any code) when there is none.
+   */
+  authenticate(assertion: string, kind: FederatedAssertionKind, clientId: string | undefined): Promise<ClientRecord>;
 }
 
 export type ClientAuthenticationHandler = (

@@ -4,7 +4,11 @@
  * request is in ../token/token-request.ts.
  */
 
-export type ClientAuthenticationMethod = "client_secret_basic" | "client_secret_post" | "private_key_jwt";
+/**
+ * `private_key_jwt` covers every jwt-bearer client assertion: the client's own (RFC 7523 §2.2)
+ * or a trusted issuer's (federated); `spiffe_jwt` a JWT-SVID (draft-ietf-oauth-spiffe-client-auth §4).
+ */
+export type ClientAuthenticationMethod = "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "spiffe_jwt";
 
 /** The credentials as presented, before they are checked. */
 export interface PresentedClientCredentials {
@@ -18,4 +22,13 @@ export interface PresentedClientCredentials {
   readonly rawClientSecret?: string | undefined;
   readonly clientAssertion?: string | undefined;
   readonly clientAssertionType?: string | undefined;
+}
+
+/**
+ * The method a client assertion asks for, by its `client_assertion_type`: a JWT-SVID's own type
+ * (draft-ietf-oauth-spiffe-client-auth §3.1), else a jwt-bearer assertion (RFC 7523 §2.2),
+ * whose handler refuses any other type.
+ */
+export function assertionMethod(assertionType: string | undefined): ClientAuthenticationMethod {
+  return assertionType === "urn:ietf:params:oauth:client-assertion-type:jwt-spiffe" ? "spiffe_jwt" : "private_key_jwt";
 }

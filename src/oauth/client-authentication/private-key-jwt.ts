@@ -1,8 +1,12 @@
 /**
  * private_key_jwt (RFC 7523 §2.2, §3; OIDC Core §9): the client signs a short-lived JWT with a
  * key it registered, inline or at its `jwks_uri` (RFC 7591 §2). We check the signature against
- * those keys, iss = sub = client_id, aud = our issuer or token endpoint, exp (bounded), and that
- * the jti is new on every replica.
+ * those keys, iss = sub = client_id, exp (bounded), that the jti is new on every replica, and
+ * the audience rule of draft-ietf-oauth-rfc7523bis §4: `aud` is our issuer identifier, as a
+ * string or an array holding only it. The token endpoint URL is no longer accepted (it let an
+ * assertion meant for one server be replayed at another that shared the URL scheme:
+ * CVE-2025-27370/27371), but during a transition an operator may accept it until a date. `typ`
+ * may be `client-authentication+jwt` (rfc7523bis §5); another explicit type is some other kind of JWT.
  */
 import { generateKeyPair, type KeyObject } from "node:crypto";
 import { promisify } from "node:util";
@@ -22,6 +26,9 @@ export { ASSERTION_ALGORITHMS };
 /** Assertions are meant to be minted per request; a long-lived one is refused. */
 export const MAX_ASSERTION_LIFETIME_SECONDS = 600;
 const CLOCK_TOLERANCE_SECONDS = 30;
+/** draft-ietf-oauth-rfc7523bis §5 explicit typing; `JWT` and no typ stay accepted. */
+export const CLIENT_ASSERTION_TYP = "client-authentication+jwt";
+const ACCEPTED_TYPES = new Set([CLIENT_ASSERTION_TYP, "application/client-authentication+jwt", "jwt", "application/jwt"]);
 /**
  * The longest `jti` accepted: it is kept in the replay cache until the assertion expires, so its
  * length is the caller's to choose otherwise. A UUID is 36 characters; 256 leaves room for any
@@ -125,13 +132,13 @@ export async function authenticateWithPrivateKeyJwt(
   }
 
   let payload;
+  let typ: string | undefined;
   try {
-    ({ payload } = await jwtVerify(assertion, keySet, {
+    ({ payload, protectedHeader: { typ } } = await jwtVerify(assertion, keySet, {
       algorithms: [...ASSERTION_ALGORITHMS],
       issuer: clientId,
       subject: clientId,
-      audience: [...context.assertionAudiences],
-      requiredClaims: ["exp", "jti"],
+      requiredClaims: ["exp", "jti", "aud"],
       clockTolerance: CLOCK_TOLERANCE_SECONDS,
       currentDate: context.now(),
     }));
@@ -140,6 +147,8 @@ export async function authenticateWithPrivateKeyJwt(
     // TypeErrors for weak RSA moduli, unsupported curves) — the client did not authenticate.
     throw invalidClient();
   }
+  if (typ !== undefined && !ACCEPTED_TYPES.has(typ.toLowerCase())) throw invalidClient();
+  if (!audienceAccepted(payload.aud, context)) throw invalidClient();
   const nowSeconds = Math.floor(context.now().getTime() / 1000);
   if (payload.exp! > nowSeconds + MAX_ASSERTION_LIFETIME_SECONDS + CLOCK_TOLERANCE_SECONDS) throw invalidClient();
   if (typeof payload.jti !== "string" || payload.jti.length > MAX_ASSERTION_JTI_LENGTH) throw invalidClient();
@@ -150,4 +159,13 @@ export async function authenticateWithPrivateKeyJwt(
   if (seen === "full") throw new TesseraError("temporarily_unavailable", "too many client assertions in flight; retry shortly");
   if (seen === "replayed") throw invalidClient();
   return record;
+}
+
+/** rfc7523bis §4: our issuer alone; the legacy audiences too while their transition lasts. */
+function audienceAccepted(aud: unknown, context: ClientAuthenticationContext): boolean {
+  const single = typeof aud === "string" ? aud : Array.isArray(aud) && aud.length === 1 ? aud[0] : undefined;
+  if (typeof single !== "string") return false;
+  if (single === context.assertionAudience) return true;
+  const legacy = context.legacyAssertionAudiences;
+  return legacy !== undefined && context.now().getTime() < legacy.until.getTime() && legacy.audiences.includes(single);
 }

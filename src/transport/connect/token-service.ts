@@ -7,7 +7,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { TokenEndpoint } from "../../oauth/token/token-endpoint.js";
 import { NO_PARAMETERS, type TokenParameters, type TokenRequest } from "../../oauth/token/token-request.js";
 import { clientCertificateKey, originKey } from "./context.js";
-import type { PresentedClientCredentials } from "../../oauth/client-authentication/presented-credentials.js";
+import { assertionMethod, type PresentedClientCredentials } from "../../oauth/client-authentication/presented-credentials.js";
 import { GrantType, TokenService, type IssueTokenRequest } from "../../gen/tessera/v1/token_service_pb.js";
 
 const GRANT_TYPES: Readonly<Record<GrantType, string>> = {
@@ -29,13 +29,18 @@ const PARAMETER_FIELDS = [
   ["assertion", "assertion"],
 ] as const satisfies readonly (readonly [string, keyof IssueTokenRequest])[];
 
-/** The set fields as parameters; proto3 cannot tell empty from unset, and empty counts as absent (RFC 6749 §3.1). */
-function parametersOf(request: IssueTokenRequest): TokenParameters {
+/**
+ * The set fields as parameters; proto3 cannot tell empty from unset, and empty counts as absent
+ * (RFC 6749 §3.1). A `client_id` without credentials is a parameter too, as in a form body: the
+ * jwt-bearer and token-exchange grants read it to name one of several matching clients.
+ */
+function parametersOf(request: IssueTokenRequest, credentials: PresentedClientCredentials | undefined): TokenParameters {
   let parameters: Map<string, string[]> | undefined;
   for (const [name, field] of PARAMETER_FIELDS) {
     const value = request[field];
     if (value) (parameters ??= new Map()).set(name, [value]);
   }
+  if (!credentials && request.clientId) (parameters ??= new Map()).set("client_id", [request.clientId]);
   return parameters ?? NO_PARAMETERS;
 }
 
@@ -47,7 +52,7 @@ function credentialsOf(request: IssueTokenRequest): PresentedClientCredentials |
       return { method: "client_secret_post", clientId, clientSecret: request.credential.value };
     case "clientAssertion":
       return {
-        method: "private_key_jwt",
+        method: assertionMethod(request.credential.value.assertionType || undefined),
         clientId,
         clientAssertion: request.credential.value.assertion,
         clientAssertionType: request.credential.value.assertionType || undefined,
@@ -62,11 +67,12 @@ export function tokenServiceImpl(options: { endpoint: TokenEndpoint; issuer: str
   const url = `${options.issuer.replace(/\/+$/, "")}/${TokenService.typeName}/${TokenService.method.issueToken.name}`;
   return {
     async issueToken(request, context) {
+      const credentials = credentialsOf(request);
       const tokenRequest: TokenRequest = {
         // An unknown enum number has no grant: let the core answer unsupported_grant_type.
         grantType: GRANT_TYPES[request.grantType] ?? `unknown:${request.grantType}`,
-        credentials: credentialsOf(request),
-        parameters: parametersOf(request),
+        credentials,
+        parameters: parametersOf(request, credentials),
         scopes: request.scopes.length > 0 ? request.scopes : undefined,
         audiences: request.audiences,
         origin: context.values.get(originKey),

@@ -1,11 +1,11 @@
 /**
  * Taking the caller's credentials out of an HTTP request (RFC 6749 §2.3): the Basic header
- * (client_secret_basic), the body (client_secret_post) or a JWT assertion (RFC 7523 §2.2) —
- * exactly one method per request. Introspection and revocation also accept a Bearer token.
+ * (client_secret_basic), the body (client_secret_post) or a JWT assertion (RFC 7523 §2.2; a
+ * SPIFFE JWT-SVID, draft-ietf-oauth-spiffe-client-auth §3.1) — exactly one method per request. Introspection and revocation also accept a Bearer token.
  */
 import { TesseraError } from "../../errors.js";
 import type { CallerCredentials } from "../../oauth/token-introspection.js";
-import type { PresentedClientCredentials } from "../../oauth/client-authentication/presented-credentials.js";
+import { assertionMethod, type PresentedClientCredentials } from "../../oauth/client-authentication/presented-credentials.js";
 import { basicClientCredentials, parseAuthorizationHeader } from "../authorization-header.js";
 import { parameterValue } from "../../oauth/token/token-request.js";
 import type { BodyParameters } from "./form-body.js";
@@ -42,7 +42,7 @@ export function callerCredentials(request: HttpRequest, body: BodyParameters): C
     return { client: { method: "client_secret_post", clientId: bodyClientId, clientSecret: bodySecret } };
   }
   if (assertion !== undefined) {
-    return { client: { method: "private_key_jwt", clientId: bodyClientId, clientAssertion: assertion, clientAssertionType: assertionType } };
+    return { client: { method: assertionMethod(assertionType), clientId: bodyClientId, clientAssertion: assertion, clientAssertionType: assertionType } };
   }
   return undefined;
 }

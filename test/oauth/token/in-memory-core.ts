@@ -95,7 +95,7 @@ export function inMemoryCore(clients: readonly ClientRecord[]): InMemoryCore {
   const authenticator = new ClientAuthenticator({
     registry,
     now,
-    assertionAudiences: [ISSUER, `${ISSUER}/oauth/token`],
+    assertionAudience: ISSUER,
     replayCache: new AssertionReplayCache(),
   });
   const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });

@@ -85,6 +85,22 @@ describe("TokenService.IssueToken → the token pipeline", () => {
     expect(Object.fromEntries(seen[0]!.parameters)).toEqual({ assertion: ["grant.jwt"] });
   });
 
+  it("passes client_id as a parameter when no credential names the client (jwt-bearer naming one of several clients)", async () => {
+    const { impl, seen, context } = serviceWithRecorder();
+    await impl.issueToken(create(IssueTokenRequestSchema, { grantType: GrantType.JWT_BEARER, clientId: "svc-alpha", assertion: "grant.jwt" }), context());
+    expect(seen[0]!.credentials).toBeUndefined();
+    expect(Object.fromEntries(seen[0]!.parameters)).toEqual({ assertion: ["grant.jwt"], client_id: ["svc-alpha"] });
+  });
+
+  it("presents a SPIFFE JWT-SVID client assertion as spiffe_jwt, and any other assertion as private_key_jwt", async () => {
+    const { impl, seen, context } = serviceWithRecorder();
+    const assertion = (assertionType: string) =>
+      create(IssueTokenRequestSchema, { grantType: GrantType.CLIENT_CREDENTIALS, credential: { case: "clientAssertion", value: { assertionType, assertion: "svid.jwt" } } });
+    await impl.issueToken(assertion("urn:ietf:params:oauth:client-assertion-type:jwt-spiffe"), context());
+    await impl.issueToken(assertion("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"), context());
+    expect(seen.map((request) => request.credentials?.method)).toEqual(["spiffe_jwt", "private_key_jwt"]);
+  });
+
   it("answers with token_type, issued_token_type and the extra members the pipeline gave", async () => {
     const { impl, context } = serviceWithRecorder();
     const answer = await impl.issueToken(create(IssueTokenRequestSchema, { grantType: GrantType.CLIENT_CREDENTIALS }), context());

@@ -38,6 +38,13 @@ describe("tokenRequestFrom", () => {
     expect(request.parameters.get("subject_token_type")).toEqual(["urn:ietf:params:oauth:token-type:jwt"]);
   });
 
+  it("presents a SPIFFE JWT-SVID client assertion as spiffe_jwt, a jwt-bearer one as private_key_jwt", () => {
+    const methodOf = (type: string) =>
+      tokenRequestFrom(requestWith({}), parseFormBody(Buffer.from(`grant_type=client_credentials&client_assertion=a.b.c&client_assertion_type=${encodeURIComponent(type)}`)), options).credentials?.method;
+    expect(methodOf("urn:ietf:params:oauth:client-assertion-type:jwt-spiffe")).toBe("spiffe_jwt");
+    expect(methodOf("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")).toBe("private_key_jwt");
+  });
+
   it("has no DPoP proof and no client certificate on a plain connection without the header", () => {
     const request = tokenRequestFrom(requestWith({}), parseFormBody(Buffer.from("grant_type=client_credentials")), options);
     expect(request.proof).toEqual({ method: "POST", url: "https://tessera.test/oauth/token", dpop: undefined, clientCertificate: undefined });

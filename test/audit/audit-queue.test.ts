@@ -1,0 +1,76 @@
+/**
+ * The audit queue: entries written in order off the caller's path, bounded, with the count of
+ * entries dropped past the bound carried by the next one written; a failed write never throws
+ * at the caller.
+ */
+import { describe, expect, it } from "vitest";
+import type { AuditEntry } from "../../src/audit/audit-event.js";
+import { AuditQueue } from "../../src/audit/audit-queue.js";
+
+const entry = (n: number): AuditEntry => ({ actor: `c${n}`, action: "federation.token_issued", outcome: "success", details: { n } });
+
+describe("AuditQueue", () => {
+  it("writes every entry in order, without the caller waiting", async () => {
+    const written: AuditEntry[] = [];
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const queue = new AuditQueue({
+      audit: {
+        record: async (value) => {
+          await gate;
+          written.push(value);
+        },
+      },
+    });
+    queue.enqueue(entry(1));
+    queue.enqueue(entry(2));
+    // Both calls returned while the database had not answered yet.
+    expect(written).toEqual([]);
+    release();
+    await queue.idle();
+    expect(written.map((value) => value.actor)).toEqual(["c1", "c2"]);
+  });
+
+  it("drops entries past its bound and says how many with the next entry written", async () => {
+    const written: AuditEntry[] = [];
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const queue = new AuditQueue({
+      audit: {
+        record: async (value) => {
+          await gate;
+          written.push(value);
+        },
+      },
+      maxPending: 2,
+    });
+    for (let n = 1; n <= 6; n++) queue.enqueue(entry(n));
+    // The first is being written, two wait; three were dropped.
+    expect(queue.size).toBe(2);
+    release();
+    await queue.idle();
+    queue.enqueue(entry(7));
+    await queue.idle();
+    expect(written.map((value) => value.actor)).toEqual(["c1", "c2", "c3", "c7"]);
+    expect(written[3]!.details).toEqual({ n: 7, droppedBefore: 3 });
+  });
+
+  it("reports a failed write and goes on with the next", async () => {
+    const errors: unknown[] = [];
+    const written: string[] = [];
+    const queue = new AuditQueue({
+      audit: {
+        record: async (value) => {
+          if (value.actor === "c1") throw new Error("database gone");
+          written.push(value.actor);
+        },
+      },
+      onError: (error) => errors.push(error),
+    });
+    queue.enqueue(entry(1));
+    queue.enqueue(entry(2));
+    await queue.idle();
+    expect(errors).toHaveLength(1);
+    expect(written).toEqual(["c2"]);
+  });
+});
