@@ -330,6 +330,13 @@ spec:
     const noSecrets = await tessera(["apply", "-f", "-"], "kind: Client\nid: fresh\nspec: {name: Fresh}\n");
     expect(noSecrets.code).toBe(6);
     expect(noSecrets.stderr).toContain("--secrets-out");
+    // Secrets are written once: an existing secrets file is never appended to or overwritten.
+    const existing = path.join(dir, "secrets-1.jsonl");
+    const content = readFileSync(existing, "utf8");
+    const reused = await tessera(["apply", "-f", "-", "--secrets-out", existing], "kind: Client\nid: fresh\nspec: {name: Fresh}\n");
+    expect(reused.code).toBe(6);
+    expect(reused.stderr).toContain(`--secrets-out ${existing} already exists`);
+    expect(readFileSync(existing, "utf8")).toBe(content);
 
     expect(await auditCount()).toBe(before);
     await expect(admin.getClient({ clientId: "wrong-type" })).rejects.toBeInstanceOf(ConnectError);
