@@ -78,6 +78,8 @@ describe("planChanges", () => {
     expect(planChanges([policy], [], OPTIONS).problems).toEqual([
       "config.yaml document 1: spec.issuer names TrustedIssuer https://missing, which neither the files nor the server define",
     ]);
+    const unnamed = desired("FederationPolicy", "q", {}, [{ kind: "Client", id: "", field: "clientId" }]);
+    expect(planChanges([unnamed], [], OPTIONS).problems).toEqual(["config.yaml document 1: spec.clientId is required"]);
     const unmanagedPolicy = live("FederationPolicy", "by-hand", {}, { managed: false, references: [{ kind: "TrustedIssuer", id: "https://old", field: "issuer" }] });
     const blocked = planChanges([], [live("TrustedIssuer", "https://old", {}), unmanagedPolicy], { ...OPTIONS, prune: true });
     expect(blocked.problems).toEqual(["TrustedIssuer https://old cannot be pruned: FederationPolicy by-hand (not managed by these files) still names it in issuer"]);

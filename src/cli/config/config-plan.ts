@@ -124,7 +124,8 @@ export function planChanges(desired: readonly DesiredResource[], live: readonly 
   };
   for (const resource of desiredByKey.values()) {
     for (const ref of resource.references) {
-      if (!exists(ref)) problems.push(`${where(resource.source)}: spec.${ref.field} names ${ref.kind} ${ref.id}, which neither the files nor the server define`);
+      if (ref.id === "") problems.push(`${where(resource.source)}: spec.${ref.field} is required`);
+      else if (!exists(ref)) problems.push(`${where(resource.source)}: spec.${ref.field} names ${ref.kind} ${ref.id}, which neither the files nor the server define`);
     }
   }
   for (const resource of live) {

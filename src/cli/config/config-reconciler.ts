@@ -230,7 +230,10 @@ export function checkUnchanged(plan: PreparedPlan, live: LiveState): void {
 /** Writes the plan in order; on a refusal, throws with what was applied before it. */
 export async function applyPlan(apis: ConfigApis, plan: PreparedPlan, onApplied: (action: PlannedAction) => void): Promise<void> {
   const done: PlannedAction[] = [];
-  const secrets = plan.secretsOut === undefined ? undefined : new SecretsFile(plan.secretsOut);
+  // Opened before the first write, so a file that appeared since the checks stops the run
+  // before a client exists whose secret would have nowhere to go.
+  const generates = plan.actions.some((action) => action.type === "create" && action.kind === "Client" && !plan.importedSecrets.has(action.id));
+  const secrets = generates && plan.secretsOut !== undefined ? SecretsFile.create(plan.secretsOut) : undefined;
   try {
     for (const action of plan.actions) {
       try {
@@ -282,22 +285,28 @@ export function describe(action: PlannedAction): string {
 }
 
 /**
- * Generated secrets, written once: the file is created (never overwritten, mode 0600) at the
- * first secret, and each secret is on disk before the next change is tried, so a failure later
- * in the run loses none. One JSON object per line: {"clientId", "clientSecret"}.
+ * Generated secrets, written once: the file is created new (never overwritten, mode 0600), and
+ * each secret is on disk before the next change is tried, so a failure later in the run loses
+ * none. One JSON object per line: {"clientId", "clientSecret"}.
  */
 class SecretsFile {
-  private fd: number | undefined;
+  private constructor(private readonly fd: number) {}
 
-  constructor(private readonly path: string) {}
+  static create(path: string): SecretsFile {
+    try {
+      return new SecretsFile(openSync(path, "wx", 0o600));
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code === "EEXIST" ? "already exists" : "cannot be created";
+      throw new CliError("failed_precondition", `--secrets-out ${path} ${reason}; nothing was written`);
+    }
+  }
 
   write(clientId: string, clientSecret: string): void {
-    this.fd ??= openSync(this.path, "wx", 0o600);
     writeSync(this.fd, `${JSON.stringify({ clientId, clientSecret })}\n`);
     fsyncSync(this.fd);
   }
 
   close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
+    closeSync(this.fd);
   }
 }
