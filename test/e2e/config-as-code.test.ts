@@ -93,6 +93,7 @@ id: ${ISSUER}
 spec:
   description: CI provider
   audiences: [tessera]
+  allowedAlgorithms: []   # unset: the server fills in every asymmetric algorithm, and that is no change
   jwks: ${JSON.stringify(jwks)}
 `;
 

@@ -152,8 +152,9 @@ function wantedFields(kind: ResourceKind, document: ConfigDocument, current: Liv
   const fields = canonicalFields(kind.shape, message);
   const present = presentFields(kind, document.spec);
   kind.derive?.(fields, present);
+  // Written as its empty value, such a field is unset to the server too, which fills it in.
   for (const name of kind.keptWhenAbsent) {
-    if (!present.has(name)) delete fields[name];
+    if (!present.has(name) || isUnsetValue(fields[name])) delete fields[name];
   }
   const annotations = { ...((fields.annotations ?? {}) as Record<string, PlanJson>) };
   if (!Object.hasOwn(annotations, MANAGED_BY_KEY)) {
@@ -163,6 +164,10 @@ function wantedFields(kind: ResourceKind, document: ConfigDocument, current: Liv
   }
   fields.annotations = annotations;
   return fields;
+}
+
+function isUnsetValue(value: PlanJson | undefined): boolean {
+  return value === undefined || value === null || (Array.isArray(value) && value.length === 0) || (typeof value === "string" && value.endsWith("_UNSPECIFIED"));
 }
 
 function presentFields(kind: ResourceKind, spec: Readonly<Record<string, unknown>>): Set<string> {
