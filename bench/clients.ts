@@ -32,7 +32,7 @@ export async function fetchToken(tokenUrl: string, client: BenchClient, extra: R
 }
 
 export interface AdminApi {
-  createClient(input: { name: string; signingAlgorithm?: "ES256" }): Promise<BenchClient>;
+  createClient(input: { name: string; signingAlgorithm?: "ES256"; audiences?: readonly string[] }): Promise<BenchClient>;
 }
 
 export async function adminApi(baseUrl: string, admin: BenchClient): Promise<AdminApi> {
@@ -45,6 +45,7 @@ export async function adminApi(baseUrl: string, admin: BenchClient): Promise<Adm
         body: JSON.stringify({
           name: input.name,
           scopes: [BENCH_SCOPE],
+          ...(input.audiences ? { audiences: input.audiences } : {}),
           ...(input.signingAlgorithm ? { signingAlgorithm: `SIGNING_ALGORITHM_${input.signingAlgorithm}` } : {}),
         }),
       });

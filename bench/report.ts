@@ -48,6 +48,8 @@ export function computeRatios(results: Results): Record<string, number> {
   ratio("token-rs256: tessera / crypto.sign RS256 ceiling", "tessera-token-rs256", "ceiling-sign-rs256");
   ratio("token-es256: tessera / crypto.sign ES256 ceiling", "tessera-token-es256", "ceiling-sign-es256");
   ratio("token-rs256: oidc-provider / crypto.sign RS256 ceiling", "peer-token-rs256", "ceiling-sign-rs256");
+  ratio("jwt-bearer (federated) / client credentials, RS256", "tessera-jwt-bearer-rs256", "tessera-token-rs256");
+  ratio("token exchange (delegation) / client credentials, RS256", "tessera-token-exchange-rs256", "tessera-token-rs256");
   ratio("grpc IssueToken / HTTP token-rs256", "grpc-issue-token", "tessera-token-rs256");
   ratio("scale token-rs256 / 10-client token-rs256", "scale-token-rs256", "tessera-token-rs256");
   ratio("pglite token-rs256 / postgres token-rs256", "pglite-token-rs256", "tessera-token-rs256");

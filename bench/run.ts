@@ -51,6 +51,7 @@ import {
   withPostgres,
   type BenchClient,
 } from "./clients.js";
+import { delegationSetup, federationSetup } from "./federation.js";
 import { httpLoad, postRequests, type LoadResult } from "./http-load.js";
 import { ROOT, cpuSeconds, mainThreadCpuSeconds, runJsonScript, rssMiB, sampleRss, startFloor, startPeer, startTessera, type NodeProcess, type TesseraProcess } from "./processes.js";
 import { printReport, type Results, type ScenarioResult } from "./report.js";
@@ -70,6 +71,8 @@ const MAIN = [
   "peer-token-rs256",
   "tessera-token-es256",
   "peer-token-es256",
+  "tessera-jwt-bearer-rs256",
+  "tessera-token-exchange-rs256",
   "floor-token-rs256",
   "floor-token-es256",
   "tessera-introspect",
@@ -331,6 +334,8 @@ async function runComparisons(): Promise<void> {
   let tessera: TesseraProcess | undefined;
   let rsClients: BenchClient[] = [];
   let esClients: BenchClient[] = [];
+  let federation: Awaited<ReturnType<typeof federationSetup>> | undefined;
+  let delegation: Awaited<ReturnType<typeof delegationSetup>> | undefined;
   const nodeFlags = values["cpu-prof"] ? ["--cpu-prof", "--cpu-prof-dir", path.join(ROOT, "bench/profiles")] : [];
   if (needsTessera) {
     const schema = await createSchema();
@@ -341,6 +346,8 @@ async function runComparisons(): Promise<void> {
     const api = await adminApi(tessera.url, ADMIN);
     rsClients = await registerClients(api, count, { prefix: "bench-rs256" });
     if (selected.has("tessera-token-es256")) esClients = await registerClients(api, count, { prefix: "bench-es256", signingAlgorithm: "ES256" });
+    if (selected.has("tessera-jwt-bearer-rs256")) federation = await federationSetup(tessera.url, ADMIN, rsClients);
+    if (selected.has("tessera-token-exchange-rs256")) delegation = await delegationSetup(tessera.url, ADMIN, api, rsClients);
     results.rss["postgres-idle"] = { peakMiB: rssMiB(tessera.pid), note: `${2 * count + 1} clients, before any load` };
   }
   const peerRs = await helpers.rs256;
@@ -358,6 +365,20 @@ async function runComparisons(): Promise<void> {
           break;
         case "tessera-token-es256":
           record(name, { ...(await measured(tessera!, load(tessera!.url, tokenRequests(esClients)))), server: "tessera", note: `${count} clients with signing_algorithm ES256` });
+          break;
+        case "tessera-jwt-bearer-rs256":
+          record(name, {
+            ...(await measured(tessera!, load(tessera!.url, federation!.requests))),
+            server: "tessera",
+            note: `${count} clients, jwt-bearer with an RS256 workload token (keys cached), no client secret`,
+          });
+          break;
+        case "tessera-token-exchange-rs256":
+          record(name, {
+            ...(await measured(tessera!, load(tessera!.url, delegation!.requests))),
+            server: "tessera",
+            note: `${count} actors exchanging RS256 subject tokens (client_secret_basic), act chain`,
+          });
           break;
         case "peer-token-rs256":
         case "peer-token-es256": {

@@ -35,6 +35,7 @@ import { FederatedAssertionVerifier } from "../federation/federated-assertion.js
 import { AuditQueue } from "../audit/audit-queue.js";
 import { federationObserver } from "../observability/federation-observer.js";
 import { refreshTokenGrant } from "../oauth/grants/refresh-token-grant.js";
+import { delegatedSubjectTokenHandler } from "../oauth/grants/delegated-subject-token.js";
 import { RefreshTokens } from "../oauth/refresh-tokens.js";
 import { PrismaRefreshTokenRepository } from "../store/refresh-token-store.js";
 import { RevocationList } from "../oauth/revocation-list.js";
@@ -253,8 +254,9 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     availability: storageHealth,
     limits,
   });
+  const delegation = delegatedSubjectTokenHandler({ verifier, directory: federation, maxDelegationDepth: config.maxDelegationDepth, now });
   // RFC 8693: one grant, one handler per kind of subject token.
-  const subjectTokenHandlers: SubjectTokenHandler[] = [federatedSubjectTokenHandler(federatedIssuance)];
+  const subjectTokenHandlers: SubjectTokenHandler[] = [federatedSubjectTokenHandler(federatedIssuance), delegation];
   const tokenEndpoint = new TokenEndpoint({
     authenticator,
     issuer,

@@ -7,11 +7,15 @@
  */
 import type { JsonObject, JsonValue } from "./client.js";
 
-/** RFC 7519 §4.1, RFC 9068 §2.2, RFC 8693 §4 claims, plus ones resource servers use for authorization. */
+/**
+ * RFC 7519 §4.1, RFC 9068 §2.2, RFC 8693 §4 claims, plus ones resource servers use for
+ * authorization, and `tessera_chain`, the ancestry of an exchanged token that the server's
+ * verifier trusts for revocation (oauth/delegation-chain.ts).
+ */
 export const RESERVED_CLAIMS: ReadonlySet<string> = new Set([
   "iss", "sub", "aud", "exp", "nbf", "iat", "jti",
   "client_id", "scope", "scp", "cnf", "act", "may_act", "auth_time", "acr", "amr",
-  "roles", "groups", "entitlements", "typ", "azp", "sid", "token_use",
+  "roles", "groups", "entitlements", "typ", "azp", "sid", "token_use", "tessera_chain",
 ]);
 
 const METADATA_REFERENCE = /^\{\{\s*metadata\.([A-Za-z0-9_.-]+)\s*\}\}$/;

@@ -32,6 +32,7 @@ import {
   checkTokenLifetime,
   invalidArgument,
 } from "./client-validation.js";
+import { parseEtag } from "../etag.js";
 
 const DEFAULT_PAGE_SIZE = 50;
 const MAX_PAGE_SIZE = 500;
@@ -356,13 +357,6 @@ function auditOf(actor: Actor, action: string, clientId: string, details?: Recor
   return { actor: actor.clientId, action, targetClientId: clientId, outcome: "success", requestId: actor.requestId, details };
 }
 
-/** Etags are W/"<revision>" (AIP-154); empty means "whatever is current". */
-function parseEtag(etag: string): number | undefined {
-  if (etag === "") return undefined;
-  const match = /^(?:W\/)?"(\d{1,9})"$/.exec(etag);
-  if (!match) throw invalidArgument("etag", "is not an etag this server issued");
-  return Number(match[1]);
-}
 
 export function notFound(clientId: string): TesseraError {
   return new TesseraError("not_found", `client ${clientId} not found`);

@@ -2,6 +2,7 @@
  * The machine client entity as the domain sees it. Storage rows and protobuf messages are
  * converted to and from this shape at the edges.
  */
+import { revisionEtag } from "../etag.js";
 import type { SigningAlgorithm } from "../keys/algorithms.js";
 
 export type ClientStatus = "active" | "inactive";
@@ -75,5 +76,5 @@ export interface ClientRecord {
 }
 
 export function clientEtag(client: Client): string {
-  return `W/"${client.revision}"`;
+  return revisionEtag(client);
 }

@@ -37,6 +37,8 @@ export interface Config {
   readonly tokenLifetimeSeconds: number;
   readonly maxTokenLifetimeSeconds: number;
   readonly scopePolicy: ScopePolicy;
+  /** The most exchanges a delegation chain may hold (RFC 8693 `act` nesting): C → A is one, A → B two. */
+  readonly maxDelegationDepth: number;
   readonly abuseLimits: AbuseLimitPolicy;
   /** Proxies whose X-Forwarded-For is believed when deriving the caller's address; none by default. */
   readonly trustedProxies: readonly IpSubnet[];
@@ -183,6 +185,12 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push("TESSERA_REQUEST_TIMEOUT must not be shorter than TESSERA_HEADERS_TIMEOUT");
   }
 
+  const maxDelegationDepth = parseInteger(
+    read("TESSERA_TOKEN_EXCHANGE_MAX_DELEGATION_DEPTH"),
+    { name: "TESSERA_TOKEN_EXCHANGE_MAX_DELEGATION_DEPTH", fallback: 4, min: 1, max: 16 },
+    problems,
+  );
+
   const scopePolicy = read("TESSERA_SCOPE_POLICY") ?? "strict";
   if (scopePolicy !== "strict" && scopePolicy !== "narrow") problems.push("TESSERA_SCOPE_POLICY must be strict or narrow");
 
@@ -227,6 +235,7 @@ export function loadConfig(env: Env = process.env): Config {
     tokenLifetimeSeconds,
     maxTokenLifetimeSeconds,
     scopePolicy: scopePolicy as ScopePolicy,
+    maxDelegationDepth,
     degradedWindowSeconds,
     abuseLimits: Object.freeze(abuseLimits),
     trustedProxies: Object.freeze(trustedProxies),

@@ -31,6 +31,7 @@ import {
   checkTrustDomain,
   checkUrl,
 } from "./federation-validation.js";
+import { parseEtag } from "../etag.js";
 
 const DEFAULT_PAGE_SIZE = 50;
 const MAX_PAGE_SIZE = 500;
@@ -428,15 +429,4 @@ function auditOf(actor: Actor, action: string, clientId: string | undefined, det
   return { actor: actor.clientId, action, targetClientId: clientId, outcome: "success", requestId: actor.requestId, details };
 }
 
-/** Etags are W/"<revision>" (AIP-154); empty means "whatever is current". */
-function parseEtag(etag: string): number | undefined {
-  if (etag === "") return undefined;
-  const match = /^(?:W\/)?"(\d{1,9})"$/.exec(etag);
-  if (!match) throw invalidArgument("etag", "is not an etag this server issued");
-  return Number(match[1]);
-}
 
-/** AIP-154 etags of the three resources, as trustedIssuerEtag gives the issuer's. */
-export function resourceEtag(resource: { readonly revision: number }): string {
-  return `W/"${resource.revision}"`;
-}

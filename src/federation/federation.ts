@@ -108,7 +108,3 @@ export interface FederationDirectory {
   /** The delegation policies whose actor is this client. */
   delegationPoliciesOf(clientId: string): readonly DelegationPolicy[];
 }
-
-export function trustedIssuerEtag(issuer: TrustedIssuer): string {
-  return `W/"${issuer.revision}"`;
-}

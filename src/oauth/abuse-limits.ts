@@ -54,7 +54,9 @@ export class TokenBuckets {
       bucket = { tokens: burst, at: now };
       this.buckets.set(key, bucket);
     } else {
-      bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * perSecond);
+      // A clock stepped back (NTP) gives nothing, rather than a deficit that would starve the
+      // bucket until the clock is back where it was.
+      bucket.tokens = Math.min(burst, bucket.tokens + (Math.max(0, now - bucket.at) / 1000) * perSecond);
       bucket.at = now;
     }
     if (bucket.tokens >= 1) {

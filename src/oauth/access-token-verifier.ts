@@ -14,6 +14,7 @@ import { isUsable } from "./client-authentication/client-authenticator.js";
 import { accessTokenIssueTime } from "./access-token-issuer.js";
 import { ACCEPTED_ACCESS_TOKEN_TYPS, REPLICA_CLOCK_SKEW_SECONDS } from "../keys/access-token-profile.js";
 import { VerifiedTokenCache } from "./verified-token-cache.js";
+import { ACT_CLAIM, CHAIN_CLAIM, readActClaim, readChainClaim, type Actor, type TokenAncestor } from "./delegation-chain.js";
 
 export interface ActiveAccessToken {
   readonly claims: JwtClaims;
@@ -25,6 +26,10 @@ export interface ActiveAccessToken {
   readonly notBefore: number;
   readonly expiresAt: number;
   readonly client: ClientRecord;
+  /** RFC 8693 §4.1 `act`: who acts for the subject, for a token obtained by token exchange. */
+  readonly actor: Actor | undefined;
+  /** The tokens this one was derived from by token exchange, oldest first; empty for others. */
+  readonly chain: readonly TokenAncestor[];
 }
 
 type SignedClaims = Omit<ActiveAccessToken, "client">;
@@ -37,8 +42,8 @@ export class AccessTokenVerifier {
   constructor(
     private readonly options: {
       issuer: string;
-      keyRing: KeyRing;
-      registry: ClientRegistry;
+      keyRing: Pick<KeyRing, "publishedKey">;
+      registry: Pick<ClientRegistry, "find">;
       revocations: RevocationList;
       now: () => Date;
     },
@@ -52,7 +57,27 @@ export class AccessTokenVerifier {
     if (facts.expiresAt <= now.getTime() / 1000) return undefined;
     const client = await this.issuingClient(facts);
     if (!client || !isUsable(client, now)) return undefined;
-    return withinCurrentAllowance({ ...facts, client }, this.options.issuer);
+    if (facts.chain.length === 0) return withinCurrentAllowance({ ...facts, client }, this.options.issuer);
+    const root = await this.standingChainRoot(facts.chain, now);
+    return root && withinSubjectAllowance({ ...facts, client }, root);
+  }
+
+  /**
+   * A derived token (RFC 8693 token exchange) stands only while every token it came from would
+   * itself still verify as far as revocation and clients go: revoking the subject token, or
+   * deactivating any client along the chain, ends every token derived from it at once. Each
+   * ancestor expires no earlier than what was derived from it, so its revocation is still held.
+   * Returns the client of the first token, whose authority the chain carries.
+   */
+  private async standingChainRoot(chain: readonly TokenAncestor[], now: Date): Promise<ClientRecord | undefined> {
+    let root: ClientRecord | undefined;
+    for (const ancestor of chain) {
+      if (this.options.revocations.isRevoked(ancestor)) return undefined;
+      const client = await this.issuingClient(ancestor);
+      if (!client || !isUsable(client, now)) return undefined;
+      root ??= client;
+    }
+    return root;
   }
 
   /**
@@ -61,7 +86,7 @@ export class AccessTokenVerifier {
    * (Client.tokensNotBefore) belongs to a client that no longer exists in that form, and must
    * not come back to life with it.
    */
-  private async issuingClient(facts: SignedClaims): Promise<ClientRecord | undefined> {
+  private async issuingClient(facts: Pick<SignedClaims, "clientId" | "jti" | "issuedAt">): Promise<ClientRecord | undefined> {
     const client = await this.options.registry.find(facts.clientId);
     const issuedAt = accessTokenIssueTime({ jti: facts.jti, iat: facts.issuedAt });
     return client && issuedAt >= client.client.tokensNotBefore.getTime() ? client : undefined;
@@ -101,6 +126,9 @@ export class AccessTokenVerifier {
     if (notBefore > nowSeconds + REPLICA_CLOCK_SKEW_SECONDS) return undefined;
     const audiences = typeof payload.aud === "string" ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : undefined;
     if (!audiences || !audiences.every((value): value is string => typeof value === "string")) return undefined;
+    const actor = readActClaim(payload[ACT_CLAIM]);
+    const chain = readChainClaim(payload[CHAIN_CLAIM]);
+    if (actor === null || chain === null) return undefined;
     if (!(await verifyJwsSignature(jws, key))) return undefined;
     const facts: SignedClaims = {
       claims: payload,
@@ -111,6 +139,8 @@ export class AccessTokenVerifier {
       issuedAt: iat,
       notBefore,
       expiresAt: exp,
+      actor,
+      chain,
     };
     this.verified.set({ token, facts, kid, key, expiresAt: exp });
     return facts;
@@ -132,4 +162,16 @@ function withinCurrentAllowance(token: ActiveAccessToken, issuer: string): Activ
   const audiences = token.audiences.filter(audienceAllowed);
   if (audiences.length === 0) return undefined;
   return { ...token, scopes: token.scopes.filter(scopeAllowed), audiences };
+}
+
+/**
+ * A derived token speaks for its subject, not for the client holding it: what it grants is
+ * capped by what the first token's client may have now (a scope withdrawn from the subject stops
+ * counting at once), never by the actor's own allowance. Its audiences were checked against the
+ * actor's delegation policy when it was issued.
+ */
+function withinSubjectAllowance(token: ActiveAccessToken, root: ClientRecord): ActiveAccessToken {
+  const { allowedScopes } = root.client;
+  if (token.scopes.every((scope) => allowedScopes.includes(scope))) return token;
+  return { ...token, scopes: token.scopes.filter((scope) => allowedScopes.includes(scope)) };
 }

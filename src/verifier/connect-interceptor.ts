@@ -11,7 +11,7 @@
  */
 import { Code, ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
 import { bearerChallenge, bearerTokenFrom } from "./bearer-challenge.js";
-import type { VerifiedAccessToken, Verifier } from "./verifier.js";
+import type { DelegationRequirement, VerifiedAccessToken, Verifier } from "./verifier.js";
 import { VerifierError, type VerifierErrorCode } from "./verifier-error.js";
 
 /** The verified token of the current call; undefined on methods marked public. */
@@ -21,6 +21,8 @@ export interface MethodRequirement {
   /** Scopes the token must all carry; replaces the interceptor's default scopes. */
   readonly scopes?: readonly string[];
   readonly checkRevocation?: boolean;
+  /** Whether delegated tokens (RFC 8693 `act`) are taken; replaces the interceptor's default. */
+  readonly delegation?: DelegationRequirement;
   /** No token needed (health checks, reflection). */
   readonly public?: boolean;
 }
@@ -30,6 +32,8 @@ export interface TokenInterceptorOptions {
   readonly scopes?: readonly string[];
   /** Also ask Tessera on every call (needs createVerifier({ remote })). */
   readonly checkRevocation?: boolean;
+  /** Take delegated tokens too (`allow`, the default), only them (`require`), or never (`refuse`): PERMISSION_DENIED otherwise. */
+  readonly delegation?: DelegationRequirement;
   /** Per method, keyed by `<package.Service>/<Method>`, e.g. `acme.v1.PaymentService/Refund`. */
   readonly methods?: Readonly<Record<string, MethodRequirement>>;
   /** The `realm` of the challenge. Default: the verifier's first audience. */
@@ -62,6 +66,7 @@ export function tokenInterceptor(verifier: Verifier, options: TokenInterceptorOp
       const verified = await verifier.verify(token, {
         requiredScopes: requirement.scopes ?? options.scopes ?? [],
         checkRevocation: requirement.checkRevocation ?? options.checkRevocation ?? false,
+        delegation: requirement.delegation ?? options.delegation ?? "allow",
       });
       request.contextValues.set(accessTokenKey, verified);
     } catch (error) {

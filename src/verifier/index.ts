@@ -10,6 +10,8 @@ export {
   createVerifier,
   type AccessTokenAlgorithm,
   type AccessTokenClaims,
+  type DelegationRequirement,
+  type TokenActor,
   type VerifiedAccessToken,
   type Verifier,
   type VerifierOptions,

@@ -7,13 +7,14 @@
  * - malformed Authorization → 400, `error="invalid_request"`
  * - bad, expired, foreign or revoked token → 401, `error="invalid_token"`
  * - token without the route's scopes → 403, `error="insufficient_scope", scope="…"`
+ * - a delegated token where the route refuses them, or a direct one where it requires them → 403
  * - keys or Tessera unreachable → 503 with Retry-After (the caller's token may be fine)
  *
  * It fails closed: an unexpected error is answered 500 here rather than passed to `next`, so a
  * plain `node:http` caller whose `next` ignores its argument can never let a request through.
  */
 import { bearerChallenge, bearerTokenFrom } from "./bearer-challenge.js";
-import type { VerifiedAccessToken, Verifier } from "./verifier.js";
+import type { DelegationRequirement, VerifiedAccessToken, Verifier } from "./verifier.js";
 import { VerifierError, type VerifierErrorCode } from "./verifier-error.js";
 
 /** What the middleware reads of a request: node:http, http2 compatibility and Express requests fit. */
@@ -34,6 +35,8 @@ export interface RequireTokenOptions {
   readonly scopes?: readonly string[];
   /** Also ask Tessera whether the token is still active (needs createVerifier({ remote })). */
   readonly checkRevocation?: boolean;
+  /** Take delegated tokens (RFC 8693 `act`) too (`allow`, the default), only them (`require`), or never (`refuse`): 403 otherwise. */
+  readonly delegation?: DelegationRequirement;
   /** The `realm` of the challenge. Default: the verifier's first audience. */
   readonly realm?: string;
 }
@@ -55,7 +58,11 @@ export function requireToken(verifier: Verifier, options: RequireTokenOptions = 
     throw new TypeError("requireToken({ checkRevocation: true }) needs createVerifier({ remote: { clientId, clientSecret } })");
   }
   const realm = options.realm ?? verifier.audiences[0];
-  const verifyOptions = { requiredScopes: options.scopes ?? [], checkRevocation: options.checkRevocation ?? false };
+  const verifyOptions = {
+    requiredScopes: options.scopes ?? [],
+    checkRevocation: options.checkRevocation ?? false,
+    delegation: options.delegation ?? "allow",
+  } as const;
 
   const refuse = (response: TokenResponse, status: number, headers: Record<string, string>, body: Record<string, string>) => {
     if (response.headersSent) return;

@@ -33,7 +33,44 @@ export interface AccessTokenClaims {
   readonly [claim: string]: unknown;
 }
 
-const REGISTERED_CLAIMS = new Set(["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope"]);
+/** Registered claims, and the delegation claims Tessera sets itself (RFC 8693 §4.1 `act`, its chain). */
+const REGISTERED_CLAIMS = new Set(["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "act", "tessera_chain"]);
+
+/**
+ * One link of an RFC 8693 §4.1 `act` chain: the party acting for the token's subject, and the
+ * one that acted before it. Tessera's actors are clients: `subject` is a client id.
+ */
+export interface TokenActor {
+  readonly subject: string;
+  readonly actor?: TokenActor;
+}
+
+/**
+ * Per route: `allow` takes both kinds of token (the default); `require` takes only delegated
+ * tokens (obtained by token exchange, carrying `act`); `refuse` takes only a client's own tokens.
+ */
+export type DelegationRequirement = "allow" | "require" | "refuse";
+
+/** The most actors read from one token; Tessera issues far shorter chains. */
+const MAX_ACTORS = 32;
+
+/** `act` read, innermost last; a malformed one makes the token invalid. */
+function actorOf(value: unknown): TokenActor | undefined {
+  if (value === undefined) return undefined;
+  const subjects: string[] = [];
+  for (let current: unknown = value; current !== undefined; ) {
+    if (typeof current !== "object" || current === null || Array.isArray(current)) throw malformedAct();
+    const { sub, act } = current as Record<string, unknown>;
+    if (typeof sub !== "string" || sub === "" || subjects.length >= MAX_ACTORS) throw malformedAct();
+    subjects.push(sub);
+    current = act;
+  }
+  let actor: TokenActor | undefined;
+  for (let index = subjects.length - 1; index >= 0; index--) actor = actor ? { subject: subjects[index]!, actor } : { subject: subjects[index]! };
+  return actor;
+}
+
+const malformedAct = () => new VerifierError("invalid_token", "the token lacks a valid act claim");
 
 export interface VerifiedAccessToken {
   /** The machine client the token was issued to (`client_id`). */
@@ -49,6 +86,13 @@ export interface VerifiedAccessToken {
   readonly expiresAt: Date;
   readonly algorithm: AccessTokenAlgorithm;
   readonly keyId: string | undefined;
+  /**
+   * For a token obtained by token exchange (RFC 8693 §4.1 `act`): who acts for `subject`, the
+   * current actor first (usually `clientId`). Undefined for a client's own token.
+   */
+  readonly actor: TokenActor | undefined;
+  /** The actors' subjects, the current actor first; empty for a client's own token. */
+  readonly actors: readonly string[];
   /** The whole claim set as signed. */
   readonly claims: AccessTokenClaims;
   /** The claims from the client's claims template (everything not registered above). */
@@ -83,6 +127,8 @@ export interface VerifyOptions {
   readonly requiredScopes?: readonly string[];
   /** Also ask Tessera, so a revoked token or a deactivated client is refused at once. Needs `remote`. */
   readonly checkRevocation?: boolean;
+  /** Whether delegated tokens (with `act`) are taken; default `allow`. */
+  readonly delegation?: DelegationRequirement;
 }
 
 export interface Verifier {
@@ -186,6 +232,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
       if (typeof scope !== "string") throw new VerifierError("invalid_token", "the token lacks a valid scope claim");
       const scopes = scope.split(" ").filter((value) => value !== "");
       const tokenAudiences = typeof claims.aud === "string" ? [claims.aud] : [...claims.aud];
+      const actor = actorOf(payload["act"]);
+      const actors: string[] = [];
+      for (let current = actor; current; current = current.actor) actors.push(current.subject);
       const verified: VerifiedAccessToken = {
         clientId: stringClaim(payload, "client_id"),
         subject: stringClaim(payload, "sub"),
@@ -197,6 +246,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
         expiresAt: new Date(claims.exp * 1000),
         algorithm: protectedHeader.alg as AccessTokenAlgorithm,
         keyId: protectedHeader.kid,
+        actor,
+        actors,
         claims,
         customClaims: Object.fromEntries(Object.entries(payload).filter(([name]) => !REGISTERED_CLAIMS.has(name))),
       };
@@ -206,6 +257,16 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const missingScopes = requiredScopes.filter((required) => !scopes.includes(required));
       if (missingScopes.length > 0) {
         throw new VerifierError("insufficient_scope", `the token lacks the scopes ${missingScopes.join(" ")}`, { requiredScopes, missingScopes });
+      }
+
+      // A route's choice of delegated or direct callers is about what the token is allowed to
+      // do here, as a scope is: 403 insufficient_scope, not a bad token.
+      const delegation = verifyOptions.delegation ?? "allow";
+      if (delegation === "require" && !actor) {
+        throw new VerifierError("insufficient_scope", "this route takes only delegated tokens (RFC 8693 act)", { requiredScopes });
+      }
+      if (delegation === "refuse" && actor) {
+        throw new VerifierError("insufficient_scope", "this route does not take delegated tokens (RFC 8693 act)", { requiredScopes });
       }
 
       if (!verifyOptions.checkRevocation || !remote) return verified;

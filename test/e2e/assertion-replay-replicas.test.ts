@@ -4,51 +4,30 @@
  * over HTTPS by a server whose certificate only the test CA vouches for, and each process is
  * told to trust that CA the way an operator would, with NODE_EXTRA_CA_CERTS.
  */
-import { randomBytes } from "node:crypto";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClientAdminService } from "../../src/gen/tessera/v1/client_admin_service_pb.js";
 import { assertionKey, signClientAssertion, tokenWithAssertion } from "../support/client-assertions.js";
 import { startFakeServer, TEST_CA_CERT_PATH, type FakeServer } from "../support/fake-issuer.js";
-import { freePort } from "../support/ports.js";
-import { createTestSchema, type TestSchema } from "../support/postgres.js";
-import { spawnServer, type ServerProcess } from "../support/server-process.js";
+import { startReplicas, type Replica, type Replicas } from "../support/replicas.js";
 import { ADMIN_CLIENT, basicAuthorization } from "../support/test-server.js";
 
 const ISSUER = "http://tessera.assertion-replay.test";
 
-let schema: TestSchema;
 let keys: FakeServer;
-let replicas: { url: string; process: ServerProcess }[];
+let started: Replicas;
+let replicas: readonly Replica[];
 
 beforeAll(async () => {
-  [schema, keys] = await Promise.all([createTestSchema("assertion_replay"), startFakeServer()]);
-  const kek = randomBytes(32).toString("base64");
-  const ports = await Promise.all([freePort(), freePort()]);
-  replicas = ports.map((port) => ({
-    url: `http://127.0.0.1:${port}`,
-    process: spawnServer({
-      PORT: String(port),
-      TESSERA_HOST: "127.0.0.1",
-      TESSERA_ISSUER: ISSUER,
-      DATABASE_URL: schema.url,
-      TESSERA_KEK: kek,
-      TESSERA_ADMIN_CLIENT_ID: ADMIN_CLIENT.clientId,
-      TESSERA_ADMIN_CLIENT_SECRET: ADMIN_CLIENT.clientSecret,
-      NODE_EXTRA_CA_CERTS: TEST_CA_CERT_PATH,
-    }),
-  }));
-  await Promise.all(replicas.map((replica) => replica.process.listening));
+  keys = await startFakeServer();
+  started = await startReplicas({ schema: "assertion_replay", count: 2, issuer: ISSUER, env: { NODE_EXTRA_CA_CERTS: TEST_CA_CERT_PATH } });
+  replicas = started.replicas;
 }, 120_000);
 
 afterAll(async () => {
-  for (const replica of replicas ?? []) {
-    replica.process.child.kill("SIGTERM");
-    await replica.process.exited;
-  }
+  await started?.stop();
   await keys?.close();
-  await schema?.drop();
 });
 
 async function adminToken(url: string): Promise<string> {

@@ -2,54 +2,26 @@
  * Three Tessera processes on one PostgreSQL behave as one service: a change made through any of
  * them is honoured by the others within a second (LISTEN/NOTIFY), with no per-request queries.
  */
-import { randomBytes } from "node:crypto";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClientAdminService } from "../../src/gen/tessera/v1/client_admin_service_pb.js";
 import { SigningAlgorithm } from "../../src/gen/tessera/v1/client_pb.js";
-import { freePort } from "../support/ports.js";
-import { createTestSchema, type TestSchema } from "../support/postgres.js";
-import { spawnServer, type ServerProcess } from "../support/server-process.js";
+import { startReplicas, type Replica, type Replicas } from "../support/replicas.js";
 import { ADMIN_CLIENT, basicAuthorization } from "../support/test-server.js";
 
 const PROPAGATION_LIMIT_MS = 1_000;
 
-interface Replica {
-  readonly url: string;
-  readonly process: ServerProcess;
-}
-
-let schema: TestSchema;
-let replicas: Replica[];
+let started: Replicas;
+let replicas: readonly Replica[];
 
 beforeAll(async () => {
-  schema = await createTestSchema("replicas");
-  const kek = randomBytes(32).toString("base64");
-  const ports = await Promise.all([freePort(), freePort(), freePort()]);
-  // All three start at once: migrations and first keys must still happen exactly once.
-  replicas = ports.map((port) => ({
-    url: `http://127.0.0.1:${port}`,
-    process: spawnServer({
-      PORT: String(port),
-      TESSERA_HOST: "127.0.0.1",
-      TESSERA_ISSUER: "http://tessera.replicas.test",
-      DATABASE_URL: schema.url,
-      TESSERA_KEK: kek,
-      TESSERA_ADMIN_CLIENT_ID: ADMIN_CLIENT.clientId,
-      TESSERA_ADMIN_CLIENT_SECRET: ADMIN_CLIENT.clientSecret,
-      TESSERA_LOG_LEVEL: "info",
-    }),
-  }));
-  await Promise.all(replicas.map((replica) => replica.process.listening));
+  started = await startReplicas({ schema: "replicas", count: 3, issuer: "http://tessera.replicas.test" });
+  replicas = started.replicas;
 }, 120_000);
 
 afterAll(async () => {
-  for (const replica of replicas ?? []) {
-    replica.process.child.kill("SIGTERM");
-    await replica.process.exited;
-  }
-  await schema?.drop();
+  await started?.stop();
 });
 
 async function token(replica: Replica, clientId: string, clientSecret: string, scope?: string): Promise<{ status: number; accessToken?: string }> {

@@ -49,6 +49,10 @@ import {
 } from "./fuzz-support.js";
 
 const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
+/** The one audience the caller's delegation policy lets it ask for. */
+const DELEGATION_TARGET = "https://ledger.example";
+const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 const OAUTH_PATHS = ["/oauth/token", "/oauth/introspect", "/oauth/revoke"] as const;
 const OTHER_PATHS = [
   "/keys",
@@ -85,6 +89,7 @@ const PARAMETER_NAMES = [
   "actor_token",
   "actor_token_type",
   "requested_token_type",
+  "impersonate",
 ];
 /** The grants and types of workload identity federation (RFC 7523, RFC 8693, draft-ietf-oauth-spiffe-client-auth). */
 const JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -181,6 +186,9 @@ describe.each(STORAGE_KINDS)("the HTTP gateway under generated hostile requests,
   let unprivilegedBearer: string;
   let forge: ForgeContext;
   let before: DatabaseFingerprint | undefined;
+  /** Real tokens for token exchange: C's for the caller (exchangeable), C's for someone else, the caller's own. */
+  const exchange = {} as Record<"forCaller" | "forOther" | "callersOwn", string>;
+  let subjectOwner: RegisteredClient;
 
   beforeAll(async () => {
     server = await startTestServer({ storage });
@@ -191,6 +199,15 @@ describe.each(STORAGE_KINDS)("the HTTP gateway under generated hostile requests,
     keyed = await registerClient(server, { name: "fuzz-keyed", scopes: ["orders:read"], jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), kid: "k1" }] } });
     adminBearer = await server.adminToken();
     unprivilegedBearer = await tokenOf(victim);
+    // Token exchange (RFC 8693 delegation): the caller may exchange tokens addressed to it toward one target.
+    subjectOwner = await registerClient(server, { name: "fuzz-subject", scopes: ["orders:read", "orders:write"], audiences: [caller.clientId, "https://elsewhere.example"] });
+    await createClient(FederationService, createConnectTransport({ baseUrl: server.url, httpVersion: "1.1" })).createDelegationPolicy(
+      { delegationPolicy: { clientId: caller.clientId, audiences: [DELEGATION_TARGET], scopes: ["orders:read"] } },
+      { headers: { authorization: `Bearer ${adminBearer}` } },
+    );
+    exchange.forCaller = await subjectOwnerToken(caller.clientId);
+    exchange.forOther = await subjectOwnerToken("https://elsewhere.example");
+    exchange.callersOwn = await tokenOf(caller);
     const realTokens = [adminBearer, unprivilegedBearer, await tokenOf(caller), await tokenOf(introspector)];
     forge = {
       issuer: server.config.issuer,
@@ -216,6 +233,17 @@ describe.each(STORAGE_KINDS)("the HTTP gateway under generated hostile requests,
 
   const tokenOf = (client: RegisteredClient): Promise<string> => clientCredentialsToken(server, client);
 
+  /** C's token for one audience, by client credentials. */
+  async function subjectOwnerToken(audience: string): Promise<string> {
+    const response = await fetch(`${server.url}/oauth/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: basicAuthorization(subjectOwner.clientId, subjectOwner.clientSecret) },
+      body: new URLSearchParams({ grant_type: "client_credentials", audience }),
+    });
+    expect(response.status).toBe(200);
+    return ((await response.json()) as { access_token: string }).access_token;
+  }
+
   async function expectHealthy(): Promise<void> {
     const answer = await sendHttp1(server.port, { method: "GET", path: "/healthz", headers: {} });
     expect(answer.status).toBe(200);
@@ -231,7 +259,13 @@ describe.each(STORAGE_KINDS)("the HTTP gateway under generated hostile requests,
   const parameterValue = () =>
     fc.oneof(
       { weight: 3, arbitrary: hostileString() },
-      { weight: 2, arbitrary: fc.constantFrom("client_credentials", "refresh_token", "password", JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT, ASSERTION_TYPE, SPIFFE_ASSERTION_TYPE, ...TOKEN_TYPES, "orders:read", "https://orders.example", "access_token") },
+      {
+        weight: 2,
+        arbitrary: fc.constantFrom(
+          "client_credentials", "refresh_token", "password", JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT, ASSERTION_TYPE, SPIFFE_ASSERTION_TYPE, ...TOKEN_TYPES,
+          "orders:read", "https://orders.example", "access_token", TOKEN_EXCHANGE, ACCESS_TOKEN_TYPE, "urn:ietf:params:oauth:token-type:refresh_token", "true",
+        ),
+      },
       { weight: 1, arbitrary: knownId() },
       { weight: 1, arbitrary: forged().map((forgery) => forgery.token) },
     );
@@ -435,6 +469,86 @@ describe.each(STORAGE_KINDS)("the HTTP gateway under generated hostile requests,
       await expectHealthy();
     },
     timeoutFor(runs()),
+  );
+
+  it(
+    "exchanges real and forged subject and actor tokens with generated parameters without a 5xx, never issuing more than the subject token and the policy allow",
+    async () => {
+      // Each part is mostly what a valid exchange sends, so that runs mix valid requests with ones
+      // a single part spoils; otherwise the issuing path would almost never be reached.
+      const mostly = <T>(valid: T, other: fc.Arbitrary<T>) => fc.oneof({ weight: 4, arbitrary: fc.constant(valid) }, { weight: 1, arbitrary: other });
+      const token = () =>
+        fc.oneof(
+          fc.constantFrom(exchange.forCaller, exchange.forOther, exchange.callersOwn),
+          forged().map((forgery) => forgery.token),
+          hostileString(),
+          fc.constantFrom(exchange.forCaller.slice(0, -2), `${exchange.forCaller}.x`, ""),
+        );
+      const tokenType = () => fc.oneof(fc.constantFrom<string | undefined>(undefined, ACCESS_TOKEN_TYPE, "urn:ietf:params:oauth:token-type:jwt", "urn:ietf:params:oauth:token-type:refresh_token", ""), hostileString(40));
+      const exchangeRequest = fc.record({
+        fields: fc.record({
+          subject_token: mostly<string | undefined>(exchange.forCaller, fc.option(token(), { nil: undefined })),
+          subject_token_type: mostly<string | undefined>(ACCESS_TOKEN_TYPE, tokenType()),
+          actor_token: mostly<string | undefined>(undefined, token()),
+          actor_token_type: mostly<string | undefined>(undefined, tokenType()),
+          requested_token_type: mostly<string | undefined>(undefined, tokenType()),
+          impersonate: mostly<string | undefined>(undefined, fc.oneof(fc.constantFrom("true", "false", "TRUE", "1"), hostileString(8))),
+          scope: mostly<string | undefined>(undefined, fc.oneof(fc.constantFrom("orders:read", "orders:write", "orders:read orders:write", "tessera:admin", ""), hostileString(40))),
+        }),
+        audiences: mostly([DELEGATION_TARGET], fc.array(fc.oneof(fc.constantFrom(DELEGATION_TARGET, "https://orders.example", caller.clientId, server.config.issuer), hostileString(40)), { maxLength: 3 })),
+        audienceName: fc.constantFrom("resource", "audience"),
+        encoding: fc.constantFrom("form", "json"),
+        who: mostly<"caller" | "none" | "subject-owner">("caller", fc.constantFrom("none", "subject-owner")),
+      });
+      type ExchangeRequest = typeof exchangeRequest extends fc.Arbitrary<infer T> ? T : never;
+      const validExchange: ExchangeRequest = {
+        fields: {
+          subject_token: exchange.forCaller,
+          subject_token_type: ACCESS_TOKEN_TYPE,
+          actor_token: undefined,
+          actor_token_type: undefined,
+          requested_token_type: undefined,
+          impersonate: undefined,
+          scope: undefined,
+        },
+        audiences: [DELEGATION_TARGET],
+        audienceName: "audience",
+        encoding: "form",
+        who: "caller",
+      };
+      let issuedCount = 0;
+      await fc.assert(
+        fc.asyncProperty(exchangeRequest, async ({ fields, audiences, audienceName, encoding, who }) => {
+          const parameters: Record<string, string | string[]> = { grant_type: TOKEN_EXCHANGE };
+          for (const [name, value] of Object.entries(fields)) if (value !== undefined) parameters[name] = value;
+          if (audiences.length > 0) parameters[audienceName] = audiences.length === 1 ? audiences[0]! : audiences;
+          const headers: Record<string, string> = { "content-type": encoding === "json" ? "application/json" : "application/x-www-form-urlencoded" };
+          if (who === "caller") headers.authorization = basicAuthorization(caller.clientId, caller.clientSecret);
+          if (who === "subject-owner") headers.authorization = basicAuthorization(subjectOwner.clientId, subjectOwner.clientSecret);
+          const form = new URLSearchParams();
+          // URLSearchParams writes a lone surrogate as U+FFFD, as a browser would.
+          for (const [name, value] of Object.entries(parameters)) for (const item of Array.isArray(value) ? value : [value]) form.append(name, item);
+          const attempt: HttpAttempt = { method: "POST", path: "/oauth/token", headers, body: Buffer.from(encoding === "json" ? JSON.stringify(parameters) : form.toString()) };
+          const answer = await send(server.port, attempt);
+          if (!answer || answer.status !== 200) return;
+          issuedCount++;
+          // Only C's token for the caller, exchanged by the caller, may ever succeed, and only within the policy.
+          const issued = JSON.parse(answer.body.toString("utf8")) as { access_token: string; issued_token_type: string; scope?: string };
+          const claims = JSON.parse(Buffer.from(issued.access_token.split(".")[1]!, "base64url").toString("utf8")) as Record<string, unknown>;
+          const context = describeAttempt(attempt);
+          expect(who, context).toBe("caller");
+          expect(fields.subject_token, context).toBe(exchange.forCaller);
+          expect(issued.issued_token_type, context).toBe(ACCESS_TOKEN_TYPE);
+          expect(claims, context).toMatchObject({ sub: subjectOwner.clientId, client_id: caller.clientId, aud: DELEGATION_TARGET, scope: "orders:read", act: { sub: caller.clientId } });
+        }),
+        // A valid exchange always runs, so the checks on what is issued never go unexercised.
+        fuzzParameters<[ExchangeRequest]>(runs(0.5), { examples: [[validExchange]] }),
+      );
+      expect(issuedCount).toBeGreaterThan(0);
+      console.info(`token exchanges issued by this run: ${issuedCount}`);
+      await expectHealthy();
+    },
+    timeoutFor(runs(0.5)),
   );
 
   it(

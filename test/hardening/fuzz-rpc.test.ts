@@ -52,6 +52,7 @@ import {
 /** RFC 8693 §3 token type identifiers, for the token exchange fields. */
 const FEDERATION_TOKEN_TYPES = ["urn:ietf:params:oauth:token-type:jwt", "urn:ietf:params:oauth:token-type:id_token", "urn:ietf:params:oauth:token-type:access_token"];
 const SERVICES = [TokenService, IntrospectionService, ClientAdminService] as const;
+const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 const METHODS: readonly DescMethod[] = SERVICES.flatMap((service) => service.methods);
 const methodNamed = (name: string): DescMethod => METHODS.find((method) => method.name === name)!;
 
@@ -327,13 +328,15 @@ describe.each(STORAGE_KINDS)("the RPC services under generated hostile calls, on
             scopes: manyStrings(),
             audiences: manyStrings(),
             refreshToken: fc.oneof(text(), fc.constantFrom("rt_", "rt_\u0000", `rt_${"A".repeat(43)}`)),
-            // Workload identity federation: RFC 7523 §2.1 and RFC 8693 §2.1 parameters.
+            // Workload identity federation (RFC 7523 §2.1) and token exchange (RFC 8693 §2.1):
+            // real, forged and hostile assertions, subject and actor tokens.
             assertion: fc.oneof(text(), forgedToken()),
-            subjectToken: fc.oneof(text(), forgedToken()),
-            subjectTokenType: fc.oneof(text(), fc.constantFrom(...FEDERATION_TOKEN_TYPES)),
-            actorToken: fc.oneof(text(), forgedToken()),
-            actorTokenType: fc.oneof(text(), fc.constantFrom(...FEDERATION_TOKEN_TYPES)),
-            requestedTokenType: fc.oneof(text(), fc.constantFrom(...FEDERATION_TOKEN_TYPES)),
+            subjectToken: fc.oneof(text(), forgedToken(), fc.constantFrom(tokens.unprivileged, tokens.reader)),
+            subjectTokenType: fc.oneof(text(), fc.constantFrom(...FEDERATION_TOKEN_TYPES, ACCESS_TOKEN_TYPE)),
+            actorToken: fc.oneof(text(), forgedToken(), fc.constantFrom(tokens.unprivileged)),
+            actorTokenType: fc.oneof(text(), fc.constantFrom(...FEDERATION_TOKEN_TYPES, ACCESS_TOKEN_TYPE)),
+            requestedTokenType: fc.oneof(text(), fc.constantFrom(...FEDERATION_TOKEN_TYPES, ACCESS_TOKEN_TYPE, "urn:ietf:params:oauth:token-type:refresh_token")),
+            impersonate: fc.boolean(),
           },
           { requiredKeys: [] },
         );
@@ -614,6 +617,18 @@ describe.each(STORAGE_KINDS)("the RPC services under generated hostile calls, on
       type GrpcCase = { service: keyof typeof clients; method: string; request: object; authorization?: string };
       const grpcCase: fc.Arbitrary<GrpcCase> = fc.oneof(
         fc.record({ clientId: text(), clientSecret: text(), scopes: manyStrings(), audiences: manyStrings(), grantType: fc.constantFrom("GRANT_TYPE_CLIENT_CREDENTIALS", "GRANT_TYPE_REFRESH_TOKEN", 7, -3) }).map((request) => ({ service: "TokenService" as const, method: "issueToken", request })),
+        fc
+          .record({
+            clientId: fc.oneof(text(), fc.constant(victim.clientId)),
+            clientSecret: text(),
+            subjectToken: fc.oneof(text(), forgedToken(), fc.constant(tokens.unprivileged)),
+            subjectTokenType: fc.oneof(text(), fc.constant(ACCESS_TOKEN_TYPE)),
+            actorToken: fc.oneof(text(), forgedToken()),
+            actorTokenType: fc.oneof(text(), fc.constant(ACCESS_TOKEN_TYPE)),
+            audiences: manyStrings(),
+            impersonate: fc.boolean(),
+          })
+          .map((request) => ({ service: "TokenService" as const, method: "issueToken", request: { ...request, grantType: "GRANT_TYPE_TOKEN_EXCHANGE" } })),
         fc.tuple(fc.oneof(text(), forgedToken()), fc.constantFrom<Auth>("introspector", "admin", "junk", "none")).map(([token, who]) => ({
           service: "IntrospectionService" as const,
           method: "introspectToken",

@@ -54,7 +54,8 @@ export function tokenExchangeGrant(options: { handlers: readonly SubjectTokenHan
   }
   return {
     grantType: TOKEN_EXCHANGE_GRANT_TYPE,
-    parameters: ["subject_token", "subject_token_type", "actor_token", "actor_token_type", "requested_token_type"],
+    // `impersonate` is delegation's explicit request for a token without `act` (delegated-subject-token.ts).
+    parameters: ["subject_token", "subject_token_type", "actor_token", "actor_token_type", "requested_token_type", "impersonate"],
     clientAuthentication: "optional",
     async handle(context) {
       const exchange = exchangeParameters(context);

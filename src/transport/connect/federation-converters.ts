@@ -7,14 +7,13 @@ import { timestampFromDate, type Duration } from "@bufbuild/protobuf/wkt";
 import type { JsonObject } from "../../clients/client.js";
 import { invalidArgument } from "../../clients/client-validation.js";
 import type { ClaimCondition as DomainCondition, ClaimConditionOperator as DomainOperator, DelegationPolicy as DomainDelegation, FederationPolicy as DomainFederation, TrustedIssuer as DomainIssuer } from "../../federation/federation.js";
-import {
-  resourceEtag,
-  type DelegationPolicyChanges,
-  type DelegationPolicyInput,
-  type FederationPolicyChanges,
-  type FederationPolicyInput,
-  type TrustedIssuerChanges,
-  type TrustedIssuerInput,
+import type {
+  DelegationPolicyChanges,
+  DelegationPolicyInput,
+  FederationPolicyChanges,
+  FederationPolicyInput,
+  TrustedIssuerChanges,
+  TrustedIssuerInput,
 } from "../../federation/federation-admin.js";
 import {
   ClaimConditionOperator,
@@ -27,6 +26,7 @@ import {
   type FederationPolicy,
   type TrustedIssuer,
 } from "../../gen/tessera/v1/federation_pb.js";
+import { revisionEtag } from "../../etag.js";
 
 const OPERATOR_FROM_PROTO: ReadonlyMap<ClaimConditionOperator, DomainOperator> = new Map([
   [ClaimConditionOperator.EQUALS, "equals"],
@@ -143,7 +143,7 @@ export function trustedIssuerToProto(issuer: DomainIssuer): TrustedIssuer {
     annotations: { ...issuer.annotations },
     createTime: timestampFromDate(issuer.createTime),
     updateTime: timestampFromDate(issuer.updateTime),
-    etag: resourceEtag(issuer),
+    etag: revisionEtag(issuer),
   });
 }
 
@@ -199,7 +199,7 @@ export function federationPolicyToProto(policy: DomainFederation): FederationPol
     annotations: { ...policy.annotations },
     createTime: timestampFromDate(policy.createTime),
     updateTime: timestampFromDate(policy.updateTime),
-    etag: resourceEtag(policy),
+    etag: revisionEtag(policy),
   });
 }
 
@@ -245,6 +245,6 @@ export function delegationPolicyToProto(policy: DomainDelegation): DelegationPol
     annotations: { ...policy.annotations },
     createTime: timestampFromDate(policy.createTime),
     updateTime: timestampFromDate(policy.updateTime),
-    etag: resourceEtag(policy),
+    etag: revisionEtag(policy),
   });
 }

@@ -3,15 +3,22 @@
  * RFC 7009 revocation. The caller authenticates with `authorization` metadata: Bearer (a token
  * carrying tessera:introspect or tessera:revoke) or Basic client credentials.
  */
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { TesseraError } from "../../errors.js";
 import type { Caller, TokenIntrospection } from "../../oauth/token-introspection.js";
-import { IntrospectionService } from "../../gen/tessera/v1/introspection_service_pb.js";
+import { ActorSchema, IntrospectionService } from "../../gen/tessera/v1/introspection_service_pb.js";
+import type { Actor } from "../../oauth/delegation-chain.js";
 import { basicClientCredentials, parseAuthorizationHeader } from "../authorization-header.js";
 import { originKey } from "./context.js";
 
 const seconds = (value: number) => timestampFromDate(new Date(value * 1000));
+
+/** RFC 8693 §4.1 `act` as the Actor message, nesting as the claim does. */
+function actorMessage(actor: Actor | undefined): MessageInitShape<typeof ActorSchema> | undefined {
+  return actor && { subject: actor.subject, act: actorMessage(actor.actor) };
+}
 
 async function callerOf(introspection: TokenIntrospection, context: HandlerContext): Promise<Caller> {
   const header = parseAuthorizationHeader(context.requestHeader.get("authorization"));
@@ -61,6 +68,7 @@ export function introspectionServiceImpl(options: {
         audiences: [...token.audiences],
         issuer: options.issuer,
         tokenId: token.jti,
+        act: actorMessage(token.actor),
       };
     },
     async authenticateToken(request, context) {
@@ -77,6 +85,8 @@ export function introspectionServiceImpl(options: {
         trustedMetadata,
         expireTime: seconds(token.expiresAt),
         tokenId: token.jti,
+        act: actorMessage(token.actor),
+        subject: typeof token.claims.sub === "string" ? token.claims.sub : token.clientId,
       };
     },
     async revokeToken(request, context) {

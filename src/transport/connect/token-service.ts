@@ -8,6 +8,7 @@ import type { TokenEndpoint } from "../../oauth/token/token-endpoint.js";
 import { NO_PARAMETERS, type TokenParameters, type TokenRequest } from "../../oauth/token/token-request.js";
 import { clientCertificateKey, originKey } from "./context.js";
 import { assertionMethod, type PresentedClientCredentials } from "../../oauth/client-authentication/presented-credentials.js";
+import { IMPERSONATE_PARAMETER } from "../../oauth/grants/delegated-subject-token.js";
 import { GrantType, TokenService, type IssueTokenRequest } from "../../gen/tessera/v1/token_service_pb.js";
 
 const GRANT_TYPES: Readonly<Record<GrantType, string>> = {
@@ -41,6 +42,8 @@ function parametersOf(request: IssueTokenRequest, credentials: PresentedClientCr
     if (value) (parameters ??= new Map()).set(name, [value]);
   }
   if (!credentials && request.clientId) (parameters ??= new Map()).set("client_id", [request.clientId]);
+  // A flag in the message, `impersonate=true` in a form (delegated-subject-token.ts).
+  if (request.impersonate) (parameters ??= new Map()).set(IMPERSONATE_PARAMETER, ["true"]);
   return parameters ?? NO_PARAMETERS;
 }
 

@@ -5,6 +5,7 @@
 import { TesseraError } from "../../errors.js";
 import type { IntrospectedToken, TokenIntrospection } from "../../oauth/token-introspection.js";
 import { callerCredentials } from "./client-credentials.js";
+import { actClaim } from "../../oauth/delegation-chain.js";
 import { parameterValue } from "../../oauth/token/token-request.js";
 import { NO_STORE, sendJson, writeHead, type HttpRequest, type HttpResponse } from "./http-io.js";
 import { readParameters, type OriginOf } from "./token-route.js";
@@ -37,6 +38,8 @@ export function introspectionJson(found: IntrospectedToken, issuer: string): Rec
     aud: token.audiences.length === 1 ? token.audiences[0] : token.audiences,
     iss: issuer,
     jti: token.jti,
+    // RFC 8693 §4.1: a token obtained by token exchange shows who acts for its subject.
+    ...(token.actor ? { act: actClaim(token.actor) } : {}),
   };
 }
 

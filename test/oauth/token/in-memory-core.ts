@@ -75,6 +75,8 @@ export interface InMemoryCore {
   readonly registry: ClientRegistry;
   readonly authenticator: ClientAuthenticator;
   readonly issuer: AccessTokenIssuer;
+  /** The one ES256 key the issuer signs with, for tests that verify what it signed. */
+  readonly signingKey: LoadedSigningKey;
   readonly refreshTokens: RefreshTokens;
   readonly refreshTokenRows: InMemoryRefreshTokenRepository;
   /** Access tokens that a refresh-token chain's end revoked. */
@@ -133,7 +135,7 @@ export function inMemoryCore(clients: readonly ClientRecord[]): InMemoryCore {
     accessTokenRevocations: { revoke: async (revocation) => void revokedJtis.push(revocation.jti) },
     now,
   });
-  return { registry, authenticator, issuer, refreshTokens, refreshTokenRows, revokedJtis };
+  return { registry, authenticator, issuer, signingKey: key, refreshTokens, refreshTokenRows, revokedJtis };
 }
 
 /** A token request as a transport would build it; parameters by name, one value each. */

@@ -77,6 +77,14 @@ describe("TokenService.IssueToken → the token pipeline", () => {
     });
   });
 
+  it("passes impersonate as impersonate=true only when set", async () => {
+    const { impl, seen, context } = serviceWithRecorder();
+    const base = { grantType: GrantType.TOKEN_EXCHANGE, subjectToken: "subject.jwt" };
+    await impl.issueToken(create(IssueTokenRequestSchema, { ...base, impersonate: true }), context());
+    await impl.issueToken(create(IssueTokenRequestSchema, base), context());
+    expect(seen.map((request) => request.parameters.get("impersonate"))).toEqual([["true"], undefined]);
+  });
+
   it("names the jwt-bearer grant by its URI and passes its assertion", async () => {
     const { impl, seen, context } = serviceWithRecorder();
     await impl.issueToken(create(IssueTokenRequestSchema, { grantType: GrantType.JWT_BEARER, assertion: "grant.jwt" }), context());
