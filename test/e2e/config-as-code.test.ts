@@ -3,10 +3,12 @@
  * runCli (the same entry bin/tessera.cjs uses) and judged by exit code, output and what the
  * admin API then holds.
  */
+import { spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/cli.js";
@@ -23,6 +25,7 @@ interface Run {
   readonly stderr: string;
 }
 
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const ISSUER = "https://ci.example.test";
 const IMPORTED_SECRET = "imported-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
 
@@ -66,6 +69,23 @@ describe.each(STORAGE_KINDS)("tessera apply, diff and export on %s storage", (st
       io: { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), stdin: async () => stdin },
     });
     return { code, stdout, stderr };
+  }
+
+  function tesseraProcess(args: readonly string[], stdin: string): Promise<Run> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ["bin/tessera.cjs", ...args], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+        stdio: ["pipe", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+      child.once("error", reject);
+      child.once("close", (code) => resolve({ code: code ?? "signal", stdout, stderr }));
+      child.stdin.end(stdin);
+    });
   }
 
   async function auditCount(): Promise<number> {
@@ -203,6 +223,15 @@ spec:
     writeFileSync(file, exported.stdout);
     expect(await tessera(["diff", "-f", file])).toMatchObject({ code: 0 });
     expect(await auditCount()).toBe(before);
+  });
+
+  it("pipes export into diff as a script would, through bin/tessera.cjs: exit 0 with nothing to change, 1 with a change", async () => {
+    const exported = await tessera(["export"]);
+    const same = await tesseraProcess(["diff", "-f", "-"], exported.stdout);
+    expect(same, same.stderr).toMatchObject({ code: 0 });
+    const changed = await tesseraProcess(["diff", "-f", "-"], exported.stdout.replace("name: Billing", "name: Billing (renamed)"));
+    expect(changed.code, changed.stderr).toBe(1);
+    expect(changed.stdout).toContain('name: "Billing" → "Billing (renamed)"');
   });
 
   it("renames: the new id is created; with --prune the old policy is deleted and the old client deactivated, never unmanaged ones", async () => {
