@@ -3,12 +3,10 @@
  * runCli (the same entry bin/tessera.cjs uses) and judged by exit code, output and what the
  * admin API then holds.
  */
-import { spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/cli.js";
@@ -16,6 +14,7 @@ import { connectAdminApi, connectFederationApi, type AdminApi, type FederationAp
 import { ClientStatus } from "../../src/gen/tessera/v1/client_pb.js";
 import { readConfigDocuments } from "../../src/cli/config/config-documents.js";
 import { applyPlan, checkUnchanged, prepare, readLiveState } from "../../src/cli/config/config-reconciler.js";
+import { runCliWithInput } from "../support/cli.js";
 import { clientCredentialsToken, codeOf } from "../support/clients.js";
 import { ADMIN_CLIENT, STORAGE_KINDS, startTestServer, type TestServer } from "../support/test-server.js";
 
@@ -25,7 +24,6 @@ interface Run {
   readonly stderr: string;
 }
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const ISSUER = "https://ci.example.test";
 const IMPORTED_SECRET = "imported-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
 
@@ -71,22 +69,7 @@ describe.each(STORAGE_KINDS)("tessera apply, diff and export on %s storage", (st
     return { code, stdout, stderr };
   }
 
-  function tesseraProcess(args: readonly string[], stdin: string): Promise<Run> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ["bin/tessera.cjs", ...args], {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
-        stdio: ["pipe", "pipe", "pipe"],
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-      child.once("error", reject);
-      child.once("close", (code) => resolve({ code: code ?? "signal", stdout, stderr }));
-      child.stdin.end(stdin);
-    });
-  }
+  const tesseraProcess = (args: readonly string[], stdin: string) => runCliWithInput(env, stdin, ...args);
 
   async function auditCount(): Promise<number> {
     let count = 0;

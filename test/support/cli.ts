@@ -24,18 +24,24 @@ export function adminCliEnv(server: { readonly url: string }): CliEnv {
 }
 
 export function runCli(env: CliEnv, ...args: string[]): Promise<CliRun> {
+  return runCliWithInput(env, undefined, ...args);
+}
+
+/** As runCli, with `stdin` written to the process's standard input (for `-f -`). */
+export function runCliWithInput(env: CliEnv, stdin: string | undefined, ...args: string[]): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["bin/tessera.cjs", ...args], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+    child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+    child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
     child.once("error", reject);
     child.once("close", (code) => resolve({ code, stdout, stderr }));
+    if (stdin !== undefined) child.stdin?.end(stdin);
   });
 }
 
