@@ -15,6 +15,8 @@ import { JSON_OPTION, errorJson } from "./output.js";
 export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
+  /** All of standard input; absent where there is none to read. */
+  readonly stdin?: () => Promise<string>;
 }
 
 export interface CliRun {
@@ -77,7 +79,7 @@ function resolveCommand(words: readonly string[]): Command {
   throw usageError(`unknown command "${words.join(" ")}"; see tessera --help`);
 }
 
-async function runCommand(command: Command, argv: readonly string[], env: CliEnv): Promise<CommandResult> {
+async function runCommand(command: Command, argv: readonly string[], env: CliEnv, io: CliIo): Promise<CommandResult> {
   const specs = { ...command.options, ...(command.connects ? { ...CONNECTION_OPTIONS, ...JSON_OPTION } : {}), ...HELP_OPTION };
   const args = parseCommandLine(argv, specs, command.arguments ?? []);
   return command.run({
@@ -86,6 +88,7 @@ async function runCommand(command: Command, argv: readonly string[], env: CliEnv
     connection: () => connectionSettings(args, env),
     admin: () => connectAdminApi(connectionSettings(args, env)),
     federation: () => connectFederationApi(connectionSettings(args, env)),
+    readStdin: () => (io.stdin ? io.stdin() : Promise.reject(usageError("standard input cannot be read here"))),
   });
 }
 
@@ -108,7 +111,7 @@ export async function runCli({ argv, env, io }: CliRun): Promise<number | typeof
       return EXIT_OK;
     }
     const command = resolveCommand(words);
-    const result = await runCommand(command, rest, env).catch((error: unknown) => {
+    const result = await runCommand(command, rest, env, io).catch((error: unknown) => {
       if (error instanceof CliError && error.code === "usage") throw usageError(`${error.message}; see tessera ${command.path.join(" ")} --help`);
       throw error;
     });
@@ -119,7 +122,7 @@ export async function runCli({ argv, env, io }: CliRun): Promise<number | typeof
       if (result.text !== "") io.stdout(`${result.text}\n`);
       for (const note of result.notes ?? []) io.stderr(`${note}\n`);
     }
-    return EXIT_OK;
+    return result.exitCode ?? EXIT_OK;
   } catch (error) {
     const failure = toCliError(error);
     if (json) {

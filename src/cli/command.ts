@@ -17,6 +17,8 @@ export interface CommandInput {
   admin(): Promise<AdminApi>;
   /** A FederationService client authenticated the same way. */
   federation(): Promise<FederationApi>;
+  /** All of standard input, for `-f -`. */
+  readStdin(): Promise<string>;
 }
 
 /** Returned by `serve`: the process now runs a server and ends on its own. */

@@ -5,6 +5,7 @@
 import { ADMIN_COMMANDS } from "./admin-commands.js";
 import { AUDIT_COMMANDS } from "./audit-commands.js";
 import { CLIENT_COMMANDS } from "./client-commands.js";
+import { CONFIG_COMMANDS } from "./config-commands.js";
 import { EVENT_COMMANDS } from "./event-commands.js";
 import type { Command } from "./command.js";
 import { FEDERATION_COMMANDS } from "./federation-commands.js";
@@ -12,7 +13,7 @@ import { KEY_COMMANDS } from "./key-commands.js";
 import { SERVE_COMMANDS } from "./serve-command.js";
 import { TOKEN_COMMANDS } from "./token-command.js";
 
-export const COMMANDS: readonly Command[] = [...SERVE_COMMANDS, ...ADMIN_COMMANDS, ...CLIENT_COMMANDS, ...FEDERATION_COMMANDS, ...KEY_COMMANDS, ...AUDIT_COMMANDS, ...EVENT_COMMANDS, ...TOKEN_COMMANDS];
+export const COMMANDS: readonly Command[] = [...SERVE_COMMANDS, ...ADMIN_COMMANDS, ...CLIENT_COMMANDS, ...FEDERATION_COMMANDS, ...CONFIG_COMMANDS, ...KEY_COMMANDS, ...AUDIT_COMMANDS, ...EVENT_COMMANDS, ...TOKEN_COMMANDS];
 
 /** Commands of two words are grouped by the first; the group's one-line summary. */
 export const GROUPS: ReadonlyMap<string, string> = new Map([

@@ -32,6 +32,10 @@ import { messageJson, renderFields, renderTable } from "./output.js";
 
 // Shared pieces.
 
+const POLICY_ID_OPTION: OptionSpecs = {
+  id: { type: "string", placeholder: "ID", help: "The policy's id, 1 to 63 of a-z 0-9 - (default: one Tessera chooses)." },
+};
+
 const ETAG_OPTION: OptionSpecs = {
   etag: { type: "string", placeholder: "ETAG", help: "Act only if the resource's etag is still this (else exit 4)." },
 };
@@ -337,12 +341,12 @@ const createFederationPolicy: Command = {
   summary: "Let tokens of a trusted issuer stand for a client.",
   description: "Conditions: claim=value (equals), claim~=glob (* matches any run of characters), 'claim in a,b,c' (one of the values); all must hold.",
   connects: true,
-  options: POLICY_OPTIONS,
+  options: { ...POLICY_OPTIONS, ...POLICY_ID_OPTION },
   async run({ args, federation }) {
     args.required("issuer");
     args.required("client");
     args.required("subject");
-    const response = await (await federation()).createFederationPolicy({ federationPolicy: policyFields(args) });
+    const response = await (await federation()).createFederationPolicy({ federationPolicy: policyFields(args), federationPolicyId: args.string("id") ?? "" });
     return { json: messageJson(CreateFederationPolicyResponseSchema, response), text: federationPolicyView(response.federationPolicy!) };
   },
 };
@@ -474,10 +478,10 @@ const createDelegationPolicy: Command = {
   path: ["delegation-policy", "create"],
   summary: "Let a client exchange tokens it received for tokens toward other services.",
   connects: true,
-  options: DELEGATION_OPTIONS,
+  options: { ...DELEGATION_OPTIONS, ...POLICY_ID_OPTION },
   async run({ args, federation }) {
     args.required("client");
-    const response = await (await federation()).createDelegationPolicy({ delegationPolicy: delegationFields(args) });
+    const response = await (await federation()).createDelegationPolicy({ delegationPolicy: delegationFields(args), delegationPolicyId: args.string("id") ?? "" });
     return { json: messageJson(CreateDelegationPolicyResponseSchema, response), text: delegationPolicyView(response.delegationPolicy!) };
   },
 };

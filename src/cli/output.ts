@@ -17,6 +17,8 @@ export interface CommandOutput {
   readonly text: string;
   /** Hints for people (e.g. how to get the next page), printed on stderr without `--json`. */
   readonly notes?: readonly string[];
+  /** The exit status when it is not 0 although nothing failed (`tessera diff` found changes). */
+  readonly exitCode?: number;
 }
 
 export function messageJson<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): JsonValue {

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import type { Actor, AuditEntry } from "../audit/audit-event.js";
 import { TesseraError } from "../errors.js";
 import type { SigningAlgorithm } from "../keys/algorithms.js";
-import type { Client, ClientRecord, ClientStatus, JsonObject } from "./client.js";
+import type { Annotations, Client, ClientRecord, ClientStatus, JsonObject } from "./client.js";
 import type { ClientRegistry } from "./client-registry.js";
 import type { ClientChanges, ClientRepository, ClientUpdate, NewClient } from "./client-repository.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
@@ -17,6 +17,7 @@ import {
   LIMITS,
   checkAudiences,
   checkClientId,
+  checkAnnotations,
   checkDescription,
   checkNamePrefix,
   checkRateLimit,
@@ -57,6 +58,7 @@ export interface CreateClientInput {
   readonly expireTime?: Date | null | undefined;
   readonly refreshTokensEnabled?: boolean | undefined;
   readonly rateLimitPerSecond?: number | null | undefined;
+  readonly annotations?: Annotations | undefined;
 }
 
 export interface CreatedClient {
@@ -286,6 +288,8 @@ export class ClientAdmin {
     checkTokenLifetime(tokenLifetimeSeconds, this.options.maxTokenLifetimeSeconds);
     const rateLimitPerSecond = input.rateLimitPerSecond || null;
     checkRateLimit(rateLimitPerSecond);
+    const annotations = { ...(input.annotations ?? {}) };
+    checkAnnotations(annotations);
     return {
       id: clientId,
       name: input.name,
@@ -303,6 +307,7 @@ export class ClientAdmin {
       expireTime: input.expireTime ?? null,
       refreshTokensEnabled: input.refreshTokensEnabled ?? false,
       rateLimitPerSecond,
+      annotations,
     };
   }
 
@@ -332,6 +337,7 @@ export class ClientAdmin {
         expireTime: null,
         refreshTokensEnabled: false,
         rateLimitPerSecond: null,
+        annotations: {},
         tokensNotBefore: this.now(),
       },
       secret: hashNewSecret(input.clientSecret, "current"),

@@ -24,6 +24,7 @@ export type ClientChanges = Partial<
     | "expireTime"
     | "refreshTokensEnabled"
     | "rateLimitPerSecond"
+    | "annotations"
   >
 >;
 

@@ -96,6 +96,26 @@ export function checkSubset(subset: readonly string[], of: readonly string[], fi
 }
 
 /** A JSON field is stored as PostgreSQL jsonb: bounded in size, and free of NUL, which jsonb refuses. */
+/**
+ * AIP-128 annotations: bounded in entries and bytes like every caller-keyed map. Keys follow the
+ * Kubernetes shape (an optional DNS-style prefix and `/`, then a name) so tools can namespace theirs.
+ */
+const ANNOTATION_KEY = /^(?:[a-z0-9](?:[-a-z0-9.]{0,61}[a-z0-9])?\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+export const ANNOTATION_LIMITS = { entries: 32, keyLength: 128, valueLength: 512 } as const;
+
+export function checkAnnotations(annotations: Readonly<Record<string, string>>, field = "annotations"): void {
+  const entries = Object.entries(annotations);
+  if (entries.length > ANNOTATION_LIMITS.entries) throw invalidArgument(field, `must have at most ${ANNOTATION_LIMITS.entries} entries`);
+  for (const [key, value] of entries) {
+    if (key.length > ANNOTATION_LIMITS.keyLength || !ANNOTATION_KEY.test(key)) {
+      throw invalidArgument(field, "keys are an optional DNS-style prefix and '/', then 1 to 63 of [A-Za-z0-9._-]");
+    }
+    if (typeof value !== "string" || value.length > ANNOTATION_LIMITS.valueLength || !isStorableText(value)) {
+      throw invalidArgument(`${field}[${key}]`, `must be text of at most ${ANNOTATION_LIMITS.valueLength} characters`);
+    }
+  }
+}
+
 export function checkJsonField(value: JsonObject, field: string, maxBytes: number): void {
   if (Buffer.byteLength(JSON.stringify(value), "utf8") > maxBytes) {
     throw invalidArgument(field, `must be at most ${maxBytes} bytes as JSON`);

@@ -16,6 +16,9 @@ export const CLIENT_ID_PATTERN = /^[A-Za-z0-9._~-]{3,128}$/;
 export type JsonObject = { [key: string]: JsonValue };
 export type JsonValue = string | number | boolean | null | JsonValue[] | JsonObject;
 
+/** Tools' key-value pairs on a resource (AIP-128); validated by checkAnnotations. */
+export type Annotations = Readonly<Record<string, string>>;
+
 export interface Client {
   readonly id: string;
   readonly name: string;
@@ -38,6 +41,8 @@ export interface Client {
   readonly refreshTokensEnabled: boolean;
   /** Per-client override of the token-endpoint rate limit (requests/s); null: the server default. */
   readonly rateLimitPerSecond: number | null;
+  /** Key-value pairs for tools (AIP-128), e.g. the marker `tessera apply` sets; never read by the token path. */
+  readonly annotations: Annotations;
   /**
    * Access tokens issued before this instant are inactive. Set to the moment the client is
    * created, changes status or comes back from expiry, so tokens of a deleted, deactivated or

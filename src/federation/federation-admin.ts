@@ -6,8 +6,8 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Actor, AuditEntry } from "../audit/audit-event.js";
-import type { JsonObject } from "../clients/client.js";
-import { checkAudiences, checkClientId, checkDescription, checkScopes, invalidArgument } from "../clients/client-validation.js";
+import type { Annotations, JsonObject } from "../clients/client.js";
+import { checkAnnotations, checkAudiences, checkClientId, checkDescription, checkScopes, invalidArgument } from "../clients/client-validation.js";
 import { decodePageToken, encodePageToken } from "../clients/page-token.js";
 import { TesseraError } from "../errors.js";
 import type { ClaimCondition, DelegationPolicy, FederationPolicy, IssuerKeySource, TrustedIssuer } from "./federation.js";
@@ -36,6 +36,8 @@ import { parseEtag } from "../etag.js";
 const DEFAULT_PAGE_SIZE = 50;
 const MAX_PAGE_SIZE = 500;
 const POLICY_ID_PATTERN = /^(fp|dp)_[A-Za-z0-9_-]{16}$/;
+/** A caller-chosen policy id (AIP-122 resource id shape), so files can name the policies they manage. */
+const CHOSEN_POLICY_ID_PATTERN = /^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** A trusted issuer as an admin writes it: every field optional but the issuer, defaults filled in by validation. */
 export interface TrustedIssuerInput {
@@ -52,6 +54,7 @@ export interface TrustedIssuerInput {
   readonly maxTokenAgeSeconds?: number | null | undefined;
   readonly clockToleranceSeconds?: number | null | undefined;
   readonly singleUse?: boolean | undefined;
+  readonly annotations?: Annotations | undefined;
 }
 
 export type TrustedIssuerChanges = Partial<Omit<TrustedIssuerInput, "issuer">>;
@@ -63,9 +66,13 @@ export interface FederationPolicyInput {
   readonly claimConditions?: readonly ClaimCondition[] | undefined;
   readonly copiedClaims?: readonly string[] | undefined;
   readonly description?: string | undefined;
+  readonly annotations?: Annotations | undefined;
 }
 
 export type FederationPolicyChanges = Partial<FederationPolicyInput>;
+
+/** A create names the policy's id when the caller chose one (AIP-133); Tessera chooses otherwise. */
+export type PolicyCreation<T> = T & { readonly id?: string | undefined };
 
 export interface DelegationPolicyInput {
   readonly clientId: string;
@@ -74,6 +81,7 @@ export interface DelegationPolicyInput {
   readonly scopes?: readonly string[] | undefined;
   readonly allowImpersonation?: boolean | undefined;
   readonly description?: string | undefined;
+  readonly annotations?: Annotations | undefined;
 }
 
 export type DelegationPolicyChanges = Partial<DelegationPolicyInput>;
@@ -131,8 +139,8 @@ export class FederationAdmin {
 
   // Federation policies.
 
-  async createFederationPolicy(input: FederationPolicyInput, actor: Actor): Promise<FederationPolicy> {
-    const definition = defineFederationPolicy({ ...input, id: newPolicyId("fp") });
+  async createFederationPolicy(input: PolicyCreation<FederationPolicyInput>, actor: Actor): Promise<FederationPolicy> {
+    const definition = defineFederationPolicy({ ...input, id: chosenOrNewPolicyId(input.id, "federation_policy_id", "fp") });
     const created = await this.options.repository.createFederationPolicy({
       definition,
       audit: auditOf(actor, "federation_policy.create", definition.clientId, {
@@ -181,8 +189,8 @@ export class FederationAdmin {
 
   // Delegation policies.
 
-  async createDelegationPolicy(input: DelegationPolicyInput, actor: Actor): Promise<DelegationPolicy> {
-    const definition = defineDelegationPolicy({ ...input, id: newPolicyId("dp") });
+  async createDelegationPolicy(input: PolicyCreation<DelegationPolicyInput>, actor: Actor): Promise<DelegationPolicy> {
+    const definition = defineDelegationPolicy({ ...input, id: chosenOrNewPolicyId(input.id, "delegation_policy_id", "dp") });
     const created = await this.options.repository.createDelegationPolicy({
       definition,
       audit: auditOf(actor, "delegation_policy.create", definition.clientId, {
@@ -295,6 +303,7 @@ export function defineTrustedIssuer(input: TrustedIssuerInput): TrustedIssuerDef
     maxTokenAgeSeconds,
     clockToleranceSeconds,
     singleUse: input.singleUse ?? false,
+    annotations: checkedAnnotations(input.annotations),
   };
 }
 
@@ -338,6 +347,7 @@ export function trustedIssuerInputOf(issuer: TrustedIssuer): TrustedIssuerInput 
     maxTokenAgeSeconds: issuer.maxTokenAgeSeconds,
     clockToleranceSeconds: issuer.clockToleranceSeconds,
     singleUse: issuer.singleUse,
+    annotations: issuer.annotations,
   };
 }
 
@@ -351,7 +361,8 @@ function defineFederationPolicy(input: FederationPolicyInput & { id: string }): 
   checkCopiedClaims(copiedClaims);
   const description = input.description ?? "";
   checkDescription(description);
-  return { id: input.id, issuer: input.issuer, clientId: input.clientId, subject: input.subject, claimConditions, copiedClaims, description };
+  const annotations = checkedAnnotations(input.annotations);
+  return { id: input.id, issuer: input.issuer, clientId: input.clientId, subject: input.subject, claimConditions, copiedClaims, description, annotations };
 }
 
 function defineDelegationPolicy(input: DelegationPolicyInput & { id: string }): DelegationPolicyDefinition {
@@ -372,6 +383,7 @@ function defineDelegationPolicy(input: DelegationPolicyInput & { id: string }): 
     scopes,
     allowImpersonation: input.allowImpersonation ?? false,
     description,
+    annotations: checkedAnnotations(input.annotations),
   };
 }
 
@@ -380,8 +392,23 @@ function newPolicyId(prefix: "fp" | "dp"): string {
   return `${prefix}_${randomBytes(12).toString("base64url")}`;
 }
 
+function chosenOrNewPolicyId(chosen: string | undefined, field: string, prefix: "fp" | "dp"): string {
+  if (!chosen) return newPolicyId(prefix);
+  if (!CHOSEN_POLICY_ID_PATTERN.test(chosen)) {
+    throw invalidArgument(field, "must be 1 to 63 characters of a-z 0-9 -, starting with a letter and not ending with -");
+  }
+  return chosen;
+}
+
+function checkedAnnotations(annotations: Annotations | undefined): Annotations {
+  const copy = { ...(annotations ?? {}) };
+  checkAnnotations(copy);
+  return copy;
+}
+
+/** Generated ids hold `_`, chosen ones never do, so the two can never collide. */
 function isPolicyId(id: string): boolean {
-  return POLICY_ID_PATTERN.test(id);
+  return POLICY_ID_PATTERN.test(id) || CHOSEN_POLICY_ID_PATTERN.test(id);
 }
 
 function isIssuerId(id: string): boolean {
@@ -394,7 +421,8 @@ function isIssuerId(id: string): boolean {
 }
 
 function checkPolicyId(id: string, field: string, prefix: "fp" | "dp"): void {
-  if (!isPolicyId(id) || !id.startsWith(`${prefix}_`)) throw invalidArgument(field, "is not a policy id this server issued");
+  if (CHOSEN_POLICY_ID_PATTERN.test(id)) return;
+  if (!POLICY_ID_PATTERN.test(id) || !id.startsWith(`${prefix}_`)) throw invalidArgument(field, "is not a policy id this server issued or accepted");
 }
 
 function auditOf(actor: Actor, action: string, clientId: string | undefined, details: Record<string, unknown>): AuditEntry {

@@ -5,7 +5,7 @@
  * which Tessera client such a token stands for; delegation policies say which client may
  * exchange Tessera tokens on another's behalf (RFC 8693 §1.1 delegation).
  */
-import type { JsonObject } from "../clients/client.js";
+import type { Annotations, JsonObject } from "../clients/client.js";
 
 /** Where a trusted issuer's verification keys come from. */
 export type IssuerKeySource =
@@ -33,6 +33,8 @@ export interface TrustedIssuer {
   readonly clockToleranceSeconds: number;
   /** Refuse a second use of the same `jti` (workload tokens are reused by design, so off by default). */
   readonly singleUse: boolean;
+  /** Tools' key-value pairs (AIP-128); never read by the token path. */
+  readonly annotations: Annotations;
   readonly revision: number;
   readonly createTime: Date;
   readonly updateTime: Date;
@@ -65,6 +67,8 @@ export interface FederationPolicy {
    */
   readonly copiedClaims: readonly string[];
   readonly description: string;
+  /** Tools' key-value pairs (AIP-128); never read by the token path. */
+  readonly annotations: Annotations;
   readonly revision: number;
   readonly createTime: Date;
   readonly updateTime: Date;
@@ -83,6 +87,8 @@ export interface DelegationPolicy {
   /** Issue a token for the subject without `act` (RFC 8693 §1.1 impersonation). */
   readonly allowImpersonation: boolean;
   readonly description: string;
+  /** Tools' key-value pairs (AIP-128); never read by the token path. */
+  readonly annotations: Annotations;
   readonly revision: number;
   readonly createTime: Date;
   readonly updateTime: Date;

@@ -2,7 +2,7 @@
  * ClientRepository on Prisma. Rows become domain records here and nowhere else.
  */
 import type { AuditEntry } from "../audit/audit-event.js";
-import type { ClientRecord, ClientSecretHash, Client, JsonObject } from "../clients/client.js";
+import type { Annotations, ClientRecord, ClientSecretHash, Client, JsonObject } from "../clients/client.js";
 import type {
   AuditEventRecord,
   ClientKeysetQuery,
@@ -168,6 +168,7 @@ export class PrismaClientRepository implements ClientRepository {
           ...(changes.expireTime !== undefined ? { expireTime: changes.expireTime } : {}),
           ...(changes.refreshTokensEnabled !== undefined ? { refreshTokensEnabled: changes.refreshTokensEnabled } : {}),
           ...(changes.rateLimitPerSecond !== undefined ? { rateLimitPerSecond: changes.rateLimitPerSecond } : {}),
+          ...(changes.annotations !== undefined ? { annotations: { ...changes.annotations } } : {}),
           ...(changes.tokensNotBefore !== undefined ? { tokensNotBefore: changes.tokensNotBefore } : {}),
         },
         include: { secrets: true },
@@ -281,6 +282,7 @@ async function insertClient(tx: Transaction, client: NewClient, secret: ClientSe
       expireTime: client.expireTime,
       refreshTokensEnabled: client.refreshTokensEnabled,
       rateLimitPerSecond: client.rateLimitPerSecond,
+      annotations: { ...client.annotations },
       tokensNotBefore: client.tokensNotBefore,
       createTime: now,
       updateTime: now,
@@ -325,6 +327,7 @@ export function toClient(row: ClientRow): Client {
     expireTime: row.expireTime,
     refreshTokensEnabled: row.refreshTokensEnabled,
     rateLimitPerSecond: row.rateLimitPerSecond,
+    annotations: annotationsOf(row.annotations),
     tokensNotBefore: row.tokensNotBefore,
     revision: row.revision,
     createTime: row.createTime,
@@ -344,4 +347,10 @@ function toSecretHash(row: ClientSecretRow): ClientSecretHash {
 
 function asJsonObject(value: Prisma.JsonValue): JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as JsonObject) : {};
+}
+
+/** Annotations as stored: a JSON object of strings (anything else was never written by Tessera). */
+export function annotationsOf(value: Prisma.JsonValue): Annotations {
+  const object = asJsonObject(value);
+  return Object.fromEntries(Object.entries(object).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
 }

@@ -18,6 +18,7 @@ import type {
   TrustedIssuerDefinition,
 } from "../federation/federation-repository.js";
 import { auditEventData } from "./audit-store.js";
+import { annotationsOf } from "./client-store.js";
 import { announceChange } from "./change-feed.js";
 import { Prisma, type PrismaClient } from "./generated/client.js";
 import type {
@@ -104,6 +105,9 @@ export class PrismaFederationRepository implements FederationRepository {
       const row = await tx.federationPolicy.create({ data: { id: input.definition.id, ...federationData(input.definition), createTime: now, updateTime: now } });
       await committed(tx, input.audit);
       return toFederationPolicy(row);
+    }).catch((error: unknown) => {
+      if (isUniqueViolation(error)) throw new TesseraError("already_exists", `federation policy ${input.definition.id} already exists`);
+      throw error;
     });
   }
 
@@ -162,6 +166,9 @@ export class PrismaFederationRepository implements FederationRepository {
       const row = await tx.delegationPolicy.create({ data: { id: input.definition.id, ...delegationData(input.definition), createTime: now, updateTime: now } });
       await committed(tx, input.audit);
       return toDelegationPolicy(row);
+    }).catch((error: unknown) => {
+      if (isUniqueViolation(error)) throw new TesseraError("already_exists", `delegation policy ${input.definition.id} already exists`);
+      throw error;
     });
   }
 
@@ -293,6 +300,7 @@ function issuerData(definition: TrustedIssuerDefinition) {
     maxTokenAgeSeconds: definition.maxTokenAgeSeconds,
     clockToleranceSeconds: definition.clockToleranceSeconds,
     singleUse: definition.singleUse,
+    annotations: { ...definition.annotations },
   };
 }
 
@@ -304,6 +312,7 @@ function federationData(definition: FederationPolicyDefinition) {
     claimConditions: definition.claimConditions.map((condition) => ({ claim: condition.claim, operator: condition.operator, values: [...condition.values] })),
     copiedClaims: [...definition.copiedClaims],
     description: definition.description,
+    annotations: { ...definition.annotations },
   };
 }
 
@@ -315,6 +324,7 @@ function delegationData(definition: DelegationPolicyDefinition) {
     scopes: [...definition.scopes],
     allowImpersonation: definition.allowImpersonation,
     description: definition.description,
+    annotations: { ...definition.annotations },
   };
 }
 
@@ -347,6 +357,7 @@ function toTrustedIssuer(row: IssuerRow): TrustedIssuer {
     maxTokenAgeSeconds: row.maxTokenAgeSeconds,
     clockToleranceSeconds: row.clockToleranceSeconds,
     singleUse: row.singleUse,
+    annotations: annotationsOf(row.annotations),
     revision: row.revision,
     createTime: row.createTime,
     updateTime: row.updateTime,
@@ -377,6 +388,7 @@ function toFederationPolicy(row: FederationRow): FederationPolicy {
     claimConditions: toClaimConditions(row.claimConditions),
     copiedClaims: row.copiedClaims,
     description: row.description,
+    annotations: annotationsOf(row.annotations),
     revision: row.revision,
     createTime: row.createTime,
     updateTime: row.updateTime,
@@ -392,6 +404,7 @@ function toDelegationPolicy(row: DelegationRow): DelegationPolicy {
     scopes: row.scopes,
     allowImpersonation: row.allowImpersonation,
     description: row.description,
+    annotations: annotationsOf(row.annotations),
     revision: row.revision,
     createTime: row.createTime,
     updateTime: row.updateTime,

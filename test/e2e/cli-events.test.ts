@@ -4,9 +4,9 @@
  * dead-lettered event is listed, and a redelivery resumes the sink.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runTessera, type CliRun } from "../support/cli-process.js";
+import { adminCliEnv, runCli, type CliRun } from "../support/cli.js";
 import { adminApi } from "../support/clients.js";
-import { ADMIN_CLIENT, startTestServer, type TestServer } from "../support/test-server.js";
+import { startTestServer, type TestServer } from "../support/test-server.js";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver.js";
 
 describe("tessera CLI for event delivery", () => {
@@ -21,20 +21,14 @@ describe("tessera CLI for event delivery", () => {
       storage: "embedded",
       env: { TESSERA_EVENT_WEBHOOK_URL: receiver.url, TESSERA_EVENT_WEBHOOK_SECRET: receiver.secret, TESSERA_EVENT_WEBHOOK_MAX_ATTEMPTS: "1" },
     });
-    env = {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "",
-      TESSERA_URL: server.url,
-      TESSERA_ADMIN_CLIENT_ID: ADMIN_CLIENT.clientId,
-      TESSERA_ADMIN_CLIENT_SECRET: ADMIN_CLIENT.clientSecret,
-    };
+    env = adminCliEnv(server);
   });
   afterAll(async () => {
     await server?.destroy();
     await receiver?.close();
   });
 
-  const tessera = (...args: string[]) => runTessera(env, ...args);
+  const tessera = (...args: string[]) => runCli(env, ...args);
 
   it("lists the dead-lettered event and resumes the sink with redeliver", { timeout: 60_000 }, async () => {
     await adminApi(server).createClient({ clientId: "poisoned", name: "poisoned", scopes: ["a"] }, { headers: { authorization: `Bearer ${await server.adminToken()}` } });

@@ -3,23 +3,15 @@
  * bin/tessera.cjs in a child process against a real server, judged only by stdout, stderr and
  * the exit code. Each run costs a tsx start-up, so the runs are few and carry several checks each.
  */
-import { spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { adminCliEnv, runCli, runCliJson } from "../support/cli.js";
 import { adminApi } from "../support/clients.js";
 import { ADMIN_CLIENT, startTestServer, type TestServer } from "../support/test-server.js";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-
-interface CliRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 describe("tessera CLI for federation", () => {
   let server: TestServer;
@@ -28,13 +20,7 @@ describe("tessera CLI for federation", () => {
 
   beforeAll(async () => {
     server = await startTestServer({ storage: "embedded" });
-    env = {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "",
-      TESSERA_URL: server.url,
-      TESSERA_ADMIN_CLIENT_ID: ADMIN_CLIENT.clientId,
-      TESSERA_ADMIN_CLIENT_SECRET: ADMIN_CLIENT.clientSecret,
-    };
+    env = adminCliEnv(server);
     dir = mkdtempSync(path.join(tmpdir(), "tessera-cli-federation-"));
     const auth = { headers: { authorization: `Bearer ${await server.adminToken()}` } };
     await adminApi(server).createClient({ clientId: "payments", name: "payments", scopes: ["orders:read"] }, auth);
@@ -44,23 +30,9 @@ describe("tessera CLI for federation", () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  function tessera(...args: string[]): Promise<CliRun> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ["bin/tessera.cjs", ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-      child.once("error", reject);
-      child.once("close", (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const tessera = (...args: string[]) => runCli(env, ...args);
 
-  async function tesseraJson<T>(...args: string[]): Promise<T> {
-    const run = await tessera(...args, "--json");
-    expect(run, run.stderr).toMatchObject({ code: 0, stderr: "" });
-    return JSON.parse(run.stdout) as T;
-  }
+  const tesseraJson = <T>(...args: string[]) => runCliJson<T>(env, ...args);
 
   it("documents the condition syntax in help", async () => {
     const help = await tessera("federation-policy", "create", "--help");

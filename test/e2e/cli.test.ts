@@ -3,21 +3,12 @@
  * server, judged only by stdout, stderr and the exit code. One server for the file; each CLI
  * run costs about a second of tsx start-up, so the runs are few and carry several checks each.
  */
-import { spawn } from "node:child_process";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { adminCliEnv, runCli, runCliJson } from "../support/cli.js";
 import { freePort } from "../support/ports.js";
 import { ADMIN_CLIENT, basicAuthorization, startTestServer, type TestServer } from "../support/test-server.js";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-
-interface CliRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 interface ClientJson {
   readonly clientId: string;
@@ -38,34 +29,13 @@ describe("tessera CLI", () => {
 
   beforeAll(async () => {
     server = await startTestServer({ storage: "embedded" });
-    env = {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "",
-      TESSERA_URL: server.url,
-      TESSERA_ADMIN_CLIENT_ID: ADMIN_CLIENT.clientId,
-      TESSERA_ADMIN_CLIENT_SECRET: ADMIN_CLIENT.clientSecret,
-    };
+    env = adminCliEnv(server);
   });
   afterAll(async () => server?.destroy());
 
-  function tessera(...args: string[]): Promise<CliRun> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ["bin/tessera.cjs", ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-      child.once("error", reject);
-      child.once("close", (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const tessera = (...args: string[]) => runCli(env, ...args);
 
-  /** Runs with --json, expects success, and returns the parsed output. */
-  async function tesseraJson<T>(...args: string[]): Promise<T> {
-    const run = await tessera(...args, "--json");
-    expect(run, run.stderr).toMatchObject({ code: 0, stderr: "" });
-    return JSON.parse(run.stdout) as T;
-  }
+  const tesseraJson = <T>(...args: string[]) => runCliJson<T>(env, ...args);
 
   async function tokenStatus(clientId: string, clientSecret: string): Promise<number> {
     const response = await fetch(`${server.url}/oauth/token`, {
@@ -110,6 +80,7 @@ describe("tessera CLI", () => {
     expect(refused.stderr).toMatch(/jwks_uri/);
   });
 
+  // About twenty CLI processes in sequence, each starting Node: generous on a loaded machine.
   it("scripts the whole client lifecycle: create, list, get, update, rotate, deactivate, reactivate, delete", async () => {
     // Create: the JSON is CreateClientResponse, secret included, once.
     const created = await tesseraJson<{ client: ClientJson; clientSecret: string }>(
@@ -198,7 +169,7 @@ describe("tessera CLI", () => {
       "client.create",
     ]);
     expect(audit.events[0]!.actor).toBe(ADMIN_CLIENT.clientId);
-  });
+  }, 180_000);
 
   it("rotates a signing key and lists it as the next key", async () => {
     const rotated = await tesseraJson<{ key: { kid: string; algorithm: string; state: string } }>("keys", "rotate", "--alg", "ES256");

@@ -298,7 +298,9 @@ describe.each(STORAGE_KINDS)("FederationService on %s storage", (storage) => {
           api().updateDelegationPolicy({ delegationPolicy: { delegationPolicyId: created.delegationPolicyId, etag: created.etag }, updateMask: { paths: ["scopes"] } }, auth),
         ),
       ).toBe(Code.Aborted);
-      expect(await codeOf(api().getDelegationPolicy({ delegationPolicyId: "nonsense" }, auth))).toBe(Code.InvalidArgument);
+      expect(await codeOf(api().getDelegationPolicy({ delegationPolicyId: "Not an id!" }, auth))).toBe(Code.InvalidArgument);
+      // A well-formed id of the caller-chosen kind that names nothing.
+      expect(await codeOf(api().getDelegationPolicy({ delegationPolicyId: "nonsense" }, auth))).toBe(Code.NotFound);
       await api().deleteDelegationPolicy({ delegationPolicyId: created.delegationPolicyId }, auth);
       expect(server.federationDirectory.delegationPoliciesOf(actor)).toEqual([]);
       expect(await auditActions()).toEqual(expect.arrayContaining(["delegation_policy.create", "delegation_policy.update", "delegation_policy.delete"]));

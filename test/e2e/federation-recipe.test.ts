@@ -5,15 +5,11 @@
  * The answer verifies against /keys and carries the client's scope and the copied subject. Then
  * the GitHub Actions recipe's token exchange, with the issuer's key rotated in between.
  */
-import { spawn } from "node:child_process";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { createLocalJWKSet, jwtVerify, type JWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { adminCliEnv, runCli } from "../support/cli.js";
 import { startFakeIssuer, type FakeIssuer } from "../support/fake-issuer.js";
 import { ADMIN_CLIENT, STORAGE_KINDS, startTestServer, type TestServer } from "../support/test-server.js";
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 describe.each(STORAGE_KINDS)("the README's federation recipes, on %s storage", (storage) => {
   let server: TestServer;
@@ -27,24 +23,7 @@ describe.each(STORAGE_KINDS)("the README's federation recipes, on %s storage", (
     await Promise.all([server?.destroy(), cluster?.close(), actions?.close()]);
   });
 
-  function tessera(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const env = {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "",
-      TESSERA_URL: server.url,
-      TESSERA_ADMIN_CLIENT_ID: ADMIN_CLIENT.clientId,
-      TESSERA_ADMIN_CLIENT_SECRET: ADMIN_CLIENT.clientSecret,
-    };
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ["bin/tessera.cjs", ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-      child.once("error", reject);
-      child.once("close", (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const tessera = (...args: string[]) => runCli(adminCliEnv(server), ...args);
 
   async function ok(...args: string[]): Promise<void> {
     const run = await tessera(...args);

@@ -42,6 +42,7 @@ export function fakeIssuer(overrides: Partial<TrustedIssuer> & { issuer: string 
     maxTokenAgeSeconds: null,
     clockToleranceSeconds: 60,
     singleUse: false,
+    annotations: {},
     revision: 1,
     createTime: NOW,
     updateTime: NOW,
@@ -72,7 +73,7 @@ export function fakeIssuer(overrides: Partial<TrustedIssuer> & { issuer: string 
 }
 
 export function federationPolicy(overrides: Partial<FederationPolicy> & { id: string; issuer: string; clientId: string }): FederationPolicy {
-  return { subject: "*", claimConditions: [], copiedClaims: [], description: "", revision: 1, createTime: NOW, updateTime: NOW, ...overrides };
+  return { subject: "*", claimConditions: [], copiedClaims: [], description: "", annotations: {}, revision: 1, createTime: NOW, updateTime: NOW, ...overrides };
 }
 
 /** The replay guard in memory only, as one replica without storage would have it. */

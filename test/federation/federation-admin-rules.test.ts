@@ -37,6 +37,7 @@ describe("defineTrustedIssuer", () => {
       maxTokenAgeSeconds: null,
       clockToleranceSeconds: 60,
       singleUse: false,
+      annotations: {},
     });
   });
 
@@ -157,6 +158,7 @@ describe("FederationRegistry", () => {
       claimConditions: [],
       copiedClaims: [],
       description: "",
+      annotations: {},
       revision: 1,
       createTime: new Date(time),
       updateTime: new Date(time),

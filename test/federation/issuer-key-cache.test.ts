@@ -28,6 +28,7 @@ function trustedIssuer(keySource: IssuerKeySource, revision = 1): TrustedIssuer 
     maxTokenAgeSeconds: null,
     clockToleranceSeconds: 60,
     singleUse: false,
+    annotations: {},
     revision,
     createTime: new Date(0),
     updateTime: new Date(0),

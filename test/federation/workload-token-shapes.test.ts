@@ -35,6 +35,7 @@ function trusted(fake: FakeIssuer, overrides: Partial<TrustedIssuer>): TrustedIs
     maxTokenAgeSeconds: null,
     clockToleranceSeconds: 60,
     singleUse: false,
+    annotations: {},
     revision: 1,
     createTime: NOW,
     updateTime: NOW,

@@ -22,6 +22,7 @@ export function newClientFixture(overrides: Partial<NewClient> & { id: string })
     expireTime: null,
     refreshTokensEnabled: false,
     rateLimitPerSecond: null,
+    annotations: {},
     tokensNotBefore: new Date(),
     ...overrides,
   };

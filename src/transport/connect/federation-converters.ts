@@ -97,6 +97,7 @@ const ISSUER_FIELDS: Readonly<Record<string, (issuer: TrustedIssuer) => TrustedI
   max_token_age: (issuer) => ({ maxTokenAgeSeconds: seconds(issuer.maxTokenAge, "trusted_issuer.max_token_age") }),
   clock_tolerance: (issuer) => ({ clockToleranceSeconds: seconds(issuer.clockTolerance, "trusted_issuer.clock_tolerance") }),
   single_use: (issuer) => ({ singleUse: issuer.singleUse }),
+  annotations: (issuer) => ({ annotations: issuer.annotations }),
 };
 
 export function trustedIssuerInput(message: TrustedIssuer | undefined): TrustedIssuerInput {
@@ -113,6 +114,7 @@ export function trustedIssuerInput(message: TrustedIssuer | undefined): TrustedI
     maxTokenAgeSeconds: seconds(issuer.maxTokenAge, "max_token_age"),
     clockToleranceSeconds: seconds(issuer.clockTolerance, "clock_tolerance"),
     singleUse: issuer.singleUse,
+    annotations: issuer.annotations,
   };
 }
 
@@ -138,6 +140,7 @@ export function trustedIssuerToProto(issuer: DomainIssuer): TrustedIssuer {
     maxTokenAge: duration(issuer.maxTokenAgeSeconds),
     clockTolerance: duration(issuer.clockToleranceSeconds),
     singleUse: issuer.singleUse,
+    annotations: { ...issuer.annotations },
     createTime: timestampFromDate(issuer.createTime),
     updateTime: timestampFromDate(issuer.updateTime),
     etag: revisionEtag(issuer),
@@ -161,6 +164,7 @@ const FEDERATION_FIELDS: Readonly<Record<string, (policy: FederationPolicy) => F
   claim_conditions: (policy) => ({ claimConditions: conditionsFromProto(policy.claimConditions, "federation_policy.claim_conditions") }),
   copied_claims: (policy) => ({ copiedClaims: policy.copiedClaims }),
   description: (policy) => ({ description: policy.description }),
+  annotations: (policy) => ({ annotations: policy.annotations }),
 };
 
 export function federationPolicyInput(message: FederationPolicy | undefined): FederationPolicyInput {
@@ -172,6 +176,7 @@ export function federationPolicyInput(message: FederationPolicy | undefined): Fe
     claimConditions: conditionsFromProto(policy.claimConditions, "claim_conditions"),
     copiedClaims: policy.copiedClaims,
     description: policy.description,
+    annotations: policy.annotations,
   };
 }
 
@@ -191,6 +196,7 @@ export function federationPolicyToProto(policy: DomainFederation): FederationPol
     ),
     copiedClaims: [...policy.copiedClaims],
     description: policy.description,
+    annotations: { ...policy.annotations },
     createTime: timestampFromDate(policy.createTime),
     updateTime: timestampFromDate(policy.updateTime),
     etag: revisionEtag(policy),
@@ -206,6 +212,7 @@ const DELEGATION_FIELDS: Readonly<Record<string, (policy: DelegationPolicy) => D
   scopes: (policy) => ({ scopes: policy.scopes }),
   allow_impersonation: (policy) => ({ allowImpersonation: policy.allowImpersonation }),
   description: (policy) => ({ description: policy.description }),
+  annotations: (policy) => ({ annotations: policy.annotations }),
 };
 
 export function delegationPolicyInput(message: DelegationPolicy | undefined): DelegationPolicyInput {
@@ -217,6 +224,7 @@ export function delegationPolicyInput(message: DelegationPolicy | undefined): De
     scopes: policy.scopes,
     allowImpersonation: policy.allowImpersonation,
     description: policy.description,
+    annotations: policy.annotations,
   };
 }
 
@@ -234,6 +242,7 @@ export function delegationPolicyToProto(policy: DomainDelegation): DelegationPol
     scopes: [...policy.scopes],
     allowImpersonation: policy.allowImpersonation,
     description: policy.description,
+    annotations: { ...policy.annotations },
     createTime: timestampFromDate(policy.createTime),
     updateTime: timestampFromDate(policy.updateTime),
     etag: revisionEtag(policy),

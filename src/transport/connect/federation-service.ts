@@ -48,7 +48,7 @@ export function federationServiceImpl(options: { admin: FederationAdmin }): Serv
       return {};
     },
     async createFederationPolicy(request, context) {
-      const created = await admin.createFederationPolicy(federationPolicyInput(request.federationPolicy), actorOf(context.values));
+      const created = await admin.createFederationPolicy({ ...federationPolicyInput(request.federationPolicy), id: request.federationPolicyId }, actorOf(context.values));
       return { federationPolicy: federationPolicyToProto(created) };
     },
     async getFederationPolicy(request) {
@@ -72,7 +72,7 @@ export function federationServiceImpl(options: { admin: FederationAdmin }): Serv
       return {};
     },
     async createDelegationPolicy(request, context) {
-      const created = await admin.createDelegationPolicy(delegationPolicyInput(request.delegationPolicy), actorOf(context.values));
+      const created = await admin.createDelegationPolicy({ ...delegationPolicyInput(request.delegationPolicy), id: request.delegationPolicyId }, actorOf(context.values));
       return { delegationPolicy: delegationPolicyToProto(created) };
     },
     async getDelegationPolicy(request) {

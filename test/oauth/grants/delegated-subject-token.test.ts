@@ -27,6 +27,7 @@ function policy(overrides: Partial<DelegationPolicy> & { clientId: string }): De
     scopes: [],
     allowImpersonation: false,
     description: "",
+    annotations: {},
     revision: 1,
     createTime: NOW,
     updateTime: NOW,
