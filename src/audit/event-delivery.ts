@@ -168,7 +168,7 @@ export class EventDelivery {
     if (!this.sinkNames.includes(input.sink)) {
       throw new TesseraError("not_found", `no event sink ${JSON.stringify(input.sink)} is configured (configured: ${this.sinkNames.join(", ") || "none"})`);
     }
-    if (input.fromEventId !== "" && !/^[1-9]\d{0,18}$/.test(input.fromEventId)) {
+    if (input.fromEventId !== "" && !/^[1-9]\d{0,17}$/.test(input.fromEventId)) {
       throw new TesseraError("invalid_argument", "from_event_id: must be an event id (a positive whole number)", "from_event_id");
     }
     const fromEventId = input.fromEventId === "" ? undefined : BigInt(input.fromEventId);

@@ -237,6 +237,7 @@ describe.each(STORAGE_KINDS)("audit event delivery to a webhook on %s storage", 
     const api = eventsApi(server);
     await expect(api.redeliverEvents({ sink: "stdout" }, await auth(server))).rejects.toMatchObject({ code: 5 });
     await expect(api.redeliverEvents({ sink: "webhook", fromEventId: "1; DROP" }, await auth(server))).rejects.toMatchObject({ code: 3 });
+    await expect(api.redeliverEvents({ sink: "webhook", fromEventId: "99999999999999999999" }, await auth(server))).rejects.toMatchObject({ code: 3 });
     await expect(api.listEventSinks({})).rejects.toMatchObject({ code: 16 });
   });
 });
