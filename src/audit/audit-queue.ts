@@ -2,9 +2,13 @@
  * Audit entries written off the request path: a token answer never waits for the database. The
  * queue is bounded; past its bound new entries are counted as dropped (and the count written
  * with the next entry that finds room), so a flood of requests cannot grow memory or pile up
- * writes. Entries are written one at a time, in order.
+ * writes. Entries are written in order: what waits when a write ends goes in the next one, up to
+ * a batch (one statement) when the log takes batches, else one at a time.
  */
 import type { AuditEntry, AuditLog } from "./audit-event.js";
+
+/** Entries per write at most: a statement of bounded size. */
+const MAX_BATCH = 500;
 
 export class AuditQueue {
   private readonly pending: AuditEntry[] = [];
@@ -48,9 +52,11 @@ export class AuditQueue {
   private async drain(): Promise<void> {
     this.writing = true;
     try {
-      for (let entry = this.pending.shift(); entry !== undefined; entry = this.pending.shift()) {
+      const { audit } = this.options;
+      while (this.pending.length > 0) {
+        const batch = audit.recordAll ? this.pending.splice(0, MAX_BATCH) : this.pending.splice(0, 1);
         try {
-          await this.options.audit.record(entry);
+          await (audit.recordAll ? audit.recordAll(batch) : audit.record(batch[0]!));
         } catch (error) {
           this.options.onError?.(error);
         }

@@ -31,6 +31,28 @@ describe("AuditQueue", () => {
     expect(written.map((value) => value.actor)).toEqual(["c1", "c2"]);
   });
 
+  it("writes what waited during a write as one batch, in order, when the log takes batches", async () => {
+    const batches: string[][] = [];
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const queue = new AuditQueue({
+      audit: {
+        record: async () => {
+          throw new Error("single writes are not used when batches are taken");
+        },
+        recordAll: async (values) => {
+          await gate;
+          batches.push(values.map((value) => value.actor));
+        },
+      },
+    });
+    for (let n = 1; n <= 4; n++) queue.enqueue(entry(n));
+    release();
+    await queue.idle();
+    // The first went alone (nothing else waited yet); the three queued behind it went together.
+    expect(batches).toEqual([["c1"], ["c2", "c3", "c4"]]);
+  });
+
   it("drops entries past its bound and says how many with the next entry written", async () => {
     const written: AuditEntry[] = [];
     let release: () => void = () => undefined;
