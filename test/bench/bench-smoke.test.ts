@@ -26,6 +26,8 @@ const SCENARIOS = [
   "peer-token-rs256",
   "tessera-token-es256",
   "peer-token-es256",
+  "tessera-jwt-bearer-rs256",
+  "tessera-token-exchange-rs256",
   "floor-token-rs256",
   "floor-token-es256",
   "tessera-introspect",
