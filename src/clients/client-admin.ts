@@ -55,6 +55,7 @@ export interface CreateClientInput {
   readonly jwksUri?: string | null | undefined;
   readonly expireTime?: Date | null | undefined;
   readonly refreshTokensEnabled?: boolean | undefined;
+  readonly dpopBoundAccessTokens?: boolean | undefined;
   readonly rateLimitPerSecond?: number | null | undefined;
 }
 
@@ -301,6 +302,7 @@ export class ClientAdmin {
       jwksUri,
       expireTime: input.expireTime ?? null,
       refreshTokensEnabled: input.refreshTokensEnabled ?? false,
+      dpopBoundAccessTokens: input.dpopBoundAccessTokens ?? false,
       rateLimitPerSecond,
     };
   }
@@ -330,6 +332,7 @@ export class ClientAdmin {
         jwksUri: null,
         expireTime: null,
         refreshTokensEnabled: false,
+        dpopBoundAccessTokens: false,
         rateLimitPerSecond: null,
         tokensNotBefore: this.now(),
       },

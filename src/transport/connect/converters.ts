@@ -80,6 +80,7 @@ type ClientDefinitionFields = Pick<
   | "expireTime"
   | "refreshTokensEnabled"
   | "rateLimitPerSecond"
+  | "dpopBoundAccessTokens"
 >;
 
 /** `fieldPrefix` names where the fields sit in the request, for error messages ("client."). */
@@ -101,6 +102,7 @@ function clientDefinition(fields: ClientDefinitionFields, fieldPrefix: string): 
     expireTime: dateOrNull(fields.expireTime, `${fieldPrefix}expire_time`),
     refreshTokensEnabled: fields.refreshTokensEnabled,
     rateLimitPerSecond: fields.rateLimitPerSecond || null,
+    dpopBoundAccessTokens: fields.dpopBoundAccessTokens,
   };
 }
 
@@ -125,6 +127,7 @@ const UPDATABLE_FIELDS: Readonly<Record<string, (client: Client) => ClientChange
   expire_time: (client) => ({ expireTime: dateOrNull(client.expireTime, "client.expire_time") }),
   refresh_tokens_enabled: (client) => ({ refreshTokensEnabled: client.refreshTokensEnabled }),
   rate_limit_per_second: (client) => ({ rateLimitPerSecond: client.rateLimitPerSecond || null }),
+  dpop_bound_access_tokens: (client) => ({ dpopBoundAccessTokens: client.dpopBoundAccessTokens }),
 };
 
 export function clientChanges(client: Client | undefined, paths: readonly string[]): ClientChanges {
@@ -191,6 +194,7 @@ export function clientToProto(record: ClientRecord): Client {
     etag: clientEtag(client),
     refreshTokensEnabled: client.refreshTokensEnabled,
     rateLimitPerSecond: client.rateLimitPerSecond ?? 0,
+    dpopBoundAccessTokens: client.dpopBoundAccessTokens,
   });
 }
 
