@@ -338,7 +338,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
       if (!verifyOptions.checkRevocation || !remote) return verified;
       const requiredAudience = audiences.find((audience) => tokenAudiences.includes(audience))!;
-      return { ...verified, remote: await remote.authenticate(token, { requiredScopes, requiredAudience }) };
+      const dpop = verifyOptions.dpop?.proof === undefined ? undefined : { ...verifyOptions.dpop, proof: verifyOptions.dpop.proof };
+      return { ...verified, remote: await remote.authenticate(token, { requiredScopes, requiredAudience, dpop }) };
     },
     preload: () => keySet.reload(),
     close: () => remote?.close(),
