@@ -14,6 +14,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type Crypt
 import * as oauth from "oauth4webapi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createVerifier, requireToken, tokenOf, type Verifier } from "tessera/verifier";
+import { createTokenSource } from "tessera/client";
 import { IntrospectionService } from "../../src/gen/tessera/v1/introspection_service_pb.js";
 import { TokenService, GrantType } from "../../src/gen/tessera/v1/token_service_pb.js";
 import { OAuthErrorSchema } from "../../src/gen/tessera/v1/oauth_error_pb.js";
@@ -294,5 +295,44 @@ describe.each(STORAGE_KINDS)("DPoP (RFC 9449) on %s storage", (storage) => {
       nonceVerifier.close();
       await new Promise((resolve) => guarded.server.close(resolve));
     }
+  });
+
+  it("gets DPoP-bound tokens through tessera/client's token source over HTTP and gRPC, answering a server nonce", async () => {
+    for (const [target, transport] of [[server, "http"], [nonceServer, "grpc"], [nonceServer, "http"]] as const) {
+      const registered = target === server ? client : await registerClient(target, { name: `dpop-source-${transport}`, scopes: ["pay:read"], audiences: [API] });
+      const key = await proofKey();
+      const source = createTokenSource({ issuer: target.config.issuer, clientId: registered.clientId, clientSecret: registered.clientSecret, dpopKey: key.privateKey, transport, retry: { attempts: 1 } });
+      try {
+        const issued = await source.getIssuedToken();
+        expect({ transport, tokenType: issued.tokenType }).toEqual({ transport, tokenType: "DPoP" });
+        expect(await source.authorization()).toBe(`DPoP ${issued.accessToken}`);
+        if (target === server) {
+          const dpop = await source.dpopProof!({ method: "GET", url: resource.url, accessToken: issued.accessToken });
+          expect((await callResource(resource.url, issued.accessToken, dpop)).status).toBe(200);
+        }
+      } finally {
+        source.close();
+      }
+    }
+  });
+
+  it("asks for Tessera's nonce in AuthenticateToken when TESSERA_DPOP_NONCE is set", async () => {
+    const nonceClient = await registerClient(nonceServer, { name: "dpop-nonce-rpc", scopes: ["pay:read"], audiences: [API] });
+    const key = await proofKey();
+    const url = `${nonceServer.url}/oauth/token`;
+    const nonce = (await tokenRequest(nonceServer, nonceClient, await proof(key, { htm: "POST", htu: url }))).nonce!;
+    const token = (await tokenRequest(nonceServer, nonceClient, await proof(key, { htm: "POST", htu: url, nonce }))).body.access_token!;
+    const introspection = createClient(IntrospectionService, createGrpcTransport({ baseUrl: nonceServer.url }));
+    const headers = { authorization: basicAuthorization(ADMIN_CLIENT.clientId, ADMIN_CLIENT.clientSecret) };
+    const good = { htm: "GET", htu: resource.url, ath: accessTokenHash(token) };
+    const refused = await introspection
+      .authenticateToken({ token, dpopProof: await proof(key, good), httpMethod: "GET", httpUrl: resource.url }, { headers })
+      .then(() => undefined, (caught: unknown) => ConnectError.from(caught));
+    expect(refused?.code).toBe(Code.Unauthenticated);
+    expect(refused?.findDetails(OAuthErrorSchema)[0]?.error).toBe("use_dpop_nonce");
+    const fresh = refused?.metadata.get("dpop-nonce");
+    expect(fresh).toBeTruthy();
+    const answer = await introspection.authenticateToken({ token, dpopProof: await proof(key, { ...good, nonce: fresh! }), httpMethod: "GET", httpUrl: resource.url }, { headers });
+    expect(answer.cnf).toEqual({ jkt: key.jkt });
   });
 });
