@@ -7,11 +7,12 @@
  * What stays with the caller: remembering `jti` (the server across replicas, the verifier in its
  * own bounded cache) and which nonces it issued (stateless HMACs, see DpopNonces).
  *
- * The signature is checked with jose's WebCrypto verify, which Node runs on libuv's thread pool,
- * so the event loop does not carry it.
+ * The signature is checked with the callback form of node:crypto's verify, which runs on libuv's
+ * thread pool (as the signer's RSA signatures do), so the event loop does not carry it; parsing
+ * and the RFC 7638 thumbprint are done here directly, without WebCrypto's per-call key import.
+ * It imports nothing but node:crypto.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { calculateJwkThumbprint, compactVerify, decodeProtectedHeader, importJWK, type JWK } from "jose";
+import { constants, createHash, createHmac, createPublicKey, randomBytes, timingSafeEqual, verify, type KeyObject } from "node:crypto";
 
 /** RFC 9449 §4.2: the `typ` of a DPoP proof. */
 export const DPOP_PROOF_TYP = "dpop+jwt";
@@ -72,31 +73,29 @@ export interface DpopProofExpectations {
  */
 export async function verifyDpopProof(proof: string, expected: DpopProofExpectations): Promise<VerifiedDpopProof> {
   if (proof.length === 0 || proof.length > DPOP_PROOF_MAX_LENGTH) throw invalid("the DPoP proof is empty or too large");
-  let header: ReturnType<typeof decodeProtectedHeader>;
-  try {
-    header = decodeProtectedHeader(proof);
-  } catch {
-    throw invalid("the DPoP proof is not a JWS");
-  }
+  const parts = proof.split(".");
+  if (parts.length !== 3) throw invalid("the DPoP proof is not a JWS");
+  const header = decodeSegment(parts[0]!);
+  if (!header) throw invalid("the DPoP proof is not a JWS");
   if (header.typ !== DPOP_PROOF_TYP) throw invalid(`the DPoP proof's typ must be ${DPOP_PROOF_TYP}`);
-  if (typeof header.alg !== "string" || !(DPOP_SIGNING_ALGORITHMS as readonly string[]).includes(header.alg)) {
+  const alg = header.alg;
+  if (typeof alg !== "string" || !(DPOP_SIGNING_ALGORITHMS as readonly string[]).includes(alg)) {
     throw invalid(`the DPoP proof's alg must be one of ${DPOP_SIGNING_ALGORITHMS.join(" ")}`);
   }
+  // RFC 7515 §4.1.11: an extension the verifier does not understand makes the JWS invalid.
+  if (header.crit !== undefined) throw invalid("the DPoP proof must not carry crit");
   const jwk = header.jwk;
   if (!isObject(jwk) || typeof jwk.kty !== "string") throw invalid("the DPoP proof's header must carry the public key as jwk");
   if (PRIVATE_JWK_MEMBERS.some((member) => member in jwk)) throw invalid("the DPoP proof's jwk must not contain a private or symmetric key");
-  let payload: Record<string, unknown>;
-  let jkt: string;
-  try {
-    const key = await importJWK(jwk as JWK, header.alg);
-    const { payload: bytes } = await compactVerify(proof, key, { algorithms: [...DPOP_SIGNING_ALGORITHMS] });
-    const parsed: unknown = JSON.parse(new TextDecoder().decode(bytes));
-    if (!isObject(parsed)) throw new Error("not an object");
-    payload = parsed;
-    jkt = await calculateJwkThumbprint(jwk as JWK, "sha256");
-  } catch {
+  const key = publicKeyFor(alg as DpopSigningAlgorithm, jwk);
+  const jkt = thumbprint(jwk);
+  if (!key || !jkt) throw invalid("the DPoP proof's jwk is not a public key for its alg");
+  const signature = Buffer.from(parts[2]!, "base64url");
+  if (!(await verifySignature(alg as DpopSigningAlgorithm, `${parts[0]}.${parts[1]}`, key, signature))) {
     throw invalid("the DPoP proof's signature does not verify with its jwk");
   }
+  const payload = decodeSegment(parts[1]!);
+  if (!payload) throw invalid("the DPoP proof's payload is not a JSON object");
   const { jti, htm, htu, iat, nonce, ath } = payload;
   if (typeof jti !== "string" || jti.length === 0 || jti.length > DPOP_JTI_MAX_LENGTH) throw invalid("the DPoP proof needs a jti of at most 256 characters");
   if (htm !== expected.method) throw invalid("the DPoP proof's htm does not match the request's method");
@@ -175,6 +174,67 @@ export class DpopNonces {
   private nonceFor(window: number): string {
     return `${window}.${createHmac("sha256", this.key).update(`dpop-nonce\0${window}`).digest("base64url")}`;
   }
+}
+
+type DpopSigningAlgorithm = (typeof DPOP_SIGNING_ALGORITHMS)[number];
+
+/** A base64url JSON object (RFC 7515 §7.1), or undefined. */
+function decodeSegment(segment: string): Record<string, unknown> | undefined {
+  if (!/^[A-Za-z0-9_-]*$/.test(segment)) return undefined;
+  try {
+    const value: unknown = JSON.parse(Buffer.from(segment, "base64url").toString("utf8"));
+    return isObject(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** RFC 7638 §3.2: the required members of each key type, in lexicographic order. */
+const THUMBPRINT_MEMBERS: Readonly<Record<string, readonly string[]>> = { EC: ["crv", "kty", "x", "y"], OKP: ["crv", "kty", "x"], RSA: ["e", "kty", "n"] };
+
+/** RFC 7638 SHA-256 thumbprint, base64url; undefined when a required member is missing. */
+export function thumbprint(jwk: Record<string, unknown>): string | undefined {
+  const members = THUMBPRINT_MEMBERS[jwk.kty as string];
+  if (!members || members.some((member) => typeof jwk[member] !== "string")) return undefined;
+  const canonical = `{${members.map((member) => `${JSON.stringify(member)}:${JSON.stringify(jwk[member])}`).join(",")}}`;
+  return createHash("sha256").update(canonical, "utf8").digest("base64url");
+}
+
+/** The key the algorithm takes (RFC 7518 §3.3–3.5, RFC 8037 §3.1): P-256, Ed25519, RSA of 2048 bits at least. */
+function publicKeyFor(alg: DpopSigningAlgorithm, jwk: Record<string, unknown>): KeyObject | undefined {
+  const fits =
+    alg === "ES256" ? jwk.kty === "EC" && jwk.crv === "P-256" : alg === "EdDSA" ? jwk.kty === "OKP" && jwk.crv === "Ed25519" : jwk.kty === "RSA";
+  if (!fits) return undefined;
+  const members = THUMBPRINT_MEMBERS[jwk.kty as string]!;
+  try {
+    const key = createPublicKey({ key: Object.fromEntries(members.map((member) => [member, jwk[member]])), format: "jwk" });
+    if (alg === "RS256" || alg === "PS256") {
+      const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+      if (bits < 2048 || bits > 8192) return undefined;
+    }
+    return key;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The callback form of crypto.verify: on the thread pool. */
+function verifySignature(alg: DpopSigningAlgorithm, signingInput: string, key: KeyObject, signature: Buffer): Promise<boolean> {
+  const data = Buffer.from(signingInput, "ascii");
+  const digest = alg === "EdDSA" ? null : "sha256";
+  const options =
+    alg === "ES256"
+      ? { key, dsaEncoding: "ieee-p1363" as const }
+      : alg === "PS256"
+        ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }
+        : key;
+  return new Promise((resolve) => {
+    try {
+      verify(digest, data, options, signature, (error, valid) => resolve(!error && valid));
+    } catch {
+      resolve(false);
+    }
+  });
 }
 
 function invalid(description: string): DpopProofError {
