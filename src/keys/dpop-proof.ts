@@ -87,8 +87,8 @@ export async function verifyDpopProof(proof: string, expected: DpopProofExpectat
   const jwk = header.jwk;
   if (!isObject(jwk) || typeof jwk.kty !== "string") throw invalid("the DPoP proof's header must carry the public key as jwk");
   if (PRIVATE_JWK_MEMBERS.some((member) => member in jwk)) throw invalid("the DPoP proof's jwk must not contain a private or symmetric key");
-  const key = publicKeyFor(alg as DpopSigningAlgorithm, jwk);
   const jkt = thumbprint(jwk);
+  const key = jkt === undefined ? undefined : publicKeyFor(alg as DpopSigningAlgorithm, jwk, jkt);
   if (!key || !jkt) throw invalid("the DPoP proof's jwk is not a public key for its alg");
   const signature = Buffer.from(parts[2]!, "base64url");
   if (!(await verifySignature(alg as DpopSigningAlgorithm, `${parts[0]}.${parts[1]}`, key, signature))) {
@@ -200,21 +200,40 @@ export function thumbprint(jwk: Record<string, unknown>): string | undefined {
   return createHash("sha256").update(canonical, "utf8").digest("base64url");
 }
 
-/** The key the algorithm takes (RFC 7518 §3.3–3.5, RFC 8037 §3.1): P-256, Ed25519, RSA of 2048 bits at least. */
-function publicKeyFor(alg: DpopSigningAlgorithm, jwk: Record<string, unknown>): KeyObject | undefined {
+/**
+ * Keys already imported, by thumbprint: a client signs every proof with the same key, and the
+ * thumbprint hashes exactly the members the key is built from, so a hit is that very key.
+ * Bounded; the oldest entry goes first.
+ */
+const importedKeys = new Map<string, KeyObject | null>();
+const IMPORTED_KEYS_MAX = 1_000;
+
+/** The key the algorithm takes (RFC 7518 §3.3–3.5, RFC 8037 §3.1): P-256, Ed25519, RSA of 2048–8192 bits. */
+function publicKeyFor(alg: DpopSigningAlgorithm, jwk: Record<string, unknown>, jkt: string): KeyObject | undefined {
   const fits =
     alg === "ES256" ? jwk.kty === "EC" && jwk.crv === "P-256" : alg === "EdDSA" ? jwk.kty === "OKP" && jwk.crv === "Ed25519" : jwk.kty === "RSA";
   if (!fits) return undefined;
+  let key = importedKeys.get(jkt);
+  if (key === undefined) {
+    key = importKey(jwk);
+    if (importedKeys.size >= IMPORTED_KEYS_MAX) importedKeys.delete(importedKeys.keys().next().value!);
+    importedKeys.set(jkt, key);
+  }
+  return key ?? undefined;
+}
+
+/** null for members that make no key, or an RSA modulus outside 2048–8192 bits. */
+function importKey(jwk: Record<string, unknown>): KeyObject | null {
   const members = THUMBPRINT_MEMBERS[jwk.kty as string]!;
   try {
     const key = createPublicKey({ key: Object.fromEntries(members.map((member) => [member, jwk[member]])), format: "jwk" });
-    if (alg === "RS256" || alg === "PS256") {
+    if (jwk.kty === "RSA") {
       const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-      if (bits < 2048 || bits > 8192) return undefined;
+      if (bits < 2048 || bits > 8192) return null;
     }
     return key;
   } catch {
-    return undefined;
+    return null;
   }
 }
 
