@@ -45,6 +45,8 @@ export function computeRatios(results: Results): Record<string, number> {
   ratio("token-es256: tessera / oidc-provider", "tessera-token-es256", "peer-token-es256");
   ratio("introspect: tessera / oidc-provider (opaque)", "tessera-introspect", "peer-introspect");
   ratio("introspect (bearer caller): tessera / oidc-provider (opaque)", "tessera-introspect-bearer", "peer-introspect");
+  ratio("DPoP-bound / plain issuance, token-rs256 (target ≥ 0.8)", "tessera-token-dpop-rs256", "tessera-token-rs256");
+  ratio("DPoP-bound / plain issuance, token-es256 (target ≥ 0.8)", "tessera-token-dpop-es256", "tessera-token-es256");
   ratio("token-rs256: tessera / crypto.sign RS256 ceiling", "tessera-token-rs256", "ceiling-sign-rs256");
   ratio("token-es256: tessera / crypto.sign ES256 ceiling", "tessera-token-es256", "ceiling-sign-es256");
   ratio("token-rs256: oidc-provider / crypto.sign RS256 ceiling", "peer-token-rs256", "ceiling-sign-rs256");

@@ -32,7 +32,8 @@
  * within one run only.
  */
 import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
+import { generateKeyPair, exportJWK, SignJWT } from "jose";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -73,6 +74,8 @@ const MAIN = [
   "peer-token-es256",
   "tessera-jwt-bearer-rs256",
   "tessera-token-exchange-rs256",
+  "tessera-token-dpop-rs256",
+  "tessera-token-dpop-es256",
   "floor-token-rs256",
   "floor-token-es256",
   "tessera-introspect",
@@ -292,6 +295,30 @@ const load = (url: string, requests: Parameters<typeof httpLoad>[0]["requests"])
 const tokenRequests = (clients: readonly BenchClient[]) =>
   postRequests("/oauth/token", clients, (client) => ({ authorization: basicAuthorization(client), body: TOKEN_REQUEST_BODY }));
 
+/**
+ * The DPoP-bound rows need a fresh proof per request (each `jti` is accepted once). Proofs are
+ * signed before each run — enough for DPOP_PROOFS_PER_SECOND over the warm-up and the measured
+ * run, well within the server's iat window — and handed out in turn by autocannon's
+ * setupRequest; should the pool run out, the replayed proofs show up as errors, not as speed.
+ */
+const DPOP_PROOFS_PER_SECOND = 12_000;
+
+async function dpopTokenRequests(clients: readonly BenchClient[], tokenUrl: string) {
+  const { privateKey, publicKey } = await generateKeyPair("ES256");
+  const jwk = await exportJWK(publicKey);
+  const count = Math.ceil(DPOP_PROOFS_PER_SECOND * (settings.durationSeconds + settings.warmupSeconds));
+  const iat = Math.floor(Date.now() / 1000);
+  const proofs = await Promise.all(
+    Array.from({ length: count }, () => new SignJWT({ jti: randomUUID(), htm: "POST", htu: tokenUrl }).setProtectedHeader({ alg: "ES256", typ: "dpop+jwt", jwk }).setIssuedAt(iat).sign(privateKey)),
+  );
+  let next = 0;
+  const requests = tokenRequests(clients).map((request) => ({
+    ...request,
+    setupRequest: (prepared: typeof request) => ({ ...prepared, headers: { ...prepared.headers, dpop: proofs[next++ % proofs.length]! } }),
+  }));
+  return { requests, count };
+}
+
 async function runCeilings(): Promise<void> {
   const names = CEILINGS.filter((name) => selected.has(name));
   if (names.length === 0) return;
@@ -345,7 +372,7 @@ async function runComparisons(): Promise<void> {
     results.startup["postgres-first-start"] = { ms: tessera.startupMs, clients: 0, note: "empty schema: migrations, key generation, bootstrap admin" };
     const api = await adminApi(tessera.url, ADMIN);
     rsClients = await registerClients(api, count, { prefix: "bench-rs256" });
-    if (selected.has("tessera-token-es256")) esClients = await registerClients(api, count, { prefix: "bench-es256", signingAlgorithm: "ES256" });
+    if (selected.has("tessera-token-es256") || selected.has("tessera-token-dpop-es256")) esClients = await registerClients(api, count, { prefix: "bench-es256", signingAlgorithm: "ES256" });
     if (selected.has("tessera-jwt-bearer-rs256")) federation = await federationSetup(tessera.url, ADMIN, rsClients);
     if (selected.has("tessera-token-exchange-rs256")) delegation = await delegationSetup(tessera.url, ADMIN, api, rsClients);
     results.rss["postgres-idle"] = { peakMiB: rssMiB(tessera.pid), note: `${2 * count + 1} clients, before any load` };
@@ -380,6 +407,19 @@ async function runComparisons(): Promise<void> {
             note: `${count} actors exchanging RS256 subject tokens (client_secret_basic), act chain`,
           });
           break;
+        case "tessera-token-dpop-rs256":
+        case "tessera-token-dpop-es256": {
+          // Against tessera-token-* of the same run: the proof's verification and the replay
+          // record (memory, then one insert) are what DPoP adds to an issuance.
+          const clients = name === "tessera-token-dpop-rs256" ? rsClients : esClients;
+          const { requests, count: proofs } = await dpopTokenRequests(clients, `${tessera!.url}/oauth/token`);
+          record(name, {
+            ...(await measured(tessera!, load(tessera!.url, requests))),
+            server: "tessera",
+            note: `${count} clients (tokens ${name.endsWith("es256") ? "ES256" : "RS256"}), each request a fresh ES256 DPoP proof (${proofs} pre-signed)`,
+          });
+          break;
+        }
         case "peer-token-rs256":
         case "peer-token-es256": {
           const peer = name === "peer-token-rs256" ? peerRs! : peerEs!;

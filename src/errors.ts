@@ -5,7 +5,7 @@
  * thrown that is not a TesseraError is an internal fault and leaves as a bare server_error.
  */
 
-/** RFC 6749 §5.2, RFC 6750 §3.1, RFC 8707 §2 error codes. */
+/** RFC 6749 §5.2, RFC 6750 §3.1, RFC 8707 §2, RFC 9449 §5 and §8 error codes. */
 export type OAuthErrorCode =
   | "invalid_request"
   | "invalid_client"
@@ -17,6 +17,8 @@ export type OAuthErrorCode =
   | "invalid_token"
   | "insufficient_scope"
   | "unsupported_token_type"
+  | "invalid_dpop_proof"
+  | "use_dpop_nonce"
   | "server_error"
   | "temporarily_unavailable";
 
@@ -46,6 +48,8 @@ export class TesseraError extends Error {
     readonly field?: string,
     /** For too_many_requests: when to try again. */
     readonly retryAfterSeconds?: number,
+    /** For use_dpop_nonce (RFC 9449 §8): the nonce the caller must put in its next proof, sent as `DPoP-Nonce`. */
+    readonly dpopNonce?: string,
   ) {
     super(description);
   }
@@ -62,6 +66,8 @@ export const OAUTH_ERROR_CODES: ReadonlySet<string> = new Set<OAuthErrorCode>([
   "invalid_token",
   "insufficient_scope",
   "unsupported_token_type",
+  "invalid_dpop_proof",
+  "use_dpop_nonce",
   "server_error",
   "temporarily_unavailable",
 ]);

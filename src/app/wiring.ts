@@ -82,6 +82,9 @@ import { IntrospectionService, file_tessera_v1_introspection_service } from "../
 import { TokenService, file_tessera_v1_token_service } from "../gen/tessera/v1/token_service_pb.js";
 import { file_tessera_v1_oauth_error } from "../gen/tessera/v1/oauth_error_pb.js";
 import { Health, file_grpc_health_v1_health } from "../gen/grpc/health/v1/health_pb.js";
+import { DPOP_SIGNING_ALGORITHMS, DpopNonces } from "../keys/dpop-proof.js";
+import { DpopProofChecker } from "../oauth/dpop/dpop-proof-checker.js";
+import { dpopExtension } from "../oauth/dpop/dpop-extension.js";
 import { keyPolicy, RESYNC_INTERVAL_MS, STORAGE_PROBE_INTERVAL_MS } from "./schedule.js";
 
 export interface WiringOptions {
@@ -281,7 +284,15 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     accessTokenRevocations: revocations,
     now,
   });
+  // RFC 9449: proofs remembered on every replica; nonces (when required) an HMAC every replica
+  // derives from the KEK, so any replica accepts another's.
+  const dpop = new DpopProofChecker({
+    replayGuard,
+    nonces: config.dpopNonce ? new DpopNonces(keks.current.derive("dpop-nonce")) : undefined,
+    now,
+  });
   const introspection = new TokenIntrospection({
+    dpop,
     issuer: config.issuer,
     verifier,
     authenticator,
@@ -325,6 +336,7 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
       jwtBearerGrant(federatedIssuance),
       tokenExchangeGrant({ handlers: subjectTokenHandlers }),
     ],
+    extensions: [dpopExtension({ checker: dpop })],
     onIssued: (answer) => metrics.tokenIssued(answer.clientId, answer.alg, answer.grantType),
   });
 
@@ -352,6 +364,7 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
       grantTypes: tokenEndpoint.grantTypes,
       authMethods: authenticator.methods,
       assertionAlgorithms: ASSERTION_ALGORITHMS,
+      dpopAlgorithms: DPOP_SIGNING_ALGORITHMS,
       scopes: [ADMIN_SCOPE, CLIENTS_READ_SCOPE, INTROSPECT_SCOPE, REVOKE_SCOPE],
     }),
     issuerPath: new URL(config.issuer).pathname,

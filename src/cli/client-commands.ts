@@ -36,6 +36,7 @@ const DEFINITION_OPTIONS: OptionSpecs = {
   "token-lifetime": { type: "string", placeholder: "DURATION", help: "Access token lifetime: 3600, 90s, 15m, 1h, 1d, or `default`." },
   alg: { type: "string", placeholder: "ALG", help: "Signing algorithm: RS256, PS256, ES256, EdDSA, or `default`." },
   "jwks-uri": { type: "string", placeholder: "URL", help: "https URL of the client's JWK Set for private_key_jwt (instead of inline keys); '' removes it." },
+  "dpop-bound-access-tokens": { type: "string", placeholder: "true|false", help: "Require a DPoP proof (RFC 9449) on every token request of the client (default false)." },
 };
 
 const MASK_PATHS: Readonly<Record<keyof typeof DEFINITION_OPTIONS, string>> = {
@@ -49,6 +50,7 @@ const MASK_PATHS: Readonly<Record<keyof typeof DEFINITION_OPTIONS, string>> = {
   "token-lifetime": "token_lifetime",
   alg: "signing_algorithm",
   "jwks-uri": "jwks_uri",
+  "dpop-bound-access-tokens": "dpop_bound_access_tokens",
 };
 
 const ETAG_OPTION: OptionSpecs = {
@@ -70,7 +72,14 @@ function definitionFields(args: ParsedArgs) {
     tokenLifetime: lifetime === undefined || lifetime === "default" ? undefined : { seconds: BigInt(durationSeconds(lifetime, "token-lifetime")) },
     signingAlgorithm: alg === undefined ? SigningAlgorithm.UNSPECIFIED : algorithmFromWord(alg, "alg"),
     jwksUri: args.string("jwks-uri") ?? "",
+    dpopBoundAccessTokens: booleanWord(args.string("dpop-bound-access-tokens"), "dpop-bound-access-tokens"),
   };
+}
+
+function booleanWord(value: string | undefined, name: string): boolean {
+  if (value === undefined || value === "false") return false;
+  if (value === "true") return true;
+  throw usageError(`--${name} must be true or false`);
 }
 
 const SECRET_WARNING = "shown only this once: store it now";

@@ -4,6 +4,7 @@
  * by `tessera token`. OAuth errors (RFC 6749 §5.2) become CliErrors with the same code an RPC
  * caller would see for them.
  */
+import type { KeyObject } from "node:crypto";
 import { createTokenSource, TokenError, type TokenSource } from "../client/index.js";
 import { CliError, type FailureCode } from "./cli-error.js";
 
@@ -26,6 +27,8 @@ export interface TokenRequestOptions {
   readonly scopes?: readonly string[];
   /** Sent as RFC 8707 `resource` parameters. */
   readonly audiences?: readonly string[];
+  /** Binds the token to this key (RFC 9449 DPoP). */
+  readonly dpopKey?: KeyObject;
 }
 
 /** The OAuth error → code table of Tessera's RPC API (README, "Endpoints"), so exit codes agree. */
@@ -35,6 +38,8 @@ const OAUTH_ERROR_CODES: Readonly<Record<string, FailureCode>> = {
   invalid_grant: "invalid_argument",
   invalid_client: "unauthenticated",
   invalid_token: "unauthenticated",
+  invalid_dpop_proof: "unauthenticated",
+  use_dpop_nonce: "unauthenticated",
   invalid_scope: "permission_denied",
   invalid_target: "permission_denied",
   unauthorized_client: "permission_denied",
@@ -64,6 +69,7 @@ export function cliTokenSource(options: TokenRequestOptions): TokenSource {
     scopes: options.scopes ?? [],
     audience: options.audiences ?? [],
     timeoutMs: REQUEST_TIMEOUT_MS,
+    ...(options.dpopKey ? { dpopKey: options.dpopKey } : {}),
   });
 }
 

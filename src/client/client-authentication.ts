@@ -24,7 +24,7 @@ export function basicAuthorization(clientId: string, clientSecret: string): stri
   return `Basic ${Buffer.from(`${encode(clientId)}:${encode(clientSecret)}`).toString("base64")}`;
 }
 
-function algorithmFor(key: JWK | KeyObject | CryptoKey, explicit: string | undefined): string {
+export function algorithmFor(key: JWK | KeyObject | CryptoKey, explicit: string | undefined): string {
   if (explicit) return explicit;
   const jwk: JWK = key instanceof KeyObject ? (key.export({ format: "jwk" }) as JWK) : "kty" in key && typeof key.kty === "string" ? (key as JWK) : {};
   if (jwk.alg) return jwk.alg;

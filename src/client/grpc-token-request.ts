@@ -31,7 +31,12 @@ function credentialOf(request: Parameters<TokenRequester>[0]): MessageInitShape<
   }
 }
 
-export function grpcTokenRequester(options: { readonly client: Client<typeof TokenService>; readonly timeoutMs: number }): TokenRequester {
+export function grpcTokenRequester(options: {
+  readonly client: Client<typeof TokenService>;
+  readonly timeoutMs: number;
+  /** The RPC's public URL as Tessera names it (its issuer + the method path), for DPoP's `htu`. */
+  readonly issueTokenUrl?: string;
+}): TokenRequester {
   return async (request) => {
     const message: MessageInitShape<typeof IssueTokenRequestSchema> = {
       grantType: request.grant.grantType === JWT_BEARER_GRANT_TYPE ? GrantType.JWT_BEARER : GrantType.CLIENT_CREDENTIALS,
@@ -42,8 +47,18 @@ export function grpcTokenRequester(options: { readonly client: Client<typeof Tok
     };
     const credential = credentialOf(request);
     if (credential) message.credential = credential;
+    const { dpop } = request;
+    const call = async (nonce: string | undefined) => {
+      const headers = dpop ? { dpop: await dpop({ method: "POST", url: options.issueTokenUrl!, nonce }) } : undefined;
+      return options.client.issueToken(message, { timeoutMs: options.timeoutMs, ...(headers ? { headers } : {}) });
+    };
     try {
-      const response = await options.client.issueToken(message, { timeoutMs: options.timeoutMs });
+      // RFC 9449 §8: when the server asks for its nonce (in the error's metadata), one more proof carrying it.
+      const response = await call(undefined).catch((error: unknown) => {
+        const nonce = dpop ? ConnectError.from(error).metadata.get("dpop-nonce") : null;
+        if (nonce && ConnectError.from(error).findDetails(OAuthErrorSchema)[0]?.error === "use_dpop_nonce") return call(nonce);
+        throw error;
+      });
       return {
         accessToken: response.accessToken,
         tokenType: response.tokenType,

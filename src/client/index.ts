@@ -17,6 +17,7 @@ export {
 export { TokenError, isTokenError, type TokenErrorReason } from "./token-error.js";
 export type { IssuedToken } from "./token-request.js";
 export { basicAuthorization, type PrivateKeyOptions } from "./client-authentication.js";
+export { dpopProofSigner, type DpopProofInput, type DpopProofSigner } from "./dpop.js";
 export { discoverMetadata, metadataUrls, type AuthorizationServerMetadata } from "./discovery.js";
 export { authorizedFetch, bearerInterceptor } from "./authorization.js";
 export {

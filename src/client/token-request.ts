@@ -5,6 +5,7 @@
  */
 import { TokenError } from "./token-error.js";
 import { JWT_BEARER_ASSERTION_TYPE, basicAuthorization } from "./client-authentication.js";
+import type { DpopProofSigner } from "./dpop.js";
 
 export const JWT_BEARER_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
@@ -45,6 +46,8 @@ export interface TokenRequest {
   readonly grant: TokenGrant;
   readonly credential: PresentedCredential;
   readonly parameters: TokenRequestParameters;
+  /** Binds the token to this signer's key (RFC 9449): a fresh proof per attempt. */
+  readonly dpop?: DpopProofSigner | undefined;
 }
 
 /** Sends one token request; throws TokenError. */
@@ -60,7 +63,7 @@ function parseJsonObject(text: string): Record<string, unknown> | undefined {
 }
 
 export function httpTokenRequester(options: { readonly tokenEndpoint: () => Promise<string>; readonly fetch: typeof fetch; readonly timeoutMs: number }): TokenRequester {
-  return async ({ grant, credential, parameters }) => {
+  return async ({ grant, credential, parameters, dpop }) => {
     const tokenEndpoint = await options.tokenEndpoint();
     const body = new URLSearchParams({ grant_type: grant.grantType });
     if (grant.assertion !== undefined) body.set("assertion", grant.assertion);
@@ -84,15 +87,19 @@ export function httpTokenRequester(options: { readonly tokenEndpoint: () => Prom
         body.set("client_id", credential.clientId);
         break;
     }
-    let response: Response;
-    let text: string;
-    try {
-      response = await options.fetch(tokenEndpoint, { method: "POST", headers, body, signal: AbortSignal.timeout(options.timeoutMs) });
-      text = await response.text();
-    } catch (error) {
-      throw new TokenError("temporarily_unavailable", `cannot reach ${tokenEndpoint}`, { reason: "unreachable", cause: error });
-    }
-    const answer = parseJsonObject(text);
+    const send = async (nonce: string | undefined) => {
+      if (dpop) headers.dpop = await dpop({ method: "POST", url: tokenEndpoint, nonce });
+      try {
+        const response = await options.fetch(tokenEndpoint, { method: "POST", headers, body, signal: AbortSignal.timeout(options.timeoutMs) });
+        return { response, answer: parseJsonObject(await response.text()) };
+      } catch (error) {
+        throw new TokenError("temporarily_unavailable", `cannot reach ${tokenEndpoint}`, { reason: "unreachable", cause: error });
+      }
+    };
+    let { response, answer } = await send(undefined);
+    // RFC 9449 §8: the server asks for its nonce; one more proof carrying it.
+    const nonce = response.headers.get("dpop-nonce");
+    if (dpop && answer?.error === "use_dpop_nonce" && nonce) ({ response, answer } = await send(nonce));
     if (response.ok && answer && typeof answer.access_token === "string" && typeof answer.token_type === "string") {
       const expiresIn = typeof answer.expires_in === "number" && Number.isFinite(answer.expires_in) && answer.expires_in > 0 ? answer.expires_in : undefined;
       return {

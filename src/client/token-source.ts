@@ -22,6 +22,7 @@ import { TokenService } from "../gen/tessera/v1/token_service_pb.js";
 import { clientAssertionSigner, type PrivateKeyOptions } from "./client-authentication.js";
 import { discoverMetadata, type AuthorizationServerMetadata } from "./discovery.js";
 import { grpcTokenRequester } from "./grpc-token-request.js";
+import { dpopProofSigner } from "./dpop.js";
 import { TokenError } from "./token-error.js";
 import {
   JWT_BEARER_GRANT_TYPE,
@@ -59,6 +60,13 @@ export interface TokenSourceOptions {
    * exchanged through the jwt-bearer grant (RFC 7523 §2.1). Called for every token request.
    */
   readonly assertion?: () => string | Promise<string>;
+  /**
+   * Sender-constrained tokens (RFC 9449 DPoP): the private key the tokens are bound to. Every
+   * token request carries a fresh proof signed with it (answering a server nonce when asked);
+   * the tokens come back with `tokenType` DPoP, and each resource request then needs its own
+   * proof (`dpopProof`).
+   */
+  readonly dpopKey?: PrivateKeyOptions | PrivateKeyOptions["key"];
   /** Scopes to ask for; default none (the client's default scopes). */
   readonly scopes?: readonly string[];
   /** The audience(s) the token is for, sent as RFC 8707 `resource`; default the client's default. */
@@ -116,6 +124,11 @@ export interface TokenSource {
   invalidate(selection?: TokenSelection): void;
   /** Closes the gRPC connection, if any; later calls reject. */
   close(): void;
+  /**
+   * With `dpopKey`: a DPoP proof for one resource request (RFC 9449 §7), to send as the `DPoP`
+   * header with `Authorization: DPoP <token>`. Undefined without `dpopKey`.
+   */
+  dpopProof?(input: { method: string; url: string; accessToken: string; nonce?: string }): Promise<string>;
 }
 
 /** Caller-chosen (scopes, audiences) pairs are few in practice; the bound keeps a loop that varies them from growing memory. */
@@ -184,7 +197,9 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
       sessionManager = new Http2SessionManager(baseUrl, undefined, options.grpc?.nodeOptions);
       transport = createGrpcTransport({ baseUrl, sessionManager });
     }
-    requester = grpcTokenRequester({ client: createClient(TokenService, transport), timeoutMs });
+    // Tessera names the RPC's URL from its issuer (RFC 9449 §4.3 htu).
+    const issueTokenUrl = `${(options.issuer ?? new URL(options.tokenEndpoint!).origin).replace(/\/+$/, "")}/${TokenService.typeName}/${TokenService.method.issueToken.name}`;
+    requester = grpcTokenRequester({ client: createClient(TokenService, transport), timeoutMs, issueTokenUrl });
   } else {
     requester = httpTokenRequester({
       tokenEndpoint: async () => options.tokenEndpoint ?? (await discover()).token_endpoint,
@@ -213,6 +228,8 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
     return { method, clientId, clientSecret: options.clientSecret };
   }
 
+  const dpop = options.dpopKey === undefined ? undefined : dpopProofSigner({ key: options.dpopKey, now });
+
   async function grant(): Promise<TokenGrant> {
     if (!options.assertion) return { grantType: "client_credentials" };
     return { grantType: JWT_BEARER_GRANT_TYPE, assertion: await options.assertion() };
@@ -229,7 +246,7 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
     for (let attempt = 1; ; attempt++) {
       const sentAt = now();
       try {
-        const issued = await requester({ grant: await grant(), credential: await credential(), parameters });
+        const issued = await requester({ grant: await grant(), credential: await credential(), parameters, dpop });
         // Timed from when the request was sent, so time in flight counts against the lifetime.
         const lifetimeMs = issued.expiresIn !== undefined ? issued.expiresIn * 1000 : defaultLifetimeMs;
         const expiresAt = sentAt + lifetimeMs - Math.min(EXPIRY_MARGIN_MS, lifetimeMs / 10);
@@ -328,5 +345,6 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
       closed = true;
       sessionManager?.abort();
     },
+    ...(dpop ? { dpopProof: (input: { method: string; url: string; accessToken: string; nonce?: string }) => dpop(input) } : {}),
   };
 }

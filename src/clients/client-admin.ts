@@ -57,6 +57,7 @@ export interface CreateClientInput {
   readonly jwksUri?: string | null | undefined;
   readonly expireTime?: Date | null | undefined;
   readonly refreshTokensEnabled?: boolean | undefined;
+  readonly dpopBoundAccessTokens?: boolean | undefined;
   readonly rateLimitPerSecond?: number | null | undefined;
   readonly annotations?: Annotations | undefined;
 }
@@ -306,6 +307,7 @@ export class ClientAdmin {
       jwksUri,
       expireTime: input.expireTime ?? null,
       refreshTokensEnabled: input.refreshTokensEnabled ?? false,
+      dpopBoundAccessTokens: input.dpopBoundAccessTokens ?? false,
       rateLimitPerSecond,
       annotations,
     };
@@ -336,6 +338,7 @@ export class ClientAdmin {
         jwksUri: null,
         expireTime: null,
         refreshTokensEnabled: false,
+        dpopBoundAccessTokens: false,
         rateLimitPerSecond: null,
         annotations: {},
         tokensNotBefore: this.now(),

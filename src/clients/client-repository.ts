@@ -23,6 +23,7 @@ export type ClientChanges = Partial<
     | "jwksUri"
     | "expireTime"
     | "refreshTokensEnabled"
+    | "dpopBoundAccessTokens"
     | "rateLimitPerSecond"
     | "annotations"
   >

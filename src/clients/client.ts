@@ -39,6 +39,8 @@ export interface Client {
   readonly jwksUri: string | null;
   readonly expireTime: Date | null;
   readonly refreshTokensEnabled: boolean;
+  /** RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request must carry a DPoP proof. */
+  readonly dpopBoundAccessTokens: boolean;
   /** Per-client override of the token-endpoint rate limit (requests/s); null: the server default. */
   readonly rateLimitPerSecond: number | null;
   /** Key-value pairs for tools (AIP-128), e.g. the marker `tessera apply` sets; never read by the token path. */

@@ -60,6 +60,8 @@ export interface Config {
   readonly auditRetentionSeconds: number;
   /** Plain gRPC unary calls take Tessera's lean path; false sends every call through connect-es. */
   readonly leanGrpc: boolean;
+  /** TESSERA_DPOP_NONCE: every DPoP proof must carry a server nonce (RFC 9449 §8). */
+  readonly dpopNonce: boolean;
   /**
    * Until this time, private_key_jwt assertions may still name the token endpoint URL as `aud`
    * (draft-ietf-oauth-rfc7523bis allows only the issuer); undefined: never.
@@ -220,6 +222,9 @@ export function loadConfig(env: Env = process.env): Config {
   const leanGrpc = read("TESSERA_LEAN_GRPC") ?? "true";
   if (leanGrpc !== "true" && leanGrpc !== "false") problems.push("TESSERA_LEAN_GRPC must be true or false");
 
+  const dpopNonce = read("TESSERA_DPOP_NONCE") ?? "false";
+  if (dpopNonce !== "true" && dpopNonce !== "false") problems.push("TESSERA_DPOP_NONCE must be true or false");
+
   const legacyAudienceText = read("TESSERA_LEGACY_ASSERTION_AUDIENCE_UNTIL");
   const legacyAssertionAudienceUntil = legacyAudienceText === undefined ? undefined : new Date(legacyAudienceText);
   // An ISO 8601 date or date-time: a transition has an end, never "for ever".
@@ -267,6 +272,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs,
     auditRetentionSeconds,
     leanGrpc: leanGrpc === "true",
+    dpopNonce: dpopNonce === "true",
     legacyAssertionAudienceUntil,
     federation: Object.freeze({ allowHttp: allowHttp === "true", jwksMaxStalenessSeconds }),
     events: Object.freeze(events),

@@ -3,7 +3,7 @@
  * touches the database. Each sealed key is bound to its kid as additional authenticated data,
  * so ciphertexts cannot be swapped between rows.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { checkPrivateFile, ensurePrivateDataDirectory } from "../data-directory.js";
@@ -19,6 +19,15 @@ export class KeyEncryptionKey {
   constructor(private readonly key: Buffer) {
     if (key.length !== 32) throw new Error("a key-encryption key is 32 bytes");
     this.id = createHash("sha256").update("tessera-kek-id\0").update(key).digest("base64url").slice(0, 16);
+  }
+
+  /**
+   * A key for another purpose that every replica derives alike (RFC 5869 HKDF-SHA256, the purpose
+   * as info), e.g. the DPoP nonces' HMAC key: nothing more to configure or store, and the KEK
+   * itself is never used twice.
+   */
+  derive(purpose: string): Buffer {
+    return Buffer.from(hkdfSync("sha256", this.key, "tessera", purpose, 32));
   }
 
   seal(plaintext: Buffer, associatedData: string): Buffer {

@@ -40,6 +40,11 @@ export interface IssuedAccessToken {
   readonly expiresIn: number;
   readonly expireTime: Date;
   readonly alg: SigningAlgorithm;
+  /**
+   * The token's confirmation (RFC 7800 `cnf`: RFC 9449 §6 `jkt`, RFC 8705 §3 `x5t#S256`) when the
+   * token extensions bound it to a key; the refresh token chain binds itself to the same key.
+   */
+  readonly cnf?: Readonly<Record<string, unknown>> | undefined;
 }
 
 /** What a grant asks the issuer to sign. */

@@ -6,6 +6,7 @@
  * Authorization header and turn a refusal into their own error; this module only decides.
  */
 import type { AccessTokenVerifier, ActiveAccessToken } from "./access-token-verifier.js";
+import { dpopKeyOf } from "./confirmation.js";
 
 /** Why a Bearer token may not call Tessera's own API. */
 export type OwnApiRefusal = "not_active" | "wrong_audience" | "insufficient_scope";
@@ -26,9 +27,13 @@ export async function identifyOwnApiCaller(options: {
 }): Promise<OwnApiCaller> {
   const token = await options.verifier.verify(options.token);
   if (!token) return { allowed: false, refusal: "not_active" };
+  // RFC 9449 §7.1: a DPoP-bound token is never accepted as a bearer token; Tessera's own API
+  // takes bearer tokens only.
+  if (dpopKeyOf(token) !== undefined) return { allowed: false, refusal: "not_active", token };
   if (!token.audiences.includes(options.issuer)) return { allowed: false, refusal: "wrong_audience", token };
   if (!options.permittedScopes.some((scope) => token.scopes.includes(scope))) {
     return { allowed: false, refusal: "insufficient_scope", token };
   }
   return { allowed: true, token };
 }
+

@@ -22,6 +22,8 @@ const REFRESH_TOKEN_PATTERN = /^rt_[A-Za-z0-9_-]{43}$/;
 export interface ChainAccessToken {
   readonly jti: string;
   readonly expireTime: Date;
+  /** The token's confirmation (RFC 7800), when bound: a DPoP `jkt` binds the chain too. */
+  readonly cnf?: Readonly<Record<string, unknown>> | undefined;
 }
 
 export interface StoredRefreshToken {
@@ -38,6 +40,8 @@ export interface StoredRefreshToken {
   /** When the chain's first token was issued. */
   readonly chainStartTime: Date;
   readonly accessToken: ChainAccessToken | null;
+  /** RFC 9449 §5: the DPoP key's thumbprint the chain is bound to; null when not bound. */
+  readonly dpopJkt: string | null;
 }
 
 export interface RefreshTokenRepository {
@@ -70,6 +74,11 @@ export function hashRefreshToken(token: string): string {
 
 function currentSecretHash(record: ClientRecord): string {
   return record.secrets.find((secret) => secret.slot === "current")?.hash ?? "";
+}
+
+function dpopJktOf(accessToken: ChainAccessToken): string | null {
+  const jkt = accessToken.cnf?.jkt;
+  return typeof jkt === "string" ? jkt : null;
 }
 
 const invalidGrant = (description: string) => new TesseraError("invalid_grant", description);
@@ -144,6 +153,7 @@ export class RefreshTokens {
       useTime: null,
       chainStartTime: grant.chainStartTime,
       accessToken: { jti: grant.accessToken.jti, expireTime: grant.accessToken.expireTime },
+      dpopJkt: dpopJktOf(grant.accessToken),
     };
     return { token, stored };
   }
@@ -205,6 +215,11 @@ export class RefreshTokens {
     // Signed before the exchange so the successor can name it; if the exchange loses a race the
     // token is never handed out.
     const accessToken = await request.issueAccessToken({ scopes, audiences });
+    // RFC 9449 §5: a chain bound to a DPoP key is redeemed only with a proof by that key (the DPoP
+    // extension checked the proof and bound the new token to its key); the token is discarded.
+    if (stored.dpopJkt !== null && dpopJktOf(accessToken) !== stored.dpopJkt) {
+      throw new TesseraError("invalid_dpop_proof", "this refresh token is bound to a DPoP key: send a DPoP proof signed by it");
+    }
     const successor = this.mint(record, {
       scopes: stored.scopes,
       audiences: stored.audiences,

@@ -12,6 +12,8 @@ import { TesseraError } from "../errors.js";
 import type { ActiveAccessToken, AccessTokenVerifier } from "./access-token-verifier.js";
 import type { ClientAuthenticator } from "./client-authentication/client-authenticator.js";
 import { identifyOwnApiCaller } from "./own-api-caller.js";
+import { dpopKeyOf } from "./confirmation.js";
+import type { DpopProofChecker } from "./dpop/dpop-proof-checker.js";
 import { UNKNOWN_ORIGIN, type AbuseLimits, type RequestOrigin } from "./abuse-limits.js";
 import { REFRESH_TOKEN_PREFIX, type ActiveRefreshToken, type RefreshTokens } from "./refresh-tokens.js";
 import type { RevocationList } from "./revocation-list.js";
@@ -41,6 +43,16 @@ export type IntrospectedToken =
 /** Scopes that let a Bearer token call introspection and revocation at all. */
 const TOKEN_API_SCOPES = [INTROSPECT_SCOPE, REVOKE_SCOPE];
 
+/**
+ * The resource request a token came with, for a sender-constrained token (RFC 9449 §7): the
+ * `DPoP` header, the method and the URL the client called.
+ */
+export interface ResourceRequestProof {
+  readonly dpop: string;
+  readonly method: string;
+  readonly url: string;
+}
+
 export interface AuthenticatedToken {
   readonly token: ActiveAccessToken;
   readonly customClaims: Record<string, JsonValue>;
@@ -58,6 +70,8 @@ export class TokenIntrospection {
       /** Refuses service when in-memory state can no longer be trusted (database gone too long). */
       availability?: { assertFresh(): void };
       limits?: AbuseLimits;
+      /** Checks resource requests' DPoP proofs; without it, a proof given is refused. */
+      dpop?: DpopProofChecker;
     },
   ) {}
 
@@ -94,13 +108,29 @@ export class TokenIntrospection {
    * A refresh token is shown to its owner only: §2.1 lets the server decide who may look, and
    * nobody else needs it.
    */
-  async introspect(caller: Caller, token: string): Promise<IntrospectedToken | undefined> {
+  async introspect(caller: Caller, token: string, proof?: ResourceRequestProof): Promise<IntrospectedToken | undefined> {
     if (token.startsWith(REFRESH_TOKEN_PREFIX)) {
       const refreshToken = await this.options.refreshTokens.describe(caller.record, token);
       return refreshToken && { tokenType: "refresh_token", token: refreshToken };
     }
     const accessToken = await this.introspectAccessToken(caller, token);
-    return accessToken && { tokenType: "access_token", token: accessToken };
+    if (!accessToken) return undefined;
+    // The Tessera extension of RFC 7662: with the resource request's proof, a token whose
+    // binding does not hold is simply not active (§2.2 gives no reasons).
+    if (proof && !(await this.checkBinding(accessToken, token, proof).then(() => true, () => false))) return undefined;
+    return { tokenType: "access_token", token: accessToken };
+  }
+
+  /**
+   * RFC 9449 §7.1 at a resource, on the resource server's behalf: the proof matches the request
+   * and the token (`ath`), is signed by the token's key (`cnf.jkt`) and is new. Throws
+   * invalid_dpop_proof / use_dpop_nonce, or invalid_token for a proof given with an unbound token.
+   */
+  private async checkBinding(active: ActiveAccessToken, token: string, proof: ResourceRequestProof): Promise<void> {
+    const jkt = dpopKeyOf(active);
+    if (jkt === undefined) throw new TesseraError("invalid_token", "the token is not DPoP-bound; send it as a Bearer token without a proof");
+    if (!this.options.dpop) throw new TesseraError("invalid_dpop_proof", "DPoP proofs are not checked by this server");
+    await this.options.dpop.check(proof.dpop, { method: proof.method, url: proof.url, accessToken: token, jkt });
   }
 
   private async introspectAccessToken(caller: Caller, token: string): Promise<ActiveAccessToken | undefined> {
@@ -112,10 +142,15 @@ export class TokenIntrospection {
   async authenticate(
     caller: Caller,
     token: string,
-    requirements: { requiredScopes: readonly string[]; requiredAudience: string | undefined },
+    requirements: { requiredScopes: readonly string[]; requiredAudience: string | undefined; proof?: ResourceRequestProof | undefined },
   ): Promise<AuthenticatedToken> {
     const active = await this.introspectAccessToken(caller, token);
     if (!active) throw new TesseraError("invalid_token", "the token is not active");
+    if (requirements.proof) await this.checkBinding(active, token, requirements.proof);
+    else if (dpopKeyOf(active) !== undefined) {
+      // RFC 9449 §7.1: a DPoP-bound token presented without its proof is a bearer token it is not.
+      throw new TesseraError("invalid_token", "the token is DPoP-bound: pass the request's DPoP proof, method and URL");
+    }
     const missing = requirements.requiredScopes.filter((scope) => !active.scopes.includes(scope));
     if (missing.length > 0) throw new TesseraError("insufficient_scope", `missing scopes: ${missing.join(" ")}`);
     if (requirements.requiredAudience && !active.audiences.includes(requirements.requiredAudience)) {

@@ -22,6 +22,39 @@ export function bearerTokenFrom(authorization: string | null | undefined): strin
   return token;
 }
 
+/** The credentials of an Authorization header: the scheme Tessera's tokens travel in, and the token. */
+export interface PresentedToken {
+  readonly scheme: "bearer" | "dpop";
+  readonly token: string;
+}
+
+/**
+ * A Bearer (RFC 6750 §2.1) or DPoP (RFC 9449 §7.1) token; undefined when the header carries
+ * neither scheme. A malformed token in either is invalid_request.
+ */
+export function presentedTokenFrom(authorization: string | null | undefined): PresentedToken | undefined {
+  if (!authorization) return undefined;
+  const match = /^\s*([A-Za-z]+)(?: +(.*?))?\s*$/.exec(authorization);
+  const scheme = match?.[1]?.toLowerCase();
+  if (scheme !== "bearer" && scheme !== "dpop") return undefined;
+  const token = match![2] ?? "";
+  if (!B64TOKEN.test(token)) throw new VerifierError("invalid_request", `the Authorization header holds a malformed ${scheme === "dpop" ? "DPoP" : "Bearer"} token`);
+  return { scheme, token };
+}
+
+/**
+ * RFC 9449 §7.1: `DPoP algs="…", error="…", error_description="…"`, for a refusal of a DPoP
+ * request or of a DPoP-bound token.
+ */
+export function dpopChallenge(options: { realm?: string | undefined; algorithms: readonly string[]; error?: VerifierError | undefined }): string {
+  const params: string[] = [];
+  if (options.realm !== undefined) params.push(`realm=${quoted(options.realm)}`);
+  const { error } = options;
+  if (error && error.code !== "temporarily_unavailable") params.push(`error=${quoted(error.code)}`, `error_description=${quoted(error.message)}`);
+  params.push(`algs=${quoted(options.algorithms.join(" "))}`);
+  return `DPoP ${params.join(", ")}`;
+}
+
 /** RFC 7230 §3.2.6 quoted-string. Our values are fixed texts and scope names, escaped all the same. */
 function quoted(value: string): string {
   return `"${value.replace(/[\\"]/g, (char) => `\\${char}`)}"`;

@@ -46,6 +46,9 @@ const CONNECT_CODE: Readonly<Record<VerifierErrorCode, Code>> = {
   invalid_token: Code.Unauthenticated,
   insufficient_scope: Code.PermissionDenied,
   temporarily_unavailable: Code.Unavailable,
+  // Not reached: the interceptor takes Bearer tokens only, and refuses DPoP-bound ones as invalid_token.
+  invalid_dpop_proof: Code.Unauthenticated,
+  use_dpop_nonce: Code.Unauthenticated,
 };
 
 export function tokenInterceptor(verifier: Verifier, options: TokenInterceptorOptions = {}): Interceptor {

@@ -37,7 +37,15 @@ export interface RemoteAuthenticationResult {
 }
 
 export interface RemoteAuthentication {
-  authenticate(token: string, requirements: { requiredScopes: readonly string[]; requiredAudience: string }): Promise<RemoteAuthenticationResult>;
+  authenticate(
+    token: string,
+    requirements: {
+      requiredScopes: readonly string[];
+      requiredAudience: string;
+      /** For a DPoP-bound token: the resource request's proof, method and URL, checked by Tessera too. */
+      dpop?: { readonly proof: string; readonly method: string; readonly url: string } | undefined;
+    },
+  ): Promise<RemoteAuthenticationResult>;
   close(): void;
 }
 
@@ -45,6 +53,9 @@ export interface RemoteAuthentication {
 function toVerifierError(error: unknown, requiredScopes: readonly string[]): VerifierError {
   const connectError = ConnectError.from(error);
   const oauthCode = connectError.findDetails(OAuthErrorSchema)[0]?.error;
+  if (oauthCode === "invalid_dpop_proof") {
+    return new VerifierError("invalid_dpop_proof", "Tessera refuses the DPoP proof", { cause: error });
+  }
   if (oauthCode === "invalid_token") {
     return new VerifierError("invalid_token", "Tessera reports the token is no longer active", { cause: error });
   }
@@ -65,10 +76,15 @@ export function createRemoteAuthentication(options: RemoteAuthenticationOptions 
   const timeoutMs = options.timeoutMs ?? 5000;
 
   return {
-    async authenticate(token, { requiredScopes, requiredAudience }) {
+    async authenticate(token, { requiredScopes, requiredAudience, dpop }) {
       try {
         const response = await client.authenticateToken(
-          { token, requiredScopes: [...requiredScopes], requiredAudience },
+          {
+            token,
+            requiredScopes: [...requiredScopes],
+            requiredAudience,
+            ...(dpop ? { dpopProof: dpop.proof, httpMethod: dpop.method, httpUrl: dpop.url } : {}),
+          },
           { headers: { authorization }, timeoutMs },
         );
         return { trustedMetadata: response.trustedMetadata ?? {} };

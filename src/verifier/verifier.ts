@@ -7,6 +7,8 @@ import { errors as joseErrors, jwtVerify, type JWTHeaderParameters } from "jose"
 import { createRemoteAuthentication, type RemoteAuthentication, type RemoteAuthenticationOptions, type RemoteAuthenticationResult } from "./remote-authentication.js";
 import { RemoteKeySet, type RemoteKeySetOptions } from "./remote-key-set.js";
 import { VerifierError } from "./verifier-error.js";
+import { DpopReplayCache } from "./dpop-replay-cache.js";
+import { DPOP_PROOF_WINDOW_SECONDS, DpopNonces, DpopProofError, verifyDpopProof } from "../keys/dpop-proof.js";
 import {
   ACCEPTED_ACCESS_TOKEN_TYPS,
   ACCESS_TOKEN_SIGNING_ALGORITHMS,
@@ -34,7 +36,7 @@ export interface AccessTokenClaims {
 }
 
 /** Registered claims, and the delegation claims Tessera sets itself (RFC 8693 §4.1 `act`, its chain). */
-const REGISTERED_CLAIMS = new Set(["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "act", "tessera_chain"]);
+const REGISTERED_CLAIMS = new Set(["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "act", "tessera_chain", "cnf"]);
 
 /**
  * One link of an RFC 8693 §4.1 `act` chain: the party acting for the token's subject, and the
@@ -118,8 +120,31 @@ export interface VerifierOptions {
   readonly jwks?: Omit<RemoteKeySetOptions, "url" | "fetch" | "now">;
   /** Enables `checkRevocation`: this resource server's credentials for AuthenticateToken. */
   readonly remote?: RemoteAuthenticationOptions;
+  /** DPoP (RFC 9449) at this resource: proofs are always checked for DPoP-bound tokens; this tunes how. */
+  readonly dpop?: DpopVerifierOptions;
   /** The clock; for tests. */
   readonly now?: () => Date;
+}
+
+export interface DpopVerifierOptions {
+  /**
+   * Require server nonces (RFC 9449 §9): a proof must carry one this resource issued (refused
+   * with use_dpop_nonce and a `DPoP-Nonce` header otherwise). Give every instance of the
+   * resource server the same `nonceKey` (32 random bytes) so they accept each other's.
+   */
+  readonly requireNonce?: boolean;
+  readonly nonceKey?: Uint8Array;
+  /** Proofs remembered at most (replays refused); default 100,000. */
+  readonly maxRememberedProofs?: number;
+}
+
+/** The resource request a DPoP-scheme token came with (RFC 9449 §7.1). */
+export interface DpopRequest {
+  /** The `DPoP` header; undefined when the request had none. */
+  readonly proof: string | undefined;
+  readonly method: string;
+  /** The URL the client called (its public form: scheme, host and path). */
+  readonly url: string;
 }
 
 export interface VerifyOptions {
@@ -129,6 +154,11 @@ export interface VerifyOptions {
   readonly checkRevocation?: boolean;
   /** Whether delegated tokens (with `act`) are taken; default `allow`. */
   readonly delegation?: DelegationRequirement;
+  /**
+   * The token came as `Authorization: DPoP` (RFC 9449 §7.1): its proof is checked against the
+   * token's `cnf.jkt`. Without it, a DPoP-bound token is refused (it is not a bearer token).
+   */
+  readonly dpop?: DpopRequest;
 }
 
 export interface Verifier {
@@ -142,6 +172,8 @@ export interface Verifier {
   preload(): Promise<void>;
   /** Closes the connection to Tessera used by `checkRevocation`. */
   close(): void;
+  /** The nonce to hand out in `DPoP-Nonce`, when nonces are required; undefined otherwise. */
+  dpopNonce(): string | undefined;
 }
 
 /** Fixed descriptions: they go into WWW-Authenticate, so they never quote the token. */
@@ -168,6 +200,16 @@ function describeJoseError(error: unknown): string {
   return "the token is malformed";
 }
 
+/** RFC 9449 §6.1 `cnf.jkt`; undefined for a token not bound to a DPoP key. */
+function dpopKeyOf(payload: Record<string, unknown>): string | undefined {
+  const cnf = payload.cnf;
+  if (typeof cnf !== "object" || cnf === null) return undefined;
+  const jkt = (cnf as Record<string, unknown>).jkt;
+  if (jkt === undefined) return undefined;
+  if (typeof jkt !== "string" || jkt === "") throw new VerifierError("invalid_token", "the token lacks a valid cnf claim");
+  return jkt;
+}
+
 function stringClaim(payload: Record<string, unknown>, name: string): string {
   const value = payload[name];
   if (typeof value !== "string" || value === "") throw new VerifierError("invalid_token", `the token lacks a valid ${name} claim`);
@@ -189,6 +231,30 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const remote: RemoteAuthentication | undefined = options.remote
     ? createRemoteAuthentication({ ...options.remote, baseUrl: options.remote.baseUrl ?? issuer })
     : undefined;
+
+  const dpopNonces = options.dpop?.requireNonce ? new DpopNonces(options.dpop.nonceKey) : undefined;
+  const dpopReplays = new DpopReplayCache(options.dpop?.maxRememberedProofs);
+
+  /** RFC 9449 §7.1: the proof matches the request, the token (`ath`) and the token's key, and is new. */
+  async function checkDpop(token: string, jkt: string | undefined, request: DpopRequest | undefined): Promise<void> {
+    if (request === undefined) {
+      if (jkt !== undefined) throw new VerifierError("invalid_token", "the token is DPoP-bound: send it with the DPoP scheme and a proof", { dpop: true });
+      return;
+    }
+    if (jkt === undefined) throw new VerifierError("invalid_token", "the token is not DPoP-bound: send it with the Bearer scheme", { dpop: true });
+    if (request.proof === undefined) throw new VerifierError("invalid_dpop_proof", "the request lacks a DPoP header");
+    const nowSeconds = Math.floor(now().getTime() / 1000);
+    let verified;
+    try {
+      verified = await verifyDpopProof(request.proof, { method: request.method, url: request.url, accessToken: token, jkt, now: nowSeconds, nonces: dpopNonces });
+    } catch (error) {
+      if (!(error instanceof DpopProofError)) throw error;
+      throw new VerifierError(error.error, error.description, { dpopNonce: error.error === "use_dpop_nonce" ? dpopNonces?.current() : undefined });
+    }
+    const verdict = dpopReplays.remember(`${verified.jkt}\0${verified.jti}`, Math.max(nowSeconds, verified.iat) + DPOP_PROOF_WINDOW_SECONDS, nowSeconds);
+    if (verdict === "replayed") throw new VerifierError("invalid_dpop_proof", "the DPoP proof was already used");
+    if (verdict === "full") throw new VerifierError("temporarily_unavailable", "too many DPoP proofs to remember; retry shortly");
+  }
 
   const resolveKey = (header: JWTHeaderParameters) => {
     // Checked before the key lookup, so that tokens of other kinds never cause a JWKS fetch.
@@ -251,6 +317,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         claims,
         customClaims: Object.fromEntries(Object.entries(payload).filter(([name]) => !REGISTERED_CLAIMS.has(name))),
       };
+      await checkDpop(token, dpopKeyOf(payload), verifyOptions.dpop);
 
       // RFC 6750 §3.1: a valid token without the route's scopes is insufficient_scope (403), not invalid.
       const requiredScopes = verifyOptions.requiredScopes ?? [];
@@ -271,9 +338,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
       if (!verifyOptions.checkRevocation || !remote) return verified;
       const requiredAudience = audiences.find((audience) => tokenAudiences.includes(audience))!;
-      return { ...verified, remote: await remote.authenticate(token, { requiredScopes, requiredAudience }) };
+      const dpop = verifyOptions.dpop?.proof === undefined ? undefined : { ...verifyOptions.dpop, proof: verifyOptions.dpop.proof };
+      return { ...verified, remote: await remote.authenticate(token, { requiredScopes, requiredAudience, dpop }) };
     },
     preload: () => keySet.reload(),
     close: () => remote?.close(),
+    dpopNonce: () => dpopNonces?.current(),
   };
 }

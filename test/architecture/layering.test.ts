@@ -109,8 +109,8 @@ describe("layering", () => {
     expect(offenders).toEqual([]);
   });
 
-  it("keeps the published verifier from importing the server: only itself, the generated contract, the access-token profile and tessera/client", () => {
-    const allowed = /^(verifier\/|client\/|gen\/|keys\/access-token-profile\.ts$)/;
+  it("keeps the published verifier from importing the server: only itself, the generated contract, the access-token profile, the DPoP proof checks and tessera/client", () => {
+    const allowed = /^(verifier\/|client\/|gen\/|keys\/access-token-profile\.ts$|keys\/dpop-proof\.ts$)/;
     const offenders = files
       .filter((file) => path.relative(SRC, file).startsWith("verifier/"))
       .flatMap((file) => localImportsOf(file).filter((target) => !allowed.test(path.relative(SRC, target))).map((target) => `${path.relative(SRC, file)} → ${path.relative(SRC, target)}`));
@@ -126,6 +126,10 @@ describe("layering", () => {
 
   it("keeps the access-token profile free of imports, so the published verifier loads none of the server through it", () => {
     expect(importsOf(path.join(SRC, "keys/access-token-profile.ts"))).toEqual([]);
+  });
+
+  it("keeps the DPoP proof checks free of Tessera's modules (node:crypto only), so the published verifier loads none of the server through them", () => {
+    expect(importsOf(path.join(SRC, "keys/dpop-proof.ts"))).toEqual(["node:crypto"]);
   });
 
   it("has no import loops between source files, so each module can be read before the ones that use it", () => {

@@ -28,6 +28,8 @@ const SCENARIOS = [
   "peer-token-es256",
   "tessera-jwt-bearer-rs256",
   "tessera-token-exchange-rs256",
+  "tessera-token-dpop-rs256",
+  "tessera-token-dpop-es256",
   "floor-token-rs256",
   "floor-token-es256",
   "tessera-introspect",

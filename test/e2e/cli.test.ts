@@ -3,7 +3,10 @@
  * server, judged only by stdout, stderr and the exit code. One server for the file; each CLI
  * run costs about a second of tsx start-up, so the runs are few and carry several checks each.
  */
-import { decodeJwt } from "jose";
+import { generateKeyPairSync } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { calculateJwkThumbprint, decodeJwt, type JWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminCliEnv, runCli, runCliJson } from "../support/cli.js";
 import { freePort } from "../support/ports.js";
@@ -78,6 +81,29 @@ describe("tessera CLI", () => {
     const refused = await tessera("clients", "create", "--name", "url-plain", "--jwks-uri", "http://keys.example/jwks");
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/jwks_uri/);
+  });
+
+  it("requires DPoP of a client with --dpop-bound-access-tokens, and gets a DPoP-bound token with tessera token --dpop-key", async () => {
+    const created = await tessera("clients", "create", "--name", "dpop-cli", "--scope", "s:read", "--dpop-bound-access-tokens", "true", "--json");
+    expect(created.code, created.stderr).toBe(0);
+    const { client, clientSecret } = JSON.parse(created.stdout) as { client: ClientJson & { dpopBoundAccessTokens?: boolean }; clientSecret: string };
+    expect(client.dpopBoundAccessTokens).toBe(true);
+    const plain = await tessera("token", "--client-id", client.clientId, "--client-secret", clientSecret);
+    expect(plain).toMatchObject({ code: 5, stdout: "" });
+    expect(plain.stderr).toMatch(/invalid_dpop_proof/);
+
+    const keyFile = path.join(server.dataDir, "dpop-key.pem");
+    const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    writeFileSync(keyFile, privateKey.export({ format: "pem", type: "pkcs8" }));
+    const bound = await tessera("token", "--client-id", client.clientId, "--client-secret", clientSecret, "--dpop-key", keyFile, "--json");
+    expect(bound, bound.stderr).toMatchObject({ code: 0, stderr: "" });
+    const answer = JSON.parse(bound.stdout) as { access_token: string; token_type: string };
+    expect(answer.token_type).toBe("DPoP");
+    expect(decodeJwt(answer.access_token).cnf).toEqual({ jkt: await calculateJwkThumbprint(publicKey.export({ format: "jwk" }) as JWK) });
+
+    const updated = await tesseraJson<{ client: ClientJson & { dpopBoundAccessTokens?: boolean } }>("clients", "update", client.clientId, "--dpop-bound-access-tokens", "false");
+    expect(updated.client.dpopBoundAccessTokens ?? false).toBe(false);
+    expect((await tessera("token", "--client-id", client.clientId, "--client-secret", clientSecret)).code).toBe(0);
   });
 
   // About twenty CLI processes in sequence, each starting Node: generous on a loaded machine.

@@ -189,8 +189,23 @@ describe.each(STORAGE_KINDS)("the HTTP gateway under generated hostile requests,
   /** Real tokens for token exchange: C's for the caller (exchangeable), C's for someone else, the caller's own. */
   const exchange = {} as Record<"forCaller" | "forOther" | "callersOwn", string>;
   let subjectOwner: RegisteredClient;
+  /** Signed DPoP proofs, right and near-miss, for the `DPoP` header the requests carry. */
+  const signedProofs: string[] = [];
 
   beforeAll(async () => {
+    const dpopKey = await generateKeyPair("ES256", { extractable: true });
+    const publicJwk = await exportJWK(dpopKey.publicKey);
+    const privateJwk = await exportJWK(dpopKey.privateKey);
+    for (const [header, claims] of [
+      [{ typ: "dpop+jwt", jwk: publicJwk }, { htm: "POST", htu: "http://127.0.0.1/oauth/token" }],
+      [{ typ: "dpop+jwt", jwk: privateJwk }, { htm: "POST", htu: "x" }],
+      [{ typ: "dpop+jwt", jwk: { kty: "EC" } }, { htm: 1, htu: ["a"] }],
+      [{ typ: "dpop+jwt" }, {}],
+      [{ typ: "DPOP+JWT", jwk: publicJwk }, { htm: "POST", htu: "http://[::1", jti: "x".repeat(5_000), iat: 1e300 }],
+      [{ typ: "dpop+jwt", jwk: publicJwk }, { htm: "POST", htu: "http://127.0.0.1/oauth/token", jti: "\u0000", nonce: "9.x", ath: {} }],
+    ] as const) {
+      signedProofs.push(await new SignJWT({ jti: "j", iat: Math.floor(Date.now() / 1000), ...claims } as Record<string, unknown>).setProtectedHeader({ alg: "ES256", ...header } as { alg: string }).sign(dpopKey.privateKey));
+    }
     server = await startTestServer({ storage });
     introspector = await registerClient(server, { name: "fuzz-introspector", scopes: ["tessera:introspect"] });
     victim = await registerClient(server, { name: "fuzz-victim", scopes: ["orders:read"] });
@@ -379,6 +394,21 @@ describe.each(STORAGE_KINDS)("the HTTP gateway under generated hostile requests,
       { maxKeys: 5 },
     );
 
+  /** Hostile `DPoP` headers (RFC 9449 §4): junk, unsigned and near-miss proofs, several at once. */
+  const dpopHeader = () =>
+    fc.oneof(
+      { weight: 2, arbitrary: fc.constantFrom(...signedProofs) },
+      { weight: 1, arbitrary: headerValue(200) },
+      {
+        weight: 2,
+        arbitrary: fc
+          .tuple(fc.jsonValue({ maxDepth: 2 }), fc.jsonValue({ maxDepth: 2 }), fc.constantFrom("", "sig", "AAAA"))
+          .map(([header, payload, signature]) => `${Buffer.from(JSON.stringify(header) ?? "null").toString("base64url")}.${Buffer.from(JSON.stringify(payload) ?? "null").toString("base64url")}.${signature}`),
+      },
+      { weight: 1, arbitrary: fc.constantFrom('{"alg":"none"}', "a.b.c", "..", ".", "eyJ.eyJ.", `${"A".repeat(9_000)}.B.C`) },
+      { weight: 1, arbitrary: fc.constant<string[]>(["a.b.c", "d.e.f"]) },
+    );
+
   const resolveAuthorization = (value: string | string[]) => (value === "__unprivileged__" ? `Bearer ${unprivilegedBearer}` : value);
 
   /** A well-formed HTTP request to an /oauth/* endpoint with hostile content. */
@@ -388,12 +418,14 @@ describe.each(STORAGE_KINDS)("the HTTP gateway under generated hostile requests,
         path: fc.oneof(fc.constantFrom(...OAUTH_PATHS), fc.tuple(fc.constantFrom(...OAUTH_PATHS), fc.constantFrom("?", "?a=1&a=2", "?grant_type=client_credentials", "?token=x&client_secret=y")).map(([p, q]) => p + q)),
         contentType: fc.option(contentType(), { nil: undefined }),
         authorization: fc.option(authorization(), { nil: undefined }),
+        dpop: fc.option(dpopHeader(), { nil: undefined, freq: 3 }),
         extra: extraHeaders(),
         body: body(),
         declareLength: fc.boolean(),
       })
-      .map(({ path, contentType: type, authorization: auth, extra, body: payload, declareLength }) => {
+      .map(({ path, contentType: type, authorization: auth, dpop, extra, body: payload, declareLength }) => {
         const headers: Record<string, string | string[]> = { ...extra };
+        if (dpop !== undefined) headers.dpop = dpop;
         if (type !== undefined) headers["content-type"] = type;
         if (auth !== undefined) headers.authorization = resolveAuthorization(auth);
         // Without a declared length node sends the body chunked: both framings reach the cap check.

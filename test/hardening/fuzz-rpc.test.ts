@@ -195,6 +195,21 @@ describe.each(STORAGE_KINDS)("the RPC services under generated hostile calls, on
     }
   }
 
+  /** Hostile DPoP proofs (RFC 9449 §4): unsigned, near-miss and junk JWS. */
+  const dpopJunk = () =>
+    fc.oneof(
+      fc
+        .tuple(fc.jsonValue({ maxDepth: 2 }), fc.jsonValue({ maxDepth: 2 }), fc.constantFrom("", "sig"))
+        .map(([header, payload, signature]) => `${Buffer.from(JSON.stringify(header) ?? "null").toString("base64url")}.${Buffer.from(JSON.stringify(payload) ?? "null").toString("base64url")}.${signature}`),
+      fc.constantFrom(
+        `${Buffer.from('{"alg":"none","typ":"dpop+jwt","jwk":{"kty":"EC"}}').toString("base64url")}.${Buffer.from('{"htm":"POST"}').toString("base64url")}.`,
+        `${Buffer.from('{"alg":"ES256","typ":"dpop+jwt","jwk":{"kty":"EC","crv":"P-256","x":"AA","y":"AA","d":"AA"}}').toString("base64url")}.e30.AAAA`,
+        "a.b.c",
+        `${"A".repeat(9_000)}.B.C`,
+      ),
+      forgedToken(),
+    );
+
   const junkAuthorization = () =>
     fc.oneof(
       forgedToken().map((token) => `Bearer ${token}`),
@@ -344,7 +359,18 @@ describe.each(STORAGE_KINDS)("the RPC services under generated hostile calls, on
       case "RevokeToken":
         return fc.record({ token: fc.oneof(text(), forgedToken(), fc.constantFrom("rt_x", "rt_\u0000")), tokenTypeHint: text() }, { requiredKeys: [] });
       case "AuthenticateToken":
-        return fc.record({ token: fc.oneof(text(), forgedToken()), requiredScopes: manyStrings(), requiredAudience: text() }, { requiredKeys: [] });
+        return fc.record(
+          {
+            token: fc.oneof(text(), forgedToken()),
+            requiredScopes: manyStrings(),
+            requiredAudience: text(),
+            // RFC 9449 §7 at a resource, on its behalf: hostile proofs, methods and URLs.
+            dpopProof: fc.oneof(text(), dpopJunk()),
+            httpMethod: fc.oneof(text(), fc.constantFrom("GET", "POST", "")),
+            httpUrl: fc.oneof(text(), fc.constantFrom("http://127.0.0.1/x", "http://[::1", "javascript:alert(1)", `https://a/${"b".repeat(5_000)}`)),
+          },
+          { requiredKeys: [] },
+        );
       case "CreateClient":
         return clientFields();
       case "ImportClient":
@@ -565,12 +591,14 @@ describe.each(STORAGE_KINDS)("the RPC services under generated hostile calls, on
           auth: fc.constantFrom(...authsFor(m)),
           init: anyMessage(m.name),
           format: fc.constantFrom("json" as const, "binary" as const),
+          // The `dpop` metadata entry IssueToken reads as the token request's proof (RFC 9449 §4.1).
+          dpop: fc.option(dpopJunk(), { nil: undefined, freq: 3 }),
         }),
       );
       await fc.assert(
-        fc.asyncProperty(scenario, junkAuthorization(), async ({ method: m, auth, init, format }, junk) => {
+        fc.asyncProperty(scenario, junkAuthorization(), async ({ method: m, auth, init, format, dpop }, junk) => {
           const encoded = encode(m, init, format);
-          const rpc: RpcCall = { method: m, auth, ...encoded, shown: safeShow(init) };
+          const rpc: RpcCall = { method: m, auth, ...encoded, ...(dpop ? { headers: { dpop } } : {}), shown: safeShow(init) };
           const result = await call(rpc, junk);
           expectNoServerFault(rpc, result);
           if (m.parent.typeName === ClientAdminService.typeName && ADMIN_WRITES.has(m.name)) {

@@ -21,6 +21,7 @@ export function newClientFixture(overrides: Partial<NewClient> & { id: string })
     jwksUri: null,
     expireTime: null,
     refreshTokensEnabled: false,
+    dpopBoundAccessTokens: false,
     rateLimitPerSecond: null,
     annotations: {},
     tokensNotBefore: new Date(),

@@ -77,11 +77,12 @@ describe("requireToken(verifier, { scopes }) as node:http / Express middleware",
     });
   });
 
-  it("answers 401 with a bare challenge (no error code) when there is no Bearer token, or another scheme", async () => {
+  it("answers 401 with bare challenges (no error code) when there is no Bearer or DPoP token, or another scheme", async () => {
     for (const authorization of [undefined, basicAuthorization(worker.clientId, worker.clientSecret)]) {
       const answer = await call("/payments", authorization);
       expect(answer.status).toBe(401);
-      expect(answer.challenge).toBe('Bearer realm="payments-api"');
+      // RFC 9449 §7.1: both schemes are accepted, so both are offered.
+      expect(answer.challenge).toBe('Bearer realm="payments-api", DPoP realm="payments-api", algs="ES256 EdDSA PS256 RS256"');
     }
   });
 

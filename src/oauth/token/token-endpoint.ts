@@ -7,6 +7,7 @@ import type { ClientRecord } from "../../clients/client.js";
 import { TesseraError } from "../../errors.js";
 import type { AccessTokenInput, AccessTokenIssuer, IssuedAccessToken } from "../access-token-issuer.js";
 import type { ClientAuthenticator } from "../client-authentication/client-authenticator.js";
+import type { JwtClaims } from "../../keys/jwt.js";
 import type { Grant, GrantContext } from "./grant.js";
 import type { TokenExtension } from "./token-extension.js";
 import type { TokenRequest } from "./token-request.js";
@@ -98,9 +99,27 @@ class PipelineContext implements GrantContext {
   private async issueExtended(input: AccessTokenInput): Promise<IssuedAccessToken> {
     let claims = input.claims;
     for (const extension of this.signing.extensions) {
-      const added = extension.accessTokenClaims ? await extension.accessTokenClaims(this) : undefined;
-      if (added) claims = { ...claims, ...added };
+      const added = extension.accessTokenClaims ? await extension.accessTokenClaims(this, input) : undefined;
+      if (added) claims = withClaims(claims, added);
     }
-    return this.signing.issuer.issue(claims === input.claims ? input : { ...input, claims });
+    if (claims === input.claims) return this.signing.issuer.issue(input);
+    const issued = await this.signing.issuer.issue({ ...input, claims });
+    const cnf = claims?.cnf;
+    return isClaimsObject(cnf) ? { ...issued, cnf } : issued;
   }
+}
+
+/**
+ * Adds an extension's claims. RFC 7800 §3.1 `cnf` is one object with a member per kind of key
+ * (`jkt`, `x5t#S256`): two extensions binding the token to two proofs both land in it.
+ */
+function withClaims(claims: Readonly<JwtClaims> | undefined, added: JwtClaims): JwtClaims {
+  const merged: JwtClaims = { ...claims, ...added };
+  const before = claims?.cnf;
+  if (isClaimsObject(before) && isClaimsObject(added.cnf)) merged.cnf = { ...before, ...added.cnf };
+  return merged;
+}
+
+function isClaimsObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -4,6 +4,7 @@
  * concern, run in registration order, never a branch inside the grants.
  */
 import type { JwtClaims } from "../../keys/jwt.js";
+import type { AccessTokenInput } from "../access-token-issuer.js";
 import type { GrantContext } from "./grant.js";
 import type { TokenResponse } from "./token-response.js";
 
@@ -12,9 +13,11 @@ export interface TokenExtension {
   readonly name: string;
   /**
    * Claims to add to an access token before it is signed (e.g. `cnf`), or undefined for none.
-   * Reads the request's proof material; throws a TesseraError to refuse the request.
+   * Reads the request's proof material; throws a TesseraError to refuse the request. `input` is
+   * what the grant asked to sign (its client is the token's, also for grants that identify the
+   * caller themselves). The `cnf` objects of several extensions are merged, not overwritten.
    */
-  accessTokenClaims?(context: GrantContext): JwtClaims | undefined | Promise<JwtClaims | undefined>;
+  accessTokenClaims?(context: GrantContext, input: AccessTokenInput): JwtClaims | undefined | Promise<JwtClaims | undefined>;
   /** Adjusts the answer once the grant is done, e.g. `token_type` DPoP (RFC 9449 §5) or extra members. */
   response?(context: GrantContext, response: TokenResponse): TokenResponse;
 }

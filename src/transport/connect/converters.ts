@@ -81,6 +81,7 @@ type ClientDefinitionFields = Pick<
   | "refreshTokensEnabled"
   | "rateLimitPerSecond"
   | "annotations"
+  | "dpopBoundAccessTokens"
 >;
 
 /** `fieldPrefix` names where the fields sit in the request, for error messages ("client."). */
@@ -103,6 +104,7 @@ function clientDefinition(fields: ClientDefinitionFields, fieldPrefix: string): 
     refreshTokensEnabled: fields.refreshTokensEnabled,
     rateLimitPerSecond: fields.rateLimitPerSecond || null,
     annotations: fields.annotations,
+    dpopBoundAccessTokens: fields.dpopBoundAccessTokens,
   };
 }
 
@@ -128,6 +130,7 @@ const UPDATABLE_FIELDS: Readonly<Record<string, (client: Client) => ClientChange
   refresh_tokens_enabled: (client) => ({ refreshTokensEnabled: client.refreshTokensEnabled }),
   rate_limit_per_second: (client) => ({ rateLimitPerSecond: client.rateLimitPerSecond || null }),
   annotations: (client) => ({ annotations: client.annotations }),
+  dpop_bound_access_tokens: (client) => ({ dpopBoundAccessTokens: client.dpopBoundAccessTokens }),
 };
 
 export function clientChanges(client: Client | undefined, paths: readonly string[]): ClientChanges {
@@ -195,6 +198,7 @@ export function clientToProto(record: ClientRecord): Client {
     refreshTokensEnabled: client.refreshTokensEnabled,
     rateLimitPerSecond: client.rateLimitPerSecond ?? 0,
     annotations: { ...client.annotations },
+    dpopBoundAccessTokens: client.dpopBoundAccessTokens,
   });
 }
 

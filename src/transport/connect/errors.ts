@@ -20,6 +20,9 @@ export const CONNECT_CODE: Readonly<Record<ErrorCode, Code>> = {
   invalid_token: Code.Unauthenticated,
   insufficient_scope: Code.PermissionDenied,
   unsupported_token_type: Code.InvalidArgument,
+  // The caller failed to prove possession of its key (RFC 9449): an authentication failure.
+  invalid_dpop_proof: Code.Unauthenticated,
+  use_dpop_nonce: Code.Unauthenticated,
   server_error: Code.Internal,
   temporarily_unavailable: Code.Unavailable,
   invalid_argument: Code.InvalidArgument,
@@ -39,7 +42,8 @@ export function toConnectError(error: unknown, log: Logger): ConnectError {
     const details = isOAuthErrorCode(error.code)
       ? [{ desc: OAuthErrorSchema, value: { error: error.code, errorDescription: error.description } }]
       : [];
-    const metadata = error.retryAfterSeconds !== undefined ? { "retry-after": String(error.retryAfterSeconds) } : undefined;
+    const metadata: Record<string, string> | undefined =
+      error.retryAfterSeconds !== undefined ? { "retry-after": String(error.retryAfterSeconds) } : error.dpopNonce !== undefined ? { "dpop-nonce": error.dpopNonce } : undefined;
     return new ConnectError(error.description, CONNECT_CODE[error.code], metadata, details);
   }
   if (error instanceof ConnectError) return error;

@@ -7,7 +7,8 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { TesseraError } from "../../errors.js";
-import type { Caller, TokenIntrospection } from "../../oauth/token-introspection.js";
+import type { Caller, ResourceRequestProof, TokenIntrospection } from "../../oauth/token-introspection.js";
+import { confirmationOf } from "../../oauth/confirmation.js";
 import { ActorSchema, IntrospectionService } from "../../gen/tessera/v1/introspection_service_pb.js";
 import type { Actor } from "../../oauth/delegation-chain.js";
 import { basicClientCredentials, parseAuthorizationHeader } from "../authorization-header.js";
@@ -29,6 +30,15 @@ async function callerOf(introspection: TokenIntrospection, context: HandlerConte
       : { client: basicClientCredentials(header) },
     context.values.get(originKey),
   );
+}
+
+/** The resource request's DPoP proof, method and URL, when the caller passed a proof. */
+function resourceProof(request: { dpopProof: string; httpMethod: string; httpUrl: string }): ResourceRequestProof | undefined {
+  if (request.dpopProof === "") return undefined;
+  if (request.httpMethod === "" || request.httpUrl === "") {
+    throw new TesseraError("invalid_request", "http_method and http_url are required with dpop_proof");
+  }
+  return { dpop: request.dpopProof, method: request.httpMethod, url: request.httpUrl };
 }
 
 export function introspectionServiceImpl(options: {
@@ -56,11 +66,14 @@ export function introspectionServiceImpl(options: {
         };
       }
       const { token } = found;
+      const cnf = confirmationOf(token);
       return {
         active: true,
         scopes: [...token.scopes],
         clientId: token.clientId,
-        tokenType: "Bearer",
+        // RFC 9449 §6.2: a DPoP-bound token's type is DPoP.
+        tokenType: cnf && typeof cnf.jkt === "string" ? "DPoP" : "Bearer",
+        cnf,
         expireTime: seconds(token.expiresAt),
         issueTime: seconds(token.issuedAt),
         notBeforeTime: seconds(token.notBefore),
@@ -76,6 +89,7 @@ export function introspectionServiceImpl(options: {
       const { token, customClaims, trustedMetadata } = await introspection.authenticate(caller, request.token, {
         requiredScopes: request.requiredScopes,
         requiredAudience: request.requiredAudience || undefined,
+        proof: resourceProof(request),
       });
       return {
         clientId: token.clientId,
@@ -87,6 +101,7 @@ export function introspectionServiceImpl(options: {
         tokenId: token.jti,
         act: actorMessage(token.actor),
         subject: typeof token.claims.sub === "string" ? token.claims.sub : token.clientId,
+        cnf: confirmationOf(token),
       };
     },
     async revokeToken(request, context) {

@@ -6,6 +6,7 @@ import { TesseraError } from "../../errors.js";
 import type { IntrospectedToken, TokenIntrospection } from "../../oauth/token-introspection.js";
 import { callerCredentials } from "./client-credentials.js";
 import { actClaim } from "../../oauth/delegation-chain.js";
+import { confirmationOf } from "../../oauth/confirmation.js";
 import { parameterValue } from "../../oauth/token/token-request.js";
 import { NO_STORE, sendJson, writeHead, type HttpRequest, type HttpResponse } from "./http-io.js";
 import { readParameters, type OriginOf } from "./token-route.js";
@@ -26,11 +27,13 @@ export function introspectionJson(found: IntrospectedToken, issuer: string): Rec
     };
   }
   const { token } = found;
+  const cnf = confirmationOf(token);
   return {
     active: true,
     scope: token.scopes.join(" "),
     client_id: token.clientId,
-    token_type: "Bearer",
+    // RFC 9449 §6.2: a DPoP-bound token's type is DPoP, and its cnf is returned.
+    token_type: cnf && typeof cnf.jkt === "string" ? "DPoP" : "Bearer",
     exp: token.expiresAt,
     iat: token.issuedAt,
     nbf: token.notBefore,
@@ -40,6 +43,7 @@ export function introspectionJson(found: IntrospectedToken, issuer: string): Rec
     jti: token.jti,
     // RFC 8693 §4.1: a token obtained by token exchange shows who acts for its subject.
     ...(token.actor ? { act: actClaim(token.actor) } : {}),
+    ...(cnf ? { cnf } : {}),
   };
 }
 
@@ -54,7 +58,14 @@ export async function handleIntrospection(
   const caller = await options.introspection.authenticateCaller(callerCredentials(request, parameters), options.originOf(request));
   const token = parameterValue(parameters, "token");
   if (!token) throw new TesseraError("invalid_request", "token is required");
-  const found = await options.introspection.introspect(caller, token);
+  // Tessera's extension of RFC 7662: a resource server may pass the request's DPoP proof
+  // (`dpop_proof`) with its method (`htm`) and URL (`htu`), and then gets `active: true` only if
+  // the token's binding holds (RFC 9449 §7.1).
+  const dpopProof = parameterValue(parameters, "dpop_proof");
+  const htm = parameterValue(parameters, "htm");
+  const htu = parameterValue(parameters, "htu");
+  if (dpopProof !== undefined && (htm === undefined || htu === undefined)) throw new TesseraError("invalid_request", "htm and htu are required with dpop_proof");
+  const found = await options.introspection.introspect(caller, token, dpopProof === undefined ? undefined : { dpop: dpopProof, method: htm!, url: htu! });
   sendJson(response, 200, found ? introspectionJson(found, options.issuer) : { active: false }, NO_STORE);
 }
 

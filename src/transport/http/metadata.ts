@@ -9,6 +9,8 @@ export interface MetadataInput {
   readonly authMethods: readonly string[];
   readonly assertionAlgorithms: readonly string[];
   readonly scopes: readonly string[];
+  /** RFC 9449 §5.1 `dpop_signing_alg_values_supported`; absent when DPoP is not offered. */
+  readonly dpopAlgorithms?: readonly string[] | undefined;
 }
 
 /** Endpoint URLs hang off the issuer (RFC 8414 §2), which may carry a path behind a proxy. */
@@ -41,5 +43,6 @@ export function renderMetadata(input: MetadataInput): string {
     document.introspection_endpoint_auth_signing_alg_values_supported = input.assertionAlgorithms;
     document.revocation_endpoint_auth_signing_alg_values_supported = input.assertionAlgorithms;
   }
+  if (input.dpopAlgorithms) document.dpop_signing_alg_values_supported = input.dpopAlgorithms;
   return JSON.stringify(document);
 }

@@ -21,6 +21,9 @@ const HTTP_STATUS: Readonly<Record<OAuthErrorCode, number>> = {
   invalid_token: 401,
   insufficient_scope: 403,
   unsupported_token_type: 400,
+  // RFC 9449 §5.2 (token endpoint); a resource server answers 401 with a DPoP challenge.
+  invalid_dpop_proof: 400,
+  use_dpop_nonce: 400,
   server_error: 500,
   temporarily_unavailable: 503,
 };
@@ -57,6 +60,8 @@ export function sendOAuthError(response: HttpResponse, error: unknown, log: Logg
   if (code === "invalid_token" || code === "insufficient_scope") {
     headers["www-authenticate"] = `Bearer realm="${AUTHENTICATION_REALM}", error="${code}"`;
   }
+  // RFC 9449 §8: the nonce to use in the next proof.
+  if (error.dpopNonce !== undefined) headers["dpop-nonce"] = error.dpopNonce;
   const body = code === "server_error" ? { error: code } : { error: code, error_description: error.description };
   sendJson(response, status, body, headers);
 }

@@ -193,6 +193,13 @@ describe("TokenEndpoint: token extensions, after every grant", () => {
     expect(claimsOf(answer.accessToken)).not.toHaveProperty("cnf");
   });
 
+  it("merge the cnf objects of several extensions (RFC 7800 §3.1: one cnf, a member per kind of key)", async () => {
+    const certificate: TokenExtension = { name: "example-certificate", accessTokenClaims: () => ({ cnf: { "x5t#S256": "certificate-thumbprint" } }) };
+    const { endpoint } = setUp({ extensions: [binding, certificate] });
+    const bound = await endpoint.issue(tokenRequest({ grantType: "client_credentials", credentials: secretCredentials("svc-alpha"), dpop: "proof-3" }));
+    expect(claimsOf(bound.accessToken)).toMatchObject({ cnf: { jkt: "thumbprint-of:proof-3", "x5t#S256": "certificate-thumbprint" } });
+  });
+
   it("refuse the request when one throws, and nothing is counted", async () => {
     const refusing: TokenExtension = {
       name: "refusing",
