@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import type { Actor, AuditEntry } from "../audit/audit-event.js";
 import { TesseraError } from "../errors.js";
 import type { SigningAlgorithm } from "../keys/algorithms.js";
-import type { Client, ClientRecord, ClientStatus, JsonObject } from "./client.js";
+import type { Client, ClientRecord, ClientStatus, JsonObject, TokenEndpointAuthMethod } from "./client.js";
 import type { ClientRegistry } from "./client-registry.js";
 import type { ClientChanges, ClientRepository, ClientUpdate, NewClient } from "./client-repository.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
@@ -29,6 +29,7 @@ import {
   checkSubset,
   checkImportedSecret,
   checkTokenLifetime,
+  checkTokenEndpointAuth,
   invalidArgument,
 } from "./client-validation.js";
 
@@ -56,6 +57,13 @@ export interface CreateClientInput {
   readonly expireTime?: Date | null | undefined;
   readonly refreshTokensEnabled?: boolean | undefined;
   readonly rateLimitPerSecond?: number | null | undefined;
+  /** RFC 7591 §2; absent or null: unset (see Client.tokenEndpointAuthMethod). */
+  readonly tokenEndpointAuthMethod?: string | null | undefined;
+  readonly tlsClientAuthSubjectDn?: string | null | undefined;
+  readonly tlsClientAuthSanDns?: string | null | undefined;
+  readonly tlsClientAuthSanUri?: string | null | undefined;
+  readonly tlsClientAuthSanIp?: string | null | undefined;
+  readonly tlsClientAuthSanEmail?: string | null | undefined;
 }
 
 export interface CreatedClient {
@@ -285,7 +293,18 @@ export class ClientAdmin {
     checkTokenLifetime(tokenLifetimeSeconds, this.options.maxTokenLifetimeSeconds);
     const rateLimitPerSecond = input.rateLimitPerSecond || null;
     checkRateLimit(rateLimitPerSecond);
+    const authentication = {
+      tokenEndpointAuthMethod: (input.tokenEndpointAuthMethod || null) as TokenEndpointAuthMethod | null,
+      tlsClientAuthSubjectDn: input.tlsClientAuthSubjectDn || null,
+      tlsClientAuthSanDns: input.tlsClientAuthSanDns || null,
+      tlsClientAuthSanUri: input.tlsClientAuthSanUri || null,
+      tlsClientAuthSanIp: input.tlsClientAuthSanIp || null,
+      tlsClientAuthSanEmail: input.tlsClientAuthSanEmail || null,
+    };
+    // The cast is checked here: an unknown method is refused by name.
+    checkTokenEndpointAuth({ ...authentication, jwks, jwksUri });
     return {
+      ...authentication,
       id: clientId,
       name: input.name,
       description,
@@ -331,6 +350,12 @@ export class ClientAdmin {
         expireTime: null,
         refreshTokensEnabled: false,
         rateLimitPerSecond: null,
+        tokenEndpointAuthMethod: null,
+        tlsClientAuthSubjectDn: null,
+        tlsClientAuthSanDns: null,
+        tlsClientAuthSanUri: null,
+        tlsClientAuthSanIp: null,
+        tlsClientAuthSanEmail: null,
         tokensNotBefore: this.now(),
       },
       secret: hashNewSecret(input.clientSecret, "current"),

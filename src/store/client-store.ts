@@ -16,6 +16,7 @@ import type {
 } from "../clients/client-repository.js";
 import { TesseraError } from "../errors.js";
 import { isSigningAlgorithm } from "../keys/algorithms.js";
+import { TOKEN_ENDPOINT_AUTH_METHODS, type TokenEndpointAuthMethod } from "../clients/client.js";
 import { auditEventData } from "./audit-store.js";
 import { announceChange } from "./change-feed.js";
 import { Prisma, type PrismaClient } from "./generated/client.js";
@@ -168,6 +169,12 @@ export class PrismaClientRepository implements ClientRepository {
           ...(changes.expireTime !== undefined ? { expireTime: changes.expireTime } : {}),
           ...(changes.refreshTokensEnabled !== undefined ? { refreshTokensEnabled: changes.refreshTokensEnabled } : {}),
           ...(changes.rateLimitPerSecond !== undefined ? { rateLimitPerSecond: changes.rateLimitPerSecond } : {}),
+          ...(changes.tokenEndpointAuthMethod !== undefined ? { tokenEndpointAuthMethod: changes.tokenEndpointAuthMethod } : {}),
+          ...(changes.tlsClientAuthSubjectDn !== undefined ? { tlsClientAuthSubjectDn: changes.tlsClientAuthSubjectDn } : {}),
+          ...(changes.tlsClientAuthSanDns !== undefined ? { tlsClientAuthSanDns: changes.tlsClientAuthSanDns } : {}),
+          ...(changes.tlsClientAuthSanUri !== undefined ? { tlsClientAuthSanUri: changes.tlsClientAuthSanUri } : {}),
+          ...(changes.tlsClientAuthSanIp !== undefined ? { tlsClientAuthSanIp: changes.tlsClientAuthSanIp } : {}),
+          ...(changes.tlsClientAuthSanEmail !== undefined ? { tlsClientAuthSanEmail: changes.tlsClientAuthSanEmail } : {}),
           ...(changes.tokensNotBefore !== undefined ? { tokensNotBefore: changes.tokensNotBefore } : {}),
         },
         include: { secrets: true },
@@ -290,6 +297,12 @@ async function insertClient(tx: Transaction, client: NewClient, secret: ClientSe
       expireTime: client.expireTime,
       refreshTokensEnabled: client.refreshTokensEnabled,
       rateLimitPerSecond: client.rateLimitPerSecond,
+      tokenEndpointAuthMethod: client.tokenEndpointAuthMethod,
+      tlsClientAuthSubjectDn: client.tlsClientAuthSubjectDn,
+      tlsClientAuthSanDns: client.tlsClientAuthSanDns,
+      tlsClientAuthSanUri: client.tlsClientAuthSanUri,
+      tlsClientAuthSanIp: client.tlsClientAuthSanIp,
+      tlsClientAuthSanEmail: client.tlsClientAuthSanEmail,
       tokensNotBefore: client.tokensNotBefore,
       createTime: now,
       updateTime: now,
@@ -334,6 +347,12 @@ export function toClient(row: ClientRow): Client {
     expireTime: row.expireTime,
     refreshTokensEnabled: row.refreshTokensEnabled,
     rateLimitPerSecond: row.rateLimitPerSecond,
+    tokenEndpointAuthMethod: isTokenEndpointAuthMethod(row.tokenEndpointAuthMethod) ? row.tokenEndpointAuthMethod : null,
+    tlsClientAuthSubjectDn: row.tlsClientAuthSubjectDn,
+    tlsClientAuthSanDns: row.tlsClientAuthSanDns,
+    tlsClientAuthSanUri: row.tlsClientAuthSanUri,
+    tlsClientAuthSanIp: row.tlsClientAuthSanIp,
+    tlsClientAuthSanEmail: row.tlsClientAuthSanEmail,
     tokensNotBefore: row.tokensNotBefore,
     revision: row.revision,
     createTime: row.createTime,
@@ -353,4 +372,8 @@ function toSecretHash(row: ClientSecretRow): ClientSecretHash {
 
 function asJsonObject(value: Prisma.JsonValue): JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as JsonObject) : {};
+}
+
+function isTokenEndpointAuthMethod(value: string | null): value is TokenEndpointAuthMethod {
+  return value !== null && (TOKEN_ENDPOINT_AUTH_METHODS as readonly string[]).includes(value);
 }

@@ -22,6 +22,12 @@ export function newClientFixture(overrides: Partial<NewClient> & { id: string })
     expireTime: null,
     refreshTokensEnabled: false,
     rateLimitPerSecond: null,
+    tokenEndpointAuthMethod: null,
+    tlsClientAuthSubjectDn: null,
+    tlsClientAuthSanDns: null,
+    tlsClientAuthSanUri: null,
+    tlsClientAuthSanIp: null,
+    tlsClientAuthSanEmail: null,
     tokensNotBefore: new Date(),
     ...overrides,
   };
