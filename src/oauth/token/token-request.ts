@@ -13,10 +13,18 @@ import type { PresentedClientCredentials } from "../client-authentication/presen
  */
 export type TokenParameters = ReadonlyMap<string, readonly string[]>;
 
-/** A verified TLS client certificate (RFC 8705 §2), as the transport's TLS layer accepted it. */
+/**
+ * The caller's TLS client certificate (RFC 8705 §2), as the TLS handshake — Tessera's or a
+ * trusted proxy's — proved the caller holds its private key.
+ */
 export interface ClientCertificate {
   /** The certificate in DER: what RFC 8705 §3.1's `x5t#S256` thumbprint hashes. */
   readonly der: Uint8Array;
+  /**
+   * Whether it chains to TESSERA_TLS_CLIENT_CA. Only such a certificate satisfies
+   * tls_client_auth (RFC 8705 §2.1); any may satisfy self_signed_tls_client_auth (§2.2).
+   */
+  readonly chainVerified: boolean;
 }
 
 /**
@@ -30,7 +38,7 @@ export interface ProofMaterial {
   readonly url: string;
   /** The `DPoP` request header, when one was sent (RFC 9449 §4.1). */
   readonly dpop?: string | undefined;
-  /** The TLS client certificate, when the connection was TLS and the certificate verified. */
+  /** The TLS client certificate, when the caller presented one (see ClientCertificate.chainVerified). */
   readonly clientCertificate?: ClientCertificate | undefined;
 }
 
