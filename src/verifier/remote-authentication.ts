@@ -37,7 +37,10 @@ export interface RemoteAuthenticationResult {
 }
 
 export interface RemoteAuthentication {
-  authenticate(token: string, requirements: { requiredScopes: readonly string[]; requiredAudience: string }): Promise<RemoteAuthenticationResult>;
+  authenticate(
+    token: string,
+    requirements: { requiredScopes: readonly string[]; requiredAudience: string; clientCertificateThumbprint?: string | undefined },
+  ): Promise<RemoteAuthenticationResult>;
   close(): void;
 }
 
@@ -65,10 +68,10 @@ export function createRemoteAuthentication(options: RemoteAuthenticationOptions 
   const timeoutMs = options.timeoutMs ?? 5000;
 
   return {
-    async authenticate(token, { requiredScopes, requiredAudience }) {
+    async authenticate(token, { requiredScopes, requiredAudience, clientCertificateThumbprint }) {
       try {
         const response = await client.authenticateToken(
-          { token, requiredScopes: [...requiredScopes], requiredAudience },
+          { token, requiredScopes: [...requiredScopes], requiredAudience, clientCertificateThumbprint: clientCertificateThumbprint ?? "" },
           { headers: { authorization }, timeoutMs },
         );
         return { trustedMetadata: response.trustedMetadata ?? {} };

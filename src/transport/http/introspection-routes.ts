@@ -7,6 +7,7 @@ import type { IntrospectedToken, TokenIntrospection } from "../../oauth/token-in
 import { callerCredentials } from "./client-credentials.js";
 import { actClaim } from "../../oauth/delegation-chain.js";
 import { parameterValue } from "../../oauth/token/token-request.js";
+import { certificateBindingHolds, presentedThumbprint } from "../../oauth/mtls/certificate-binding-check.js";
 import { NO_STORE, sendJson, writeHead, type HttpRequest, type HttpResponse } from "./http-io.js";
 import { readParameters, type OriginOf } from "./token-route.js";
 
@@ -45,6 +46,9 @@ export function introspectionJson(found: IntrospectedToken, issuer: string): Rec
 
 const seconds = (time: Date) => Math.floor(time.getTime() / 1000);
 
+/** The introspection parameter carrying the resource request's certificate thumbprint (Tessera's extension to RFC 7662). */
+export const CERTIFICATE_THUMBPRINT_PARAMETER = "client_certificate_thumbprint";
+
 export async function handleIntrospection(
   request: HttpRequest,
   response: HttpResponse,
@@ -55,7 +59,11 @@ export async function handleIntrospection(
   const token = parameterValue(parameters, "token");
   if (!token) throw new TesseraError("invalid_request", "token is required");
   const found = await options.introspection.introspect(caller, token);
-  sendJson(response, 200, found ? introspectionJson(found, options.issuer) : { active: false }, NO_STORE);
+  // A Tessera extension: with the resource request's certificate thumbprint (RFC 8705 §3.1), a
+  // token bound to another certificate, or bound while none was given, is not active for it.
+  const thumbprint = presentedThumbprint(parameterValue(parameters, CERTIFICATE_THUMBPRINT_PARAMETER), CERTIFICATE_THUMBPRINT_PARAMETER);
+  const usable = found && (thumbprint === undefined || found.tokenType !== "access_token" || certificateBindingHolds(found.token.claims, thumbprint));
+  sendJson(response, 200, found && usable ? introspectionJson(found, options.issuer) : { active: false }, NO_STORE);
 }
 
 export async function handleRevocation(
