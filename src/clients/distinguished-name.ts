@@ -99,8 +99,8 @@ export function parseRfc4514(dn: string): NameAttribute[] | undefined {
 
 /**
  * The attributes of a certificate subject as Node's X509Certificate.subject prints it: one
- * `type=value` per line in the certificate's order; values with special characters are
- * printed as JSON strings.
+ * `type=value` per line in the certificate's order, special characters escaped with a
+ * backslash (or, in some versions, the value printed as a JSON string).
  */
 export function parseNodeSubject(subject: string): NameAttribute[] {
   const attributes: NameAttribute[] = [];
@@ -114,6 +114,8 @@ export function parseNodeSubject(subject: string): NameAttribute[] {
       } catch {
         // Left as printed: it then matches only a registered DN spelling it the same way.
       }
+    } else {
+      value = value.replace(/\\(.)/g, "$1");
     }
     attributes.push({ type: normaliseType(line.slice(0, equals)), value: normaliseValue(value) });
   }
