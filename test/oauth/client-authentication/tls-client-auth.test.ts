@@ -5,19 +5,19 @@
  */
 import { X509Certificate } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Client } from "../../../src/clients/client.js";
+import type { Client, TlsClientAuthNames } from "../../../src/clients/client.js";
 import { parseRfc4514 } from "../../../src/clients/distinguished-name.js";
 import { certificateNames } from "../../../src/oauth/client-authentication/tls-client-auth.js";
 import { certificateWorkspace, type CertificateWorkspace } from "../../support/mtls.js";
 
-const NO_NAMES = {
+const NO_NAMES: TlsClientAuthNames = {
   tlsClientAuthSubjectDn: null,
   tlsClientAuthSanDns: null,
   tlsClientAuthSanUri: null,
   tlsClientAuthSanIp: null,
   tlsClientAuthSanEmail: null,
 };
-const registering = (names: Partial<typeof NO_NAMES>) => ({ ...NO_NAMES, ...names }) as unknown as Client;
+const registering = (names: Partial<TlsClientAuthNames>) => ({ ...NO_NAMES, ...names }) as unknown as Client;
 
 describe("tls_client_auth certificate names", () => {
   let workspace: CertificateWorkspace;
