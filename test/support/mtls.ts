@@ -79,6 +79,6 @@ export function certificateWorkspace(): CertificateWorkspace {
 }
 
 /** The certificate's public key as a JWK, as a self_signed_tls_client_auth client registers it. */
-export function publicJwkOf(certificate: ClientCertificateFiles): Record<string, unknown> {
-  return new X509Certificate(certificate.cert).publicKey.export({ format: "jwk" }) as Record<string, unknown>;
+export function publicJwkOf(certificate: ClientCertificateFiles): Record<string, string> {
+  return new X509Certificate(certificate.cert).publicKey.export({ format: "jwk" }) as Record<string, string>;
 }
