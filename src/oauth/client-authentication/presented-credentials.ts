@@ -4,7 +4,6 @@
  * request is in ../token/token-request.ts.
  */
 
-import type { ClientCertificate } from "../token/token-request.js";
 
 /**
  * `private_key_jwt` covers every jwt-bearer client assertion: the client's own (RFC 7523 §2.2)
@@ -20,6 +19,20 @@ export type ClientAuthenticationMethod =
   | "spiffe_jwt"
   | "tls_client_auth"
   | "self_signed_tls_client_auth";
+
+/**
+ * The caller's TLS client certificate (RFC 8705 §2), as the TLS handshake — Tessera's or a
+ * trusted proxy's — proved the caller holds its private key.
+ */
+export interface ClientCertificate {
+  /** The certificate in DER: what RFC 8705 §3.1's `x5t#S256` thumbprint hashes. */
+  readonly der: Uint8Array;
+  /**
+   * Whether it chains to TESSERA_TLS_CLIENT_CA. Only such a certificate satisfies
+   * tls_client_auth (RFC 8705 §2.1); any may satisfy self_signed_tls_client_auth (§2.2).
+   */
+  readonly chainVerified: boolean;
+}
 
 /** The credentials as presented, before they are checked. */
 export interface PresentedClientCredentials {

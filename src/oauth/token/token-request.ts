@@ -4,7 +4,7 @@
  * (token-endpoint.ts) answers it with a TokenResponse or a TesseraError.
  */
 import type { RequestOrigin } from "../abuse-limits.js";
-import type { PresentedClientCredentials } from "../client-authentication/presented-credentials.js";
+import type { ClientCertificate, PresentedClientCredentials } from "../client-authentication/presented-credentials.js";
 
 /**
  * Request parameters by name, each with its values in the order received. Only the repeatable
@@ -13,19 +13,8 @@ import type { PresentedClientCredentials } from "../client-authentication/presen
  */
 export type TokenParameters = ReadonlyMap<string, readonly string[]>;
 
-/**
- * The caller's TLS client certificate (RFC 8705 §2), as the TLS handshake — Tessera's or a
- * trusted proxy's — proved the caller holds its private key.
- */
-export interface ClientCertificate {
-  /** The certificate in DER: what RFC 8705 §3.1's `x5t#S256` thumbprint hashes. */
-  readonly der: Uint8Array;
-  /**
-   * Whether it chains to TESSERA_TLS_CLIENT_CA. Only such a certificate satisfies
-   * tls_client_auth (RFC 8705 §2.1); any may satisfy self_signed_tls_client_auth (§2.2).
-   */
-  readonly chainVerified: boolean;
-}
+/** The TLS client certificate a caller presented; defined with the other presented credentials. */
+export type { ClientCertificate };
 
 /**
  * What a transport saw of the request beyond its parameters, for the proofs of possession that
