@@ -96,7 +96,12 @@ export class ClientAdmin {
     const record = await this.options.repository.createClient({
       client,
       secret: stored,
-      audit: auditOf(actor, "client.create", client.id, { name: client.name, scopes: client.allowedScopes, audiences: client.allowedAudiences }),
+      audit: auditOf(actor, "client.create", client.id, {
+        name: client.name,
+        scopes: client.allowedScopes,
+        audiences: client.allowedAudiences,
+        ...(client.tokenEndpointAuthMethod ? { tokenEndpointAuthMethod: client.tokenEndpointAuthMethod } : {}),
+      }),
     });
     this.options.registry.put(record);
     return { record, secret };

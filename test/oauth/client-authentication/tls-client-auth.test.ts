@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Client, TlsClientAuthNames } from "../../../src/clients/client.js";
 import { parseRfc4514 } from "../../../src/clients/distinguished-name.js";
 import { certificateNames } from "../../../src/oauth/client-authentication/tls-client-auth.js";
+import { mayAuthenticateWith } from "../../../src/oauth/client-authentication/client-authenticator.js";
 import { certificateWorkspace, type CertificateWorkspace } from "../../support/mtls.js";
 
 const NO_NAMES: TlsClientAuthNames = {
@@ -60,5 +61,19 @@ describe("tls_client_auth certificate names", () => {
 
   it("refuses strings that are not distinguished names", () => {
     for (const dn of ["", "CN", "=x", "CN=a,", "CN=#0403", "CN=a\\"]) expect(parseRfc4514(dn), dn).toBeUndefined();
+  });
+});
+
+describe("token_endpoint_auth_method decides the methods a client may use (RFC 7591 §2)", () => {
+  it.each([
+    [null, ["client_secret_basic", "client_secret_post", "private_key_jwt", "spiffe_jwt"], ["tls_client_auth", "self_signed_tls_client_auth"]],
+    ["client_secret_basic", ["client_secret_basic", "client_secret_post"], ["private_key_jwt", "tls_client_auth"]],
+    ["client_secret_post", ["client_secret_basic", "client_secret_post"], ["spiffe_jwt", "self_signed_tls_client_auth"]],
+    ["private_key_jwt", ["private_key_jwt"], ["client_secret_basic", "spiffe_jwt", "tls_client_auth"]],
+    ["tls_client_auth", ["tls_client_auth"], ["client_secret_basic", "client_secret_post", "private_key_jwt", "self_signed_tls_client_auth"]],
+    ["self_signed_tls_client_auth", ["self_signed_tls_client_auth"], ["client_secret_post", "tls_client_auth"]],
+  ] as const)("registered %s", (registered, allowed, refused) => {
+    for (const method of allowed) expect(mayAuthenticateWith(registered, method), method).toBe(true);
+    for (const method of refused) expect(mayAuthenticateWith(registered, method), method).toBe(false);
   });
 });
