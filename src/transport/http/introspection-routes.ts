@@ -5,6 +5,7 @@
 import { TesseraError } from "../../errors.js";
 import type { IntrospectedToken, TokenIntrospection } from "../../oauth/token-introspection.js";
 import { callerCredentials } from "./client-credentials.js";
+import type { ClientCertificateResolver } from "../client-certificate.js";
 import { actClaim } from "../../oauth/delegation-chain.js";
 import { parameterValue } from "../../oauth/token/token-request.js";
 import { certificateBindingHolds, presentedThumbprint } from "../../oauth/mtls/certificate-binding-check.js";
@@ -52,10 +53,10 @@ export const CERTIFICATE_THUMBPRINT_PARAMETER = "client_certificate_thumbprint";
 export async function handleIntrospection(
   request: HttpRequest,
   response: HttpResponse,
-  options: { introspection: TokenIntrospection; issuer: string; originOf: OriginOf },
+  options: { introspection: TokenIntrospection; issuer: string; originOf: OriginOf; certificateOf?: ClientCertificateResolver | undefined },
 ): Promise<void> {
   const parameters = await readParameters(request);
-  const caller = await options.introspection.authenticateCaller(callerCredentials(request, parameters), options.originOf(request));
+  const caller = await options.introspection.authenticateCaller(callerCredentials(request, parameters, options.certificateOf?.(request)), options.originOf(request));
   const token = parameterValue(parameters, "token");
   if (!token) throw new TesseraError("invalid_request", "token is required");
   const found = await options.introspection.introspect(caller, token);
@@ -69,10 +70,10 @@ export async function handleIntrospection(
 export async function handleRevocation(
   request: HttpRequest,
   response: HttpResponse,
-  options: { introspection: TokenIntrospection; now: () => Date; originOf: OriginOf },
+  options: { introspection: TokenIntrospection; now: () => Date; originOf: OriginOf; certificateOf?: ClientCertificateResolver | undefined },
 ): Promise<void> {
   const parameters = await readParameters(request);
-  const caller = await options.introspection.authenticateCaller(callerCredentials(request, parameters), options.originOf(request));
+  const caller = await options.introspection.authenticateCaller(callerCredentials(request, parameters, options.certificateOf?.(request)), options.originOf(request));
   const token = parameterValue(parameters, "token");
   if (!token) throw new TesseraError("invalid_request", "token is required");
   await options.introspection.revoke(caller, token, options.now());
