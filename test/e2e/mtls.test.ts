@@ -11,7 +11,8 @@ import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { GrantType, TokenService } from "../../src/gen/tessera/v1/token_service_pb.js";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createVerifier, requireToken, tokenOf } from "tessera/verifier";
@@ -322,6 +323,15 @@ describe("mutual TLS", () => {
       const answer = await postFormTls(`${baseUrl}/oauth/token`, { grant_type: "client_credentials", client_id: tlsClientId }, { ca: serverTls.ca, certificate: billing });
       expect(answer.status).toBe(200);
       expect(cnfOf(answer.body.access_token)).toEqual({ "x5t#S256": billing.thumbprint });
+    });
+
+    it("gRPC IssueToken with a client certificate gets a bound token (client_id, no credential)", async () => {
+      const tokens = createClient(
+        TokenService,
+        createGrpcTransport({ baseUrl, nodeOptions: { ca: serverTls.ca, cert: billing.cert, key: billing.key } }),
+      );
+      const answer = await tokens.issueToken({ clientId: tlsClientId, grantType: GrantType.CLIENT_CREDENTIALS });
+      expect(cnfOf(answer.accessToken)).toEqual({ "x5t#S256": billing.thumbprint });
     });
 
     it("a self-signed certificate never satisfies tls_client_auth, and a wrong subject is invalid_client", async () => {
