@@ -143,6 +143,26 @@ describe("mutual TLS", () => {
       expect(client).toMatchObject({ tokenEndpointAuthMethod: "tls_client_auth", tlsClientAuthSanDns: "billing.example", tlsClientAuthSubjectDn: "" });
     });
 
+    it("UpdateClient moves a secret client to tls_client_auth, after which its secret no longer works", async () => {
+      const auth = { headers: { authorization: `Bearer ${await server.adminToken()}` } };
+      const moved = await registerClient(server, { name: "moving", scopes: ["pay"], audiences: [AUDIENCE] });
+      const viaSecret = () =>
+        postForm(`${server.url}/oauth/token`, { grant_type: "client_credentials" }, { headers: { authorization: basicAuthorization(moved.clientId, moved.clientSecret) } });
+      expect((await viaSecret()).status).toBe(200);
+      const { client } = await adminApi(server).updateClient(
+        {
+          client: { clientId: moved.clientId, tokenEndpointAuthMethod: "tls_client_auth", tlsClientAuthSubjectDn: "CN=billing, O=Example" },
+          updateMask: { paths: ["token_endpoint_auth_method", "tls_client_auth_subject_dn"] },
+        },
+        auth,
+      );
+      expect(client).toMatchObject({ tokenEndpointAuthMethod: "tls_client_auth", tlsClientAuthSubjectDn: "CN=billing, O=Example" });
+      expect((await viaSecret()).body.error).toBe("invalid_client");
+      expect(cnfOf((await token(moved.clientId, billing)).body.access_token)).toEqual({ "x5t#S256": billing.thumbprint });
+      // Leaving the method alone while dropping its name would leave the client unusable: refused.
+      expect(await codeOf(adminApi(server).updateClient({ client: { clientId: moved.clientId }, updateMask: { paths: ["tls_client_auth_subject_dn"] } }, auth))).toBe(3);
+    });
+
     it("refuses registrations that break RFC 8705 §2's rules", async () => {
       const auth = { headers: { authorization: `Bearer ${await server.adminToken()}` } };
       const api = adminApi(server);
