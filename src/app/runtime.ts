@@ -57,7 +57,7 @@ export async function startRuntime(config: Config, wiring: Wiring, options: Runt
     handler: wiring.handler,
     host: config.host,
     port: config.port,
-    tls: config.tls,
+    tls: config.tls && { ...config.tls, clientCa: config.tlsClientCa },
     limits: config.connectionLimits,
     isTrustedProxy: wiring.isTrustedProxy,
     log,

@@ -74,7 +74,8 @@ import { endpointUrl, renderMetadata, TOKEN_PATH } from "../transport/http/metad
 import type { RequestHandler } from "../transport/listener.js";
 import { oneOriginRouter } from "../transport/router.js";
 import { clientAddressResolver, trustedProxyMatcher } from "../transport/client-address.js";
-import { verifiedClientCertificate } from "../transport/client-certificate.js";
+import { clientCertificateResolver } from "../transport/client-certificate.js";
+import { certificateBoundTokens } from "../oauth/mtls/certificate-bound-tokens.js";
 import { ClientAdminService, file_tessera_v1_client_admin_service } from "../gen/tessera/v1/client_admin_service_pb.js";
 import { FederationService, file_tessera_v1_federation_service } from "../gen/tessera/v1/federation_service_pb.js";
 import { EventDeliveryService, file_tessera_v1_event_delivery_service } from "../gen/tessera/v1/event_delivery_service_pb.js";
@@ -326,6 +327,9 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
   });
   // RFC 8693: one grant, one handler per kind of subject token.
   const subjectTokenHandlers: SubjectTokenHandler[] = [federatedSubjectTokenHandler(federatedIssuance), delegation];
+  // Client certificates arrive when Tessera asks for them in its TLS handshake or a trusted
+  // proxy passes them; only certificates chaining to TESSERA_TLS_CLIENT_CA serve tls_client_auth.
+  const certificatesArrive = (config.tls !== undefined && config.tlsClientCa !== undefined) || config.clientCertHeader !== undefined;
   const tokenEndpoint = new TokenEndpoint({
     authenticator,
     issuer,
@@ -336,12 +340,23 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
       jwtBearerGrant(federatedIssuance),
       tokenExchangeGrant({ handlers: subjectTokenHandlers }),
     ],
-    extensions: [dpopExtension({ checker: dpop })],
+    // RFC 9449 DPoP; RFC 8705 §3 only when certificates can arrive.
+    extensions: [dpopExtension({ checker: dpop }), ...(certificatesArrive ? [certificateBoundTokens()] : [])],
     onIssued: (answer) => metrics.tokenIssued(answer.clientId, answer.alg, answer.grantType),
   });
 
   // Transports.
   const originOf = clientAddressResolver(config.trustedProxies);
+  const certificateOf = clientCertificateResolver({
+    clientCa: config.tlsClientCa,
+    trustedProxies: config.trustedProxies,
+    header: config.clientCertHeader,
+    now,
+    warn: (details, message) => log.warn(details, message),
+  });
+  const authMethods = authenticator.methods.filter((method) =>
+    method === "tls_client_auth" ? certificatesArrive && config.tlsClientCa !== undefined : method === "self_signed_tls_client_auth" ? certificatesArrive : true,
+  );
   const health = new HealthStatus();
   const setServing = (state: HealthState) => {
     health.set("", state);
@@ -362,7 +377,8 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     metadata: renderMetadata({
       issuer: config.issuer,
       grantTypes: tokenEndpoint.grantTypes,
-      authMethods: authenticator.methods,
+      authMethods,
+      certificateBoundTokens: certificatesArrive,
       assertionAlgorithms: ASSERTION_ALGORITHMS,
       dpopAlgorithms: DPOP_SIGNING_ALGORITHMS,
       scopes: [ADMIN_SCOPE, CLIENTS_READ_SCOPE, INTROSPECT_SCOPE, REVOKE_SCOPE],
@@ -373,6 +389,7 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     metrics,
     log,
     originOf,
+    certificateOf,
   });
   const reflection = reflectionServiceImpls({
     files: [
@@ -399,7 +416,7 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     // The peer's address and TLS client certificate travel with each call: the handler context
     // does not expose the connection.
     contextValues: (request) =>
-      createContextValues().set(originKey, originOf(request)).set(clientCertificateKey, verifiedClientCertificate(request)),
+      createContextValues().set(originKey, originOf(request)).set(clientCertificateKey, certificateOf(request)),
     leanGrpc: config.leanGrpc,
     interceptors: [
       loggingInterceptor(log, metrics),

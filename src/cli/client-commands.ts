@@ -37,6 +37,16 @@ const DEFINITION_OPTIONS: OptionSpecs = {
   alg: { type: "string", placeholder: "ALG", help: "Signing algorithm: RS256, PS256, ES256, EdDSA, or `default`." },
   "jwks-uri": { type: "string", placeholder: "URL", help: "https URL of the client's JWK Set for private_key_jwt (instead of inline keys); '' removes it." },
   "dpop-bound-access-tokens": { type: "string", placeholder: "true|false", help: "Require a DPoP proof (RFC 9449) on every token request of the client (default false)." },
+  "token-endpoint-auth-method": {
+    type: "string",
+    placeholder: "METHOD",
+    help: "How the client authenticates (RFC 7591): client_secret_basic, client_secret_post, private_key_jwt, spiffe_jwt, tls_client_auth, self_signed_tls_client_auth; '' unsets it.",
+  },
+  "tls-client-auth-subject-dn": { type: "string", placeholder: "DN", help: "tls_client_auth: the certificate's subject DN (RFC 4514, e.g. CN=billing,O=Example)." },
+  "tls-client-auth-san-dns": { type: "string", placeholder: "NAME", help: "tls_client_auth: a DNS name the certificate's SANs must include." },
+  "tls-client-auth-san-uri": { type: "string", placeholder: "URI", help: "tls_client_auth: a URI the certificate's SANs must include." },
+  "tls-client-auth-san-ip": { type: "string", placeholder: "IP", help: "tls_client_auth: an IP address the certificate's SANs must include." },
+  "tls-client-auth-san-email": { type: "string", placeholder: "EMAIL", help: "tls_client_auth: an email address the certificate's SANs must include." },
 };
 
 const MASK_PATHS: Readonly<Record<keyof typeof DEFINITION_OPTIONS, string>> = {
@@ -51,6 +61,12 @@ const MASK_PATHS: Readonly<Record<keyof typeof DEFINITION_OPTIONS, string>> = {
   alg: "signing_algorithm",
   "jwks-uri": "jwks_uri",
   "dpop-bound-access-tokens": "dpop_bound_access_tokens",
+  "token-endpoint-auth-method": "token_endpoint_auth_method",
+  "tls-client-auth-subject-dn": "tls_client_auth_subject_dn",
+  "tls-client-auth-san-dns": "tls_client_auth_san_dns",
+  "tls-client-auth-san-uri": "tls_client_auth_san_uri",
+  "tls-client-auth-san-ip": "tls_client_auth_san_ip",
+  "tls-client-auth-san-email": "tls_client_auth_san_email",
 };
 
 const ETAG_OPTION: OptionSpecs = {
@@ -73,6 +89,12 @@ function definitionFields(args: ParsedArgs) {
     signingAlgorithm: alg === undefined ? SigningAlgorithm.UNSPECIFIED : algorithmFromWord(alg, "alg"),
     jwksUri: args.string("jwks-uri") ?? "",
     dpopBoundAccessTokens: booleanWord(args.string("dpop-bound-access-tokens"), "dpop-bound-access-tokens"),
+    tokenEndpointAuthMethod: args.string("token-endpoint-auth-method") ?? "",
+    tlsClientAuthSubjectDn: args.string("tls-client-auth-subject-dn") ?? "",
+    tlsClientAuthSanDns: args.string("tls-client-auth-san-dns") ?? "",
+    tlsClientAuthSanUri: args.string("tls-client-auth-san-uri") ?? "",
+    tlsClientAuthSanIp: args.string("tls-client-auth-san-ip") ?? "",
+    tlsClientAuthSanEmail: args.string("tls-client-auth-san-email") ?? "",
   };
 }
 

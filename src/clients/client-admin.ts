@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import type { Actor, AuditEntry } from "../audit/audit-event.js";
 import { TesseraError } from "../errors.js";
 import type { SigningAlgorithm } from "../keys/algorithms.js";
-import type { Annotations, Client, ClientRecord, ClientStatus, JsonObject } from "./client.js";
+import type { Annotations, Client, ClientRecord, ClientStatus, JsonObject, TokenEndpointAuthMethod } from "./client.js";
 import type { ClientRegistry } from "./client-registry.js";
 import type { ClientChanges, ClientRepository, ClientUpdate, NewClient } from "./client-repository.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
@@ -30,6 +30,7 @@ import {
   checkSubset,
   checkImportedSecret,
   checkTokenLifetime,
+  checkTokenEndpointAuth,
   invalidArgument,
 } from "./client-validation.js";
 import { parseEtag } from "../etag.js";
@@ -60,6 +61,13 @@ export interface CreateClientInput {
   readonly dpopBoundAccessTokens?: boolean | undefined;
   readonly rateLimitPerSecond?: number | null | undefined;
   readonly annotations?: Annotations | undefined;
+  /** RFC 7591 §2; absent or null: unset (see Client.tokenEndpointAuthMethod). */
+  readonly tokenEndpointAuthMethod?: string | null | undefined;
+  readonly tlsClientAuthSubjectDn?: string | null | undefined;
+  readonly tlsClientAuthSanDns?: string | null | undefined;
+  readonly tlsClientAuthSanUri?: string | null | undefined;
+  readonly tlsClientAuthSanIp?: string | null | undefined;
+  readonly tlsClientAuthSanEmail?: string | null | undefined;
 }
 
 export interface CreatedClient {
@@ -92,7 +100,12 @@ export class ClientAdmin {
     const record = await this.options.repository.createClient({
       client,
       secret: stored,
-      audit: auditOf(actor, "client.create", client.id, { name: client.name, scopes: client.allowedScopes, audiences: client.allowedAudiences }),
+      audit: auditOf(actor, "client.create", client.id, {
+        name: client.name,
+        scopes: client.allowedScopes,
+        audiences: client.allowedAudiences,
+        ...(client.tokenEndpointAuthMethod ? { tokenEndpointAuthMethod: client.tokenEndpointAuthMethod } : {}),
+      }),
     });
     this.options.registry.put(record);
     return { record, secret };
@@ -291,7 +304,18 @@ export class ClientAdmin {
     checkRateLimit(rateLimitPerSecond);
     const annotations = { ...(input.annotations ?? {}) };
     checkAnnotations(annotations);
+    const authentication = {
+      tokenEndpointAuthMethod: (input.tokenEndpointAuthMethod || null) as TokenEndpointAuthMethod | null,
+      tlsClientAuthSubjectDn: input.tlsClientAuthSubjectDn || null,
+      tlsClientAuthSanDns: input.tlsClientAuthSanDns || null,
+      tlsClientAuthSanUri: input.tlsClientAuthSanUri || null,
+      tlsClientAuthSanIp: input.tlsClientAuthSanIp || null,
+      tlsClientAuthSanEmail: input.tlsClientAuthSanEmail || null,
+    };
+    // The cast is checked here: an unknown method is refused by name.
+    checkTokenEndpointAuth({ ...authentication, jwks, jwksUri });
     return {
+      ...authentication,
       id: clientId,
       name: input.name,
       description,
@@ -341,6 +365,12 @@ export class ClientAdmin {
         dpopBoundAccessTokens: false,
         rateLimitPerSecond: null,
         annotations: {},
+        tokenEndpointAuthMethod: null,
+        tlsClientAuthSubjectDn: null,
+        tlsClientAuthSanDns: null,
+        tlsClientAuthSanUri: null,
+        tlsClientAuthSanIp: null,
+        tlsClientAuthSanEmail: null,
         tokensNotBefore: this.now(),
       },
       secret: hashNewSecret(input.clientSecret, "current"),

@@ -2,7 +2,7 @@
  * The storage the client registry and admin use cases need; implemented in src/store/.
  */
 import type { AuditEntry } from "../audit/audit-event.js";
-import type { Client, ClientRecord, ClientSecretHash, ClientStatus } from "./client.js";
+import type { Client, ClientRecord, ClientSecretHash, ClientStatus, TlsClientAuthNames } from "./client.js";
 
 /** The fields an update may change; everything else is managed by Tessera. */
 export type ClientChanges = Partial<
@@ -26,6 +26,8 @@ export type ClientChanges = Partial<
     | "dpopBoundAccessTokens"
     | "rateLimitPerSecond"
     | "annotations"
+    | "tokenEndpointAuthMethod"
+    | keyof TlsClientAuthNames
   >
 >;
 

@@ -6,7 +6,17 @@ import { TesseraError } from "../errors.js";
 import { reservedTemplateClaims } from "./claims-template.js";
 import { CLIENT_KEY_LIMITS, clientJwksProblem } from "./client-keys.js";
 import { chosenSecretWeakness } from "./client-secret.js";
-import { CLIENT_ID_PATTERN, type JsonObject, type JsonValue } from "./client.js";
+import { isIP } from "node:net";
+import {
+  CLIENT_ID_PATTERN,
+  TLS_CLIENT_AUTH_NAME_FIELDS,
+  TOKEN_ENDPOINT_AUTH_METHODS,
+  type Client,
+  type JsonObject,
+  type JsonValue,
+  type TlsClientAuthNames,
+} from "./client.js";
+import { parseRfc4514 } from "./distinguished-name.js";
 
 export const LIMITS = {
   nameLength: 200,
@@ -197,4 +207,47 @@ export function checkClientJwksUri(jwksUri: string | null, jwks: JsonObject | nu
 export function checkImportedSecret(secret: string): void {
   const weakness = chosenSecretWeakness(secret);
   if (weakness) throw invalidArgument("client_secret", weakness);
+}
+
+/** Longest SAN value registered for tls_client_auth (a DNS name is at most 253; URIs vary). */
+const TLS_CLIENT_AUTH_NAME_MAX_LENGTH = 1_024;
+
+/**
+ * How a client authenticates (RFC 7591 §2) and what its certificate must carry: a
+ * `tls_client_auth` client names exactly one of a subject DN or a SAN (RFC 8705 §2.1.2), and
+ * no other client names any; a `self_signed_tls_client_auth` client registers the keys of its
+ * certificates (RFC 8705 §2.2.2), inline or by `jwks_uri`.
+ */
+export function checkTokenEndpointAuth(client: Pick<Client, "tokenEndpointAuthMethod" | "jwks" | "jwksUri"> & TlsClientAuthNames): void {
+  const method = client.tokenEndpointAuthMethod;
+  if (method !== null && !(TOKEN_ENDPOINT_AUTH_METHODS as readonly string[]).includes(method)) {
+    throw invalidArgument("token_endpoint_auth_method", `must be one of ${TOKEN_ENDPOINT_AUTH_METHODS.join(", ")}`);
+  }
+  const named = TLS_CLIENT_AUTH_NAME_FIELDS.filter(([field]) => client[field] !== null);
+  if (method !== "tls_client_auth") {
+    if (named.length > 0) throw invalidArgument(named[0]![1], "is only for token_endpoint_auth_method tls_client_auth");
+  } else if (named.length !== 1) {
+    throw invalidArgument(
+      "token_endpoint_auth_method",
+      "tls_client_auth needs exactly one of tls_client_auth_subject_dn, tls_client_auth_san_dns, tls_client_auth_san_uri, tls_client_auth_san_ip, tls_client_auth_san_email",
+    );
+  }
+  for (const [field, name] of named) {
+    const value = client[field]!;
+    if (value.length > TLS_CLIENT_AUTH_NAME_MAX_LENGTH) throw invalidArgument(name, `must be at most ${TLS_CLIENT_AUTH_NAME_MAX_LENGTH} characters`);
+    checkStorableText(value, name);
+    if (value.trim() !== value) throw invalidArgument(name, "must not start or end with spaces");
+  }
+  if (client.tlsClientAuthSubjectDn !== null && parseRfc4514(client.tlsClientAuthSubjectDn) === undefined) {
+    throw invalidArgument("tls_client_auth_subject_dn", "must be a distinguished name in RFC 4514 form, e.g. CN=billing,O=Example");
+  }
+  if (client.tlsClientAuthSanIp !== null && isIP(client.tlsClientAuthSanIp) === 0) {
+    throw invalidArgument("tls_client_auth_san_ip", "must be an IPv4 or IPv6 address");
+  }
+  if (client.tlsClientAuthSanUri !== null && !URL.canParse(client.tlsClientAuthSanUri)) {
+    throw invalidArgument("tls_client_auth_san_uri", "must be an absolute URI");
+  }
+  if (method === "self_signed_tls_client_auth" && client.jwks === null && client.jwksUri === null) {
+    throw invalidArgument("token_endpoint_auth_method", "self_signed_tls_client_auth needs the certificate's key in jwks or at jwks_uri");
+  }
 }

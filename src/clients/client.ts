@@ -13,13 +13,54 @@ export type ClientStatus = "active" | "inactive";
  */
 export const CLIENT_ID_PATTERN = /^[A-Za-z0-9._~-]{3,128}$/;
 
+/**
+ * How a client authenticates at the token endpoint (RFC 7591 §2 `token_endpoint_auth_method`,
+ * RFC 8705 §2.1.1 and §2.2.1 for the certificate methods, draft-ietf-oauth-spiffe-client-auth
+ * for `spiffe_jwt`). Unset (null), a client authenticates as before this field existed: with
+ * its secret (Basic or in the body) or a jwt-bearer assertion, never by certificate.
+ */
+export const TOKEN_ENDPOINT_AUTH_METHODS = [
+  "client_secret_basic",
+  "client_secret_post",
+  "private_key_jwt",
+  "spiffe_jwt",
+  "tls_client_auth",
+  "self_signed_tls_client_auth",
+] as const;
+export type TokenEndpointAuthMethod = (typeof TOKEN_ENDPOINT_AUTH_METHODS)[number];
+
+/**
+ * What a `tls_client_auth` client's certificate must carry (RFC 8705 §2.1.2): exactly one of
+ * them is set, and only for that method.
+ */
+export interface TlsClientAuthNames {
+  /** RFC 4514 string of the expected subject distinguished name. */
+  readonly tlsClientAuthSubjectDn: string | null;
+  /** A dNSName SAN entry. */
+  readonly tlsClientAuthSanDns: string | null;
+  /** A uniformResourceIdentifier SAN entry. */
+  readonly tlsClientAuthSanUri: string | null;
+  /** An iPAddress SAN entry, in textual form (IPv4 dotted or IPv6). */
+  readonly tlsClientAuthSanIp: string | null;
+  /** An rfc822Name SAN entry. */
+  readonly tlsClientAuthSanEmail: string | null;
+}
+
+export const TLS_CLIENT_AUTH_NAME_FIELDS = [
+  ["tlsClientAuthSubjectDn", "tls_client_auth_subject_dn"],
+  ["tlsClientAuthSanDns", "tls_client_auth_san_dns"],
+  ["tlsClientAuthSanUri", "tls_client_auth_san_uri"],
+  ["tlsClientAuthSanIp", "tls_client_auth_san_ip"],
+  ["tlsClientAuthSanEmail", "tls_client_auth_san_email"],
+] as const satisfies readonly (readonly [keyof TlsClientAuthNames, string])[];
+
 export type JsonObject = { [key: string]: JsonValue };
 export type JsonValue = string | number | boolean | null | JsonValue[] | JsonObject;
 
 /** Tools' key-value pairs on a resource (AIP-128); validated by checkAnnotations. */
 export type Annotations = Readonly<Record<string, string>>;
 
-export interface Client {
+export interface Client extends TlsClientAuthNames {
   readonly id: string;
   readonly name: string;
   readonly description: string;
@@ -38,6 +79,8 @@ export interface Client {
   /** Where the client publishes its private_key_jwt keys instead of `jwks` (an https URL); null: none. */
   readonly jwksUri: string | null;
   readonly expireTime: Date | null;
+  /** The one way this client authenticates; null: a secret or a jwt-bearer assertion, as before the field. */
+  readonly tokenEndpointAuthMethod: TokenEndpointAuthMethod | null;
   readonly refreshTokensEnabled: boolean;
   /** RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request must carry a DPoP proof. */
   readonly dpopBoundAccessTokens: boolean;

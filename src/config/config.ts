@@ -42,6 +42,16 @@ export interface Config {
   readonly abuseLimits: AbuseLimitPolicy;
   /** Proxies whose X-Forwarded-For is believed when deriving the caller's address; none by default. */
   readonly trustedProxies: readonly IpSubnet[];
+  /**
+   * TESSERA_TLS_CLIENT_CA: the CAs (PEM) whose client certificates `tls_client_auth` accepts
+   * (RFC 8705 §2.1); with TLS on, client certificates are requested (not required).
+   */
+  readonly tlsClientCa: Buffer | undefined;
+  /**
+   * TESSERA_CLIENT_CERT_HEADER: the lower-case header in which a TLS-terminating proxy passes
+   * the client certificate, believed only from TESSERA_TRUSTED_PROXIES; undefined: none.
+   */
+  readonly clientCertHeader: string | undefined;
   readonly connectionLimits: ConnectionLimits;
   /** How long tokens are still issued and verified from memory while the database is unreachable. */
   readonly degradedWindowSeconds: number;
@@ -193,6 +203,17 @@ export function loadConfig(env: Env = process.env): Config {
     lockoutMaxSeconds: parseDuration(read("TESSERA_LOCKOUT_MAX"), { name: "TESSERA_LOCKOUT_MAX", fallback: 60 }, problems),
   };
   const trustedProxies = parseSubnets(read("TESSERA_TRUSTED_PROXIES"), "TESSERA_TRUSTED_PROXIES", problems);
+  const tlsClientCaPath = read("TESSERA_TLS_CLIENT_CA");
+  const tlsClientCa = tlsClientCaPath === undefined ? undefined : readFile("TESSERA_TLS_CLIENT_CA", tlsClientCaPath, problems);
+  if (tlsClientCa !== undefined && !/-----BEGIN CERTIFICATE-----/.test(tlsClientCa.toString("latin1"))) {
+    problems.push("TESSERA_TLS_CLIENT_CA must be a PEM file holding at least one CERTIFICATE");
+  }
+  const clientCertHeader = read("TESSERA_CLIENT_CERT_HEADER")?.toLowerCase();
+  if (clientCertHeader !== undefined) {
+    // RFC 9110 §5.1 token characters; and the pseudo-headers and hop-by-hop names are not a place for it.
+    if (!/^[!#$%&'*+.^_`|~0-9a-z-]{1,128}$/.test(clientCertHeader)) problems.push("TESSERA_CLIENT_CERT_HEADER must be a header name, e.g. x-forwarded-client-cert");
+    if (trustedProxies.length === 0) problems.push("TESSERA_CLIENT_CERT_HEADER needs TESSERA_TRUSTED_PROXIES: the header is believed only from those addresses");
+  }
   const connectionLimits: ConnectionLimits = {
     maxConnectionsPerIp: parseInteger(read("TESSERA_MAX_CONNECTIONS_PER_IP"), { name: "TESSERA_MAX_CONNECTIONS_PER_IP", fallback: 256, min: 0, max: 1_000_000 }, problems),
     maxConnections: parseInteger(read("TESSERA_MAX_CONNECTIONS"), { name: "TESSERA_MAX_CONNECTIONS", fallback: 10_000, min: 0, max: 1_000_000 }, problems),
@@ -263,6 +284,8 @@ export function loadConfig(env: Env = process.env): Config {
     degradedWindowSeconds,
     abuseLimits: Object.freeze(abuseLimits),
     trustedProxies: Object.freeze(trustedProxies),
+    tlsClientCa,
+    clientCertHeader,
     connectionLimits: Object.freeze(connectionLimits),
     refreshTokenLifetimeSeconds,
     refreshTokenMaxChainLifetimeSeconds,

@@ -9,6 +9,7 @@ import { RESERVED_CLAIMS } from "../clients/claims-template.js";
 import { INTROSPECT_SCOPE, REVOKE_SCOPE } from "../clients/tessera-scopes.js";
 import type { ClientRecord, JsonObject, JsonValue } from "../clients/client.js";
 import { TesseraError } from "../errors.js";
+import { checkCertificateBinding } from "./mtls/certificate-binding-check.js";
 import type { ActiveAccessToken, AccessTokenVerifier } from "./access-token-verifier.js";
 import type { ClientAuthenticator } from "./client-authentication/client-authenticator.js";
 import { identifyOwnApiCaller } from "./own-api-caller.js";
@@ -142,10 +143,17 @@ export class TokenIntrospection {
   async authenticate(
     caller: Caller,
     token: string,
-    requirements: { requiredScopes: readonly string[]; requiredAudience: string | undefined; proof?: ResourceRequestProof | undefined },
+    requirements: {
+      requiredScopes: readonly string[];
+      requiredAudience: string | undefined;
+      proof?: ResourceRequestProof | undefined;
+      /** The resource request's client certificate thumbprint (RFC 8705 §3.1), checked against `cnf`. */
+      clientCertificateThumbprint?: string | undefined;
+    },
   ): Promise<AuthenticatedToken> {
     const active = await this.introspectAccessToken(caller, token);
     if (!active) throw new TesseraError("invalid_token", "the token is not active");
+    checkCertificateBinding(active.claims, requirements.clientCertificateThumbprint);
     if (requirements.proof) await this.checkBinding(active, token, requirements.proof);
     else if (dpopKeyOf(active) !== undefined) {
       // RFC 9449 §7.1: a DPoP-bound token presented without its proof is a bearer token it is not.

@@ -16,6 +16,7 @@ import type {
 } from "../clients/client-repository.js";
 import { TesseraError } from "../errors.js";
 import { isSigningAlgorithm } from "../keys/algorithms.js";
+import { TOKEN_ENDPOINT_AUTH_METHODS, type TokenEndpointAuthMethod } from "../clients/client.js";
 import { auditEventData, recordedAuditEvent } from "./audit-store.js";
 import { announceChange } from "./change-feed.js";
 import { Prisma, type PrismaClient } from "./generated/client.js";
@@ -170,6 +171,12 @@ export class PrismaClientRepository implements ClientRepository {
           ...(changes.dpopBoundAccessTokens !== undefined ? { dpopBoundAccessTokens: changes.dpopBoundAccessTokens } : {}),
           ...(changes.rateLimitPerSecond !== undefined ? { rateLimitPerSecond: changes.rateLimitPerSecond } : {}),
           ...(changes.annotations !== undefined ? { annotations: { ...changes.annotations } } : {}),
+          ...(changes.tokenEndpointAuthMethod !== undefined ? { tokenEndpointAuthMethod: changes.tokenEndpointAuthMethod } : {}),
+          ...(changes.tlsClientAuthSubjectDn !== undefined ? { tlsClientAuthSubjectDn: changes.tlsClientAuthSubjectDn } : {}),
+          ...(changes.tlsClientAuthSanDns !== undefined ? { tlsClientAuthSanDns: changes.tlsClientAuthSanDns } : {}),
+          ...(changes.tlsClientAuthSanUri !== undefined ? { tlsClientAuthSanUri: changes.tlsClientAuthSanUri } : {}),
+          ...(changes.tlsClientAuthSanIp !== undefined ? { tlsClientAuthSanIp: changes.tlsClientAuthSanIp } : {}),
+          ...(changes.tlsClientAuthSanEmail !== undefined ? { tlsClientAuthSanEmail: changes.tlsClientAuthSanEmail } : {}),
           ...(changes.tokensNotBefore !== undefined ? { tokensNotBefore: changes.tokensNotBefore } : {}),
         },
         include: { secrets: true },
@@ -285,6 +292,12 @@ async function insertClient(tx: Transaction, client: NewClient, secret: ClientSe
       dpopBoundAccessTokens: client.dpopBoundAccessTokens,
       rateLimitPerSecond: client.rateLimitPerSecond,
       annotations: { ...client.annotations },
+      tokenEndpointAuthMethod: client.tokenEndpointAuthMethod,
+      tlsClientAuthSubjectDn: client.tlsClientAuthSubjectDn,
+      tlsClientAuthSanDns: client.tlsClientAuthSanDns,
+      tlsClientAuthSanUri: client.tlsClientAuthSanUri,
+      tlsClientAuthSanIp: client.tlsClientAuthSanIp,
+      tlsClientAuthSanEmail: client.tlsClientAuthSanEmail,
       tokensNotBefore: client.tokensNotBefore,
       createTime: now,
       updateTime: now,
@@ -331,6 +344,12 @@ export function toClient(row: ClientRow): Client {
     dpopBoundAccessTokens: row.dpopBoundAccessTokens,
     rateLimitPerSecond: row.rateLimitPerSecond,
     annotations: annotationsOf(row.annotations),
+    tokenEndpointAuthMethod: isTokenEndpointAuthMethod(row.tokenEndpointAuthMethod) ? row.tokenEndpointAuthMethod : null,
+    tlsClientAuthSubjectDn: row.tlsClientAuthSubjectDn,
+    tlsClientAuthSanDns: row.tlsClientAuthSanDns,
+    tlsClientAuthSanUri: row.tlsClientAuthSanUri,
+    tlsClientAuthSanIp: row.tlsClientAuthSanIp,
+    tlsClientAuthSanEmail: row.tlsClientAuthSanEmail,
     tokensNotBefore: row.tokensNotBefore,
     revision: row.revision,
     createTime: row.createTime,
@@ -356,4 +375,8 @@ function asJsonObject(value: Prisma.JsonValue): JsonObject {
 export function annotationsOf(value: Prisma.JsonValue): Annotations {
   const object = asJsonObject(value);
   return Object.fromEntries(Object.entries(object).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
+}
+
+function isTokenEndpointAuthMethod(value: string | null): value is TokenEndpointAuthMethod {
+  return value !== null && (TOKEN_ENDPOINT_AUTH_METHODS as readonly string[]).includes(value);
 }

@@ -15,6 +15,13 @@ import { canonicalAddress } from "./client-address.js";
 export interface TlsConfig {
   readonly cert: Buffer;
   readonly key: Buffer;
+  /**
+   * CAs for client certificates (RFC 8705 §2.1). When set, a certificate is requested but not
+   * required: a client without one still connects (and authenticates otherwise), one with a
+   * certificate that does not chain here is still served, its certificate marked unverified
+   * (`socket.authorized` false) so that only self_signed_tls_client_auth can use it.
+   */
+  readonly clientCa?: Buffer | undefined;
 }
 
 /** Deadlines and caps that keep slow or stalled connections from holding the server's resources. */
@@ -115,7 +122,14 @@ export async function listen(options: {
   };
   const http2Server = options.tls
     ? http2.createSecureServer(
-        { ...h2Options, cert: options.tls.cert, key: options.tls.key, allowHTTP1: true, handshakeTimeout: limits.headersTimeoutMs },
+        {
+          ...h2Options,
+          cert: options.tls.cert,
+          key: options.tls.key,
+          allowHTTP1: true,
+          handshakeTimeout: limits.headersTimeoutMs,
+          ...(options.tls.clientCa ? { ca: options.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}),
+        },
         h2Handler,
       )
     : http2.createServer(h2Options, h2Handler);

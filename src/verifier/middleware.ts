@@ -5,7 +5,8 @@
  *
  * - no Bearer token → 401, `WWW-Authenticate: Bearer realm="…"` (§3.1: no error code)
  * - malformed Authorization → 400, `error="invalid_request"`
- * - bad, expired, foreign or revoked token → 401, `error="invalid_token"`
+ * - bad, expired, foreign or revoked token, or a certificate-bound one over a connection without
+ *   its certificate → 401, `error="invalid_token"`
  * - token without the route's scopes → 403, `error="insufficient_scope", scope="…"`
  * - a delegated token where the route refuses them, or a direct one where it requires them → 403
  * - keys or Tessera unreachable → 503 with Retry-After (the caller's token may be fine)
@@ -31,9 +32,25 @@ export interface TokenRequest {
   readonly url?: string | undefined;
   /** Express: the URL before mounting stripped its prefix. */
   readonly originalUrl?: string | undefined;
-  /** A TLS socket has `encrypted: true`. */
+  /**
+   * The connection: a TLS socket has `encrypted: true`, and its peer certificate is what a
+   * certificate-bound token must match (RFC 8705 §3).
+   */
   readonly socket?: object | undefined;
   tessera?: VerifiedAccessToken;
+}
+
+/**
+ * The client certificate of the request's TLS connection, in DER; undefined over cleartext or
+ * without one. Checked against a bound token's thumbprint whether or not this server verified
+ * its chain: the TLS handshake proved the caller holds the certificate's key, which is what the
+ * binding asks (RFC 8705 §3).
+ */
+export function peerCertificateOf(request: { readonly socket?: unknown }): Uint8Array | undefined {
+  const socket = request.socket as { encrypted?: boolean; getPeerCertificate?: (detailed?: boolean) => { raw?: Buffer } | null } | null | undefined;
+  if (!socket?.encrypted || typeof socket.getPeerCertificate !== "function") return undefined;
+  const raw = socket.getPeerCertificate(true)?.raw;
+  return raw && raw.length > 0 ? raw : undefined;
 }
 
 /** What the middleware writes of a response. */
@@ -99,10 +116,11 @@ export function requireToken(verifier: Verifier, options: RequireTokenOptions = 
           refuse(response, 401, { "www-authenticate": `${bearerChallenge({ realm })}, ${dpopChallenge({ realm, algorithms: DPOP_SIGNING_ALGORITHMS })}` }, { error_description: "a Bearer or DPoP token is required" });
           return;
         }
-        request.tessera = await verifier.verify(
-          presented.token,
-          presented.scheme === "dpop" ? { ...verifyOptions, dpop: dpopRequestOf(request, options.origin) } : verifyOptions,
-        );
+        request.tessera = await verifier.verify(presented.token, {
+          ...verifyOptions,
+          clientCertificate: peerCertificateOf(request),
+          ...(presented.scheme === "dpop" ? { dpop: dpopRequestOf(request, options.origin) } : {}),
+        });
       } catch (error) {
         if (error instanceof VerifierError) {
           const headers: Record<string, string> =

@@ -44,6 +44,7 @@ export interface RemoteAuthentication {
       requiredAudience: string;
       /** For a DPoP-bound token: the resource request's proof, method and URL, checked by Tessera too. */
       dpop?: { readonly proof: string; readonly method: string; readonly url: string } | undefined;
+      clientCertificateThumbprint?: string | undefined;
     },
   ): Promise<RemoteAuthenticationResult>;
   close(): void;
@@ -76,13 +77,14 @@ export function createRemoteAuthentication(options: RemoteAuthenticationOptions 
   const timeoutMs = options.timeoutMs ?? 5000;
 
   return {
-    async authenticate(token, { requiredScopes, requiredAudience, dpop }) {
+    async authenticate(token, { requiredScopes, requiredAudience, dpop, clientCertificateThumbprint }) {
       try {
         const response = await client.authenticateToken(
           {
             token,
             requiredScopes: [...requiredScopes],
             requiredAudience,
+            clientCertificateThumbprint: clientCertificateThumbprint ?? "",
             ...(dpop ? { dpopProof: dpop.proof, httpMethod: dpop.method, httpUrl: dpop.url } : {}),
           },
           { headers: { authorization }, timeoutMs },

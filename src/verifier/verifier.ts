@@ -3,6 +3,7 @@
  * token against the issuer's published keys, then the route's scopes (RFC 6750 §3.1
  * insufficient_scope), and — for revocation-sensitive routes — one call to Tessera.
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import { errors as joseErrors, jwtVerify, type JWTHeaderParameters } from "jose";
 import { createRemoteAuthentication, type RemoteAuthentication, type RemoteAuthenticationOptions, type RemoteAuthenticationResult } from "./remote-authentication.js";
 import { RemoteKeySet, type RemoteKeySetOptions } from "./remote-key-set.js";
@@ -159,6 +160,12 @@ export interface VerifyOptions {
    * token's `cnf.jkt`. Without it, a DPoP-bound token is refused (it is not a bearer token).
    */
   readonly dpop?: DpopRequest;
+  /**
+   * The DER of the TLS client certificate of the request's connection, if it had one. A token
+   * bound to a certificate (RFC 8705 §3, `cnf["x5t#S256"]`) is refused without it or with
+   * another; `requireToken` passes the connection's peer certificate.
+   */
+  readonly clientCertificate?: Uint8Array | undefined;
 }
 
 export interface Verifier {
@@ -174,6 +181,25 @@ export interface Verifier {
   close(): void;
   /** The nonce to hand out in `DPoP-Nonce`, when nonces are required; undefined otherwise. */
   dpopNonce(): string | undefined;
+}
+
+/**
+ * RFC 8705 §3: a token whose `cnf` holds `x5t#S256` is good only over a connection with that
+ * certificate. Returns the thumbprint of the presented certificate, for the remote check.
+ */
+function checkCertificateBinding(payload: Record<string, unknown>, certificate: Uint8Array | undefined): string | undefined {
+  const thumbprint = certificate === undefined ? undefined : createHash("sha256").update(certificate).digest("base64url");
+  const cnf = payload["cnf"];
+  const bound = typeof cnf === "object" && cnf !== null ? (cnf as Record<string, unknown>)["x5t#S256"] : undefined;
+  if (bound === undefined) return thumbprint;
+  if (typeof bound !== "string") throw new VerifierError("invalid_token", "the token's cnf x5t#S256 is malformed");
+  if (thumbprint === undefined) throw new VerifierError("invalid_token", "the token is bound to a client certificate and the connection presented none");
+  const expected = Buffer.from(bound);
+  const presented = Buffer.from(thumbprint);
+  if (expected.length !== presented.length || !timingSafeEqual(expected, presented)) {
+    throw new VerifierError("invalid_token", "the token is bound to another client certificate");
+  }
+  return thumbprint;
 }
 
 /** Fixed descriptions: they go into WWW-Authenticate, so they never quote the token. */
@@ -293,6 +319,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       }
       if (typeof token !== "string" || token === "") throw new VerifierError("invalid_token", "the token is empty");
       const { payload, protectedHeader } = await verifyLocally(token);
+      const clientCertificateThumbprint = checkCertificateBinding(payload, verifyOptions.clientCertificate);
       const claims = payload as AccessTokenClaims;
       const scope = payload.scope === undefined ? "" : payload.scope;
       if (typeof scope !== "string") throw new VerifierError("invalid_token", "the token lacks a valid scope claim");
@@ -339,7 +366,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       if (!verifyOptions.checkRevocation || !remote) return verified;
       const requiredAudience = audiences.find((audience) => tokenAudiences.includes(audience))!;
       const dpop = verifyOptions.dpop?.proof === undefined ? undefined : { ...verifyOptions.dpop, proof: verifyOptions.dpop.proof };
-      return { ...verified, remote: await remote.authenticate(token, { requiredScopes, requiredAudience, dpop }) };
+      return { ...verified, remote: await remote.authenticate(token, { requiredScopes, requiredAudience, dpop, clientCertificateThumbprint }) };
     },
     preload: () => keySet.reload(),
     close: () => remote?.close(),

@@ -21,6 +21,7 @@ import { FederationService } from "../../src/gen/tessera/v1/federation_service_p
 import { RPC_READ_MAX_BYTES } from "../../src/transport/connect/rpc-handler.js";
 import { clientCredentialsToken, registerClient, type RegisteredClient } from "../support/clients.js";
 import { ADMIN_CLIENT, STORAGE_KINDS, basicAuthorization, startTestServer, type TestServer } from "../support/test-server.js";
+import { certificateWorkspace, type CertificateWorkspace, type ClientCertificateFiles } from "../support/mtls.js";
 import {
   closeHttpAgent,
   connectH2,
@@ -1035,3 +1036,79 @@ describe("the HTTP/2 transport under refused bodies", () => {
 function grpcWebTrailerStatus(body: Buffer): string | undefined {
   return /grpc-status: *(\d+)/i.exec(body.toString("latin1"))?.[1];
 }
+
+/**
+ * The proxy's client-certificate header (TESSERA_CLIENT_CERT_HEADER, RFC 8705 behind a
+ * TLS-terminating proxy) under generated values from a trusted proxy address: XFCC elements with
+ * mangled `Cert` values, cut or bit-flipped PEM, stray quotes and separators, oversized values.
+ * Parsing the header is independent of storage, so one database is enough.
+ */
+describe("the proxy client-certificate header under generated values", () => {
+  let server: TestServer;
+  let workspace: CertificateWorkspace;
+  let real: ClientCertificateFiles;
+  let tlsClientId: string;
+
+  beforeAll(async () => {
+    workspace = certificateWorkspace();
+    const ca = workspace.authority("fuzz-ca");
+    real = ca.issue("fuzz-client", { subject: "/CN=fuzz-client", san: "DNS:fuzz.example" });
+    server = await startTestServer({
+      storage: "embedded",
+      env: { TESSERA_TLS_CLIENT_CA: ca.certPath, TESSERA_TRUSTED_PROXIES: "127.0.0.1/32", TESSERA_CLIENT_CERT_HEADER: "x-forwarded-client-cert" },
+    });
+    tlsClientId = (await registerClient(server, { name: "fuzz-tls", scopes: ["orders:read"], tokenEndpointAuthMethod: "tls_client_auth", tlsClientAuthSanDns: "fuzz.example" })).clientId;
+  });
+  afterAll(async () => {
+    await server?.destroy();
+    workspace?.remove();
+    closeHttpAgent();
+  });
+
+  it(
+    "answers token requests with any header value without a 5xx, as RFC 6749 §5.2 JSON when refused",
+    async () => {
+      const pem = () => real.cert.toString();
+      const mangledPem = fc.oneof(
+        fc.nat({ max: 2_000 }).map((cut) => pem().slice(0, cut)),
+        fc.tuple(fc.nat({ max: 900 }), fc.integer({ min: 0x20, max: 0x7e })).map(([at, code]) => {
+          const text = pem();
+          return text.slice(0, at) + String.fromCharCode(code) + text.slice(at + 1);
+        }),
+        fc.constant(pem()),
+        hostileString(200).map((junk) => `-----BEGIN CERTIFICATE-----\n${junk}\n-----END CERTIFICATE-----`),
+      );
+      // Header values cannot hold raw line breaks or lone surrogates: the generated text goes in escaped, as proxies send it.
+      const escape = (text: string) => {
+        try {
+          return encodeURIComponent(text);
+        } catch {
+          return "%";
+        }
+      };
+      const value = fc.oneof(
+        mangledPem.map(escape),
+        mangledPem.map((text) => `Hash=00;Cert="${escape(text)}";Subject="CN=x"`),
+        fc.tuple(mangledPem, mangledPem).map(([a, b]) => `Cert="${escape(a)}",By=x;Cert="${escape(b)}"`),
+        headerValue(300),
+        fc.constantFrom('Cert="', "Cert=", ";;;", ",,,", '"\\', "%", "%ZZ", "%2D%2D%2D%2D%2D", "Cert=%E0%A4%A", "a".repeat(40_000)),
+      );
+      await fc.assert(
+        fc.asyncProperty(value, fc.boolean(), async (header, named) => {
+          const form = new URLSearchParams({ grant_type: "client_credentials", ...(named ? { client_id: tlsClientId } : { client_id: "nobody-here" }) });
+          const attempt: HttpAttempt = {
+            method: "POST",
+            path: "/oauth/token",
+            headers: { "content-type": "application/x-www-form-urlencoded", "x-forwarded-client-cert": header },
+            body: Buffer.from(form.toString()),
+          };
+          const answer = await sendHttp1(server.port, attempt);
+          checkAnswer(attempt, answer);
+          if (answer.status === 200) expect(header, "only the real certificate authenticates").toContain(encodeURIComponent(pem()).slice(0, 200));
+        }),
+        fuzzParameters(runs(0.5)),
+      );
+    },
+    timeoutFor(runs(0.5)),
+  );
+});

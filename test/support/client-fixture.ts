@@ -24,6 +24,12 @@ export function newClientFixture(overrides: Partial<NewClient> & { id: string })
     dpopBoundAccessTokens: false,
     rateLimitPerSecond: null,
     annotations: {},
+    tokenEndpointAuthMethod: null,
+    tlsClientAuthSubjectDn: null,
+    tlsClientAuthSanDns: null,
+    tlsClientAuthSanUri: null,
+    tlsClientAuthSanIp: null,
+    tlsClientAuthSanEmail: null,
     tokensNotBefore: new Date(),
     ...overrides,
   };

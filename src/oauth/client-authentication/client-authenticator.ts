@@ -4,7 +4,7 @@
  * words — unknown client, wrong secret, inactive or expired client — so a caller cannot tell
  * which client ids exist.
  */
-import { CLIENT_ID_PATTERN, type ClientRecord } from "../../clients/client.js";
+import { CLIENT_ID_PATTERN, type ClientRecord, type TokenEndpointAuthMethod } from "../../clients/client.js";
 import { TesseraError } from "../../errors.js";
 import type { ClientAuthenticationMethod, PresentedClientCredentials } from "./presented-credentials.js";
 import { authenticateWithSecret } from "./client-secret-methods.js";
@@ -12,6 +12,8 @@ import { UNKNOWN_ORIGIN, type RequestOrigin } from "../abuse-limits.js";
 import type { ClientAuthenticationContext, ClientAuthenticationHandler } from "./context.js";
 import { invalidClient } from "./invalid-client.js";
 import { authenticateWithJwtBearerAssertion, authenticateWithSpiffeJwt } from "./federated-assertion-methods.js";
+import { authenticateWithTlsClientAuth } from "./tls-client-auth.js";
+import { authenticateWithSelfSignedCertificate } from "./self-signed-tls-client-auth.js";
 
 export class ClientAuthenticator {
   private readonly handlers: ReadonlyMap<ClientAuthenticationMethod, ClientAuthenticationHandler>;
@@ -40,16 +42,56 @@ export class ClientAuthenticator {
     try {
       if (!credentials) throw new TesseraError("invalid_client", "client authentication is required");
       if (presentedId !== clientId) throw invalidClient();
-      const handler = this.handlers.get(credentials.method);
+      const method = this.methodOf(credentials);
+      const handler = this.handlers.get(method);
       if (!handler) throw invalidClient();
       record = await handler(credentials, this.context);
-      if (!isUsable(record, this.context.now())) throw invalidClient();
+      if (!isUsable(record, this.context.now()) || !mayAuthenticateWith(record.client.tokenEndpointAuthMethod, method)) throw invalidClient();
     } catch (error) {
       if (error instanceof TesseraError && error.code === "invalid_client") limits?.authenticationFailed(origin, clientId);
       throw error;
     }
     limits?.afterAuthentication(origin, record.client.id, record.client.rateLimitPerSecond);
     return record;
+  }
+
+  /**
+   * Whether presented credentials are client authentication at all, for grants where it is
+   * optional: a bare `client_id` that came with a certificate is, only when it names a client
+   * registered for a certificate method (RFC 8705 §2); for any other client it stays what it is
+   * without a certificate, a parameter naming a client.
+   */
+  presentsAuthentication(credentials: PresentedClientCredentials): boolean {
+    if (credentials.method !== "tls_client_auth") return true;
+    const registered = credentials.clientId === undefined ? undefined : this.context.registry.find(credentials.clientId)?.client.tokenEndpointAuthMethod;
+    return registered === "tls_client_auth" || registered === "self_signed_tls_client_auth";
+  }
+
+  /** A certificate presentation is checked by the certificate method the client registered. */
+  private methodOf(credentials: PresentedClientCredentials): ClientAuthenticationMethod {
+    if (credentials.method !== "tls_client_auth" || credentials.clientId === undefined) return credentials.method;
+    const registered = this.context.registry.find(credentials.clientId)?.client.tokenEndpointAuthMethod;
+    return registered === "self_signed_tls_client_auth" ? registered : "tls_client_auth";
+  }
+}
+
+/**
+ * The methods a client's registered `token_endpoint_auth_method` allows (RFC 7591 §2): that
+ * one, the two secret methods standing for each other (libraries pick Basic or the body on
+ * their own). Unset, what every client could do before the field existed: the secret either way
+ * or a jwt-bearer assertion (its own or a trusted issuer's), never a certificate, which a
+ * client must register for with its DN, SAN or key.
+ */
+export function mayAuthenticateWith(registered: TokenEndpointAuthMethod | null, method: ClientAuthenticationMethod): boolean {
+  const secret = method === "client_secret_basic" || method === "client_secret_post";
+  switch (registered) {
+    case null:
+      return secret || method === "private_key_jwt" || method === "spiffe_jwt";
+    case "client_secret_basic":
+    case "client_secret_post":
+      return secret;
+    default:
+      return method === registered;
   }
 }
 
@@ -65,4 +107,7 @@ const DEFAULT_METHODS: ReadonlyMap<ClientAuthenticationMethod, ClientAuthenticat
   // The client's own assertion, or a trusted issuer's for a client with a federation policy.
   ["private_key_jwt", authenticateWithJwtBearerAssertion],
   ["spiffe_jwt", authenticateWithSpiffeJwt],
+  // RFC 8705 §2: a client_id and a certificate, chain-verified with a registered name, or with a registered key.
+  ["tls_client_auth", authenticateWithTlsClientAuth],
+  ["self_signed_tls_client_auth", authenticateWithSelfSignedCertificate],
 ]);

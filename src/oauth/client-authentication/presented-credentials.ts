@@ -4,11 +4,35 @@
  * request is in ../token/token-request.ts.
  */
 
+
 /**
  * `private_key_jwt` covers every jwt-bearer client assertion: the client's own (RFC 7523 §2.2)
  * or a trusted issuer's (federated); `spiffe_jwt` a JWT-SVID (draft-ietf-oauth-spiffe-client-auth §4).
+ * A `client_id` with no secret or assertion over a connection with a client certificate is
+ * presented as `tls_client_auth`: the transport cannot tell the two certificate methods of
+ * RFC 8705 §2 apart, so the authenticator takes the one the client registered.
  */
-export type ClientAuthenticationMethod = "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "spiffe_jwt";
+export type ClientAuthenticationMethod =
+  | "client_secret_basic"
+  | "client_secret_post"
+  | "private_key_jwt"
+  | "spiffe_jwt"
+  | "tls_client_auth"
+  | "self_signed_tls_client_auth";
+
+/**
+ * The caller's TLS client certificate (RFC 8705 §2), as the TLS handshake — Tessera's or a
+ * trusted proxy's — proved the caller holds its private key.
+ */
+export interface ClientCertificate {
+  /** The certificate in DER: what RFC 8705 §3.1's `x5t#S256` thumbprint hashes. */
+  readonly der: Uint8Array;
+  /**
+   * Whether it chains to TESSERA_TLS_CLIENT_CA. Only such a certificate satisfies
+   * tls_client_auth (RFC 8705 §2.1); any may satisfy self_signed_tls_client_auth (§2.2).
+   */
+  readonly chainVerified: boolean;
+}
 
 /** The credentials as presented, before they are checked. */
 export interface PresentedClientCredentials {
@@ -22,6 +46,16 @@ export interface PresentedClientCredentials {
   readonly rawClientSecret?: string | undefined;
   readonly clientAssertion?: string | undefined;
   readonly clientAssertionType?: string | undefined;
+  /** tls_client_auth and self_signed_tls_client_auth: the certificate of the connection (or trusted proxy). */
+  readonly clientCertificate?: ClientCertificate | undefined;
+}
+
+/**
+ * The credentials of a request that sent a `client_id` and nothing else, when a client
+ * certificate came with it (RFC 8705 §2); undefined without a certificate.
+ */
+export function certificateCredentials(clientId: string | undefined, certificate: ClientCertificate | undefined): PresentedClientCredentials | undefined {
+  return clientId !== undefined && certificate !== undefined ? { method: "tls_client_auth", clientId, clientCertificate: certificate } : undefined;
 }
 
 /**

@@ -14,7 +14,7 @@ import type { TokenRequest } from "./token-request.js";
 import type { TokenResponse } from "./token-response.js";
 
 export interface TokenEndpointOptions {
-  authenticator: Pick<ClientAuthenticator, "authenticate">;
+  authenticator: Pick<ClientAuthenticator, "authenticate"> & Partial<Pick<ClientAuthenticator, "presentsAuthentication">>;
   issuer: Pick<AccessTokenIssuer, "issue">;
   grants: readonly Grant[];
   /** Run in this order after every grant; none by default. */
@@ -70,7 +70,9 @@ export class TokenEndpoint {
       case "required":
         return this.options.authenticator.authenticate(request.credentials, request.origin);
       case "optional":
-        return request.credentials ? this.options.authenticator.authenticate(request.credentials, request.origin) : undefined;
+        return request.credentials && (this.options.authenticator.presentsAuthentication?.(request.credentials) ?? true)
+          ? this.options.authenticator.authenticate(request.credentials, request.origin)
+          : undefined;
       case "grant":
         return undefined;
     }

@@ -4,7 +4,7 @@
  * (token-endpoint.ts) answers it with a TokenResponse or a TesseraError.
  */
 import type { RequestOrigin } from "../abuse-limits.js";
-import type { PresentedClientCredentials } from "../client-authentication/presented-credentials.js";
+import type { ClientCertificate, PresentedClientCredentials } from "../client-authentication/presented-credentials.js";
 
 /**
  * Request parameters by name, each with its values in the order received. Only the repeatable
@@ -13,11 +13,8 @@ import type { PresentedClientCredentials } from "../client-authentication/presen
  */
 export type TokenParameters = ReadonlyMap<string, readonly string[]>;
 
-/** A verified TLS client certificate (RFC 8705 §2), as the transport's TLS layer accepted it. */
-export interface ClientCertificate {
-  /** The certificate in DER: what RFC 8705 §3.1's `x5t#S256` thumbprint hashes. */
-  readonly der: Uint8Array;
-}
+/** The TLS client certificate a caller presented; defined with the other presented credentials. */
+export type { ClientCertificate };
 
 /**
  * What a transport saw of the request beyond its parameters, for the proofs of possession that
@@ -30,7 +27,7 @@ export interface ProofMaterial {
   readonly url: string;
   /** The `DPoP` request header, when one was sent (RFC 9449 §4.1). */
   readonly dpop?: string | undefined;
-  /** The TLS client certificate, when the connection was TLS and the certificate verified. */
+  /** The TLS client certificate, when the caller presented one (see ClientCertificate.chainVerified). */
   readonly clientCertificate?: ClientCertificate | undefined;
 }
 

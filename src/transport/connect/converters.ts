@@ -4,7 +4,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
-import type { ClientRecord, ClientStatus as DomainStatus, JsonObject } from "../../clients/client.js";
+import type { ClientRecord, ClientStatus as DomainStatus, JsonObject, TokenEndpointAuthMethod } from "../../clients/client.js";
 import type { AuditEventRecord, ClientChanges } from "../../clients/client-repository.js";
 import { AuditEventSchema, type AuditEvent } from "../../gen/tessera/v1/audit_event_pb.js";
 import { clientEtag } from "../../clients/client.js";
@@ -82,6 +82,12 @@ type ClientDefinitionFields = Pick<
   | "rateLimitPerSecond"
   | "annotations"
   | "dpopBoundAccessTokens"
+  | "tokenEndpointAuthMethod"
+  | "tlsClientAuthSubjectDn"
+  | "tlsClientAuthSanDns"
+  | "tlsClientAuthSanUri"
+  | "tlsClientAuthSanIp"
+  | "tlsClientAuthSanEmail"
 >;
 
 /** `fieldPrefix` names where the fields sit in the request, for error messages ("client."). */
@@ -105,6 +111,12 @@ function clientDefinition(fields: ClientDefinitionFields, fieldPrefix: string): 
     rateLimitPerSecond: fields.rateLimitPerSecond || null,
     annotations: fields.annotations,
     dpopBoundAccessTokens: fields.dpopBoundAccessTokens,
+    tokenEndpointAuthMethod: fields.tokenEndpointAuthMethod || null,
+    tlsClientAuthSubjectDn: fields.tlsClientAuthSubjectDn || null,
+    tlsClientAuthSanDns: fields.tlsClientAuthSanDns || null,
+    tlsClientAuthSanUri: fields.tlsClientAuthSanUri || null,
+    tlsClientAuthSanIp: fields.tlsClientAuthSanIp || null,
+    tlsClientAuthSanEmail: fields.tlsClientAuthSanEmail || null,
   };
 }
 
@@ -131,6 +143,13 @@ const UPDATABLE_FIELDS: Readonly<Record<string, (client: Client) => ClientChange
   rate_limit_per_second: (client) => ({ rateLimitPerSecond: client.rateLimitPerSecond || null }),
   annotations: (client) => ({ annotations: client.annotations }),
   dpop_bound_access_tokens: (client) => ({ dpopBoundAccessTokens: client.dpopBoundAccessTokens }),
+  // Checked by name in the use case (client-validation.ts checkTokenEndpointAuth).
+  token_endpoint_auth_method: (client) => ({ tokenEndpointAuthMethod: (client.tokenEndpointAuthMethod || null) as TokenEndpointAuthMethod | null }),
+  tls_client_auth_subject_dn: (client) => ({ tlsClientAuthSubjectDn: client.tlsClientAuthSubjectDn || null }),
+  tls_client_auth_san_dns: (client) => ({ tlsClientAuthSanDns: client.tlsClientAuthSanDns || null }),
+  tls_client_auth_san_uri: (client) => ({ tlsClientAuthSanUri: client.tlsClientAuthSanUri || null }),
+  tls_client_auth_san_ip: (client) => ({ tlsClientAuthSanIp: client.tlsClientAuthSanIp || null }),
+  tls_client_auth_san_email: (client) => ({ tlsClientAuthSanEmail: client.tlsClientAuthSanEmail || null }),
 };
 
 export function clientChanges(client: Client | undefined, paths: readonly string[]): ClientChanges {
@@ -199,6 +218,12 @@ export function clientToProto(record: ClientRecord): Client {
     rateLimitPerSecond: client.rateLimitPerSecond ?? 0,
     annotations: { ...client.annotations },
     dpopBoundAccessTokens: client.dpopBoundAccessTokens,
+    tokenEndpointAuthMethod: client.tokenEndpointAuthMethod ?? "",
+    tlsClientAuthSubjectDn: client.tlsClientAuthSubjectDn ?? "",
+    tlsClientAuthSanDns: client.tlsClientAuthSanDns ?? "",
+    tlsClientAuthSanUri: client.tlsClientAuthSanUri ?? "",
+    tlsClientAuthSanIp: client.tlsClientAuthSanIp ?? "",
+    tlsClientAuthSanEmail: client.tlsClientAuthSanEmail ?? "",
   });
 }
 

@@ -3,6 +3,7 @@
  * RFC 7009 revocation. The caller authenticates with `authorization` metadata: Bearer (a token
  * carrying tessera:introspect or tessera:revoke) or Basic client credentials.
  */
+import { presentedThumbprint } from "../../oauth/mtls/certificate-binding-check.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
@@ -90,6 +91,7 @@ export function introspectionServiceImpl(options: {
         requiredScopes: request.requiredScopes,
         requiredAudience: request.requiredAudience || undefined,
         proof: resourceProof(request),
+        clientCertificateThumbprint: presentedThumbprint(request.clientCertificateThumbprint, "client_certificate_thumbprint"),
       });
       return {
         clientId: token.clientId,

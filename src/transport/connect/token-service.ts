@@ -5,9 +5,9 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { TokenEndpoint } from "../../oauth/token/token-endpoint.js";
-import { NO_PARAMETERS, type TokenParameters, type TokenRequest } from "../../oauth/token/token-request.js";
+import { NO_PARAMETERS, type ClientCertificate, type TokenParameters, type TokenRequest } from "../../oauth/token/token-request.js";
 import { clientCertificateKey, originKey } from "./context.js";
-import { assertionMethod, type PresentedClientCredentials } from "../../oauth/client-authentication/presented-credentials.js";
+import { assertionMethod, certificateCredentials, type PresentedClientCredentials } from "../../oauth/client-authentication/presented-credentials.js";
 import { IMPERSONATE_PARAMETER } from "../../oauth/grants/delegated-subject-token.js";
 import { GrantType, TokenService, type IssueTokenRequest } from "../../gen/tessera/v1/token_service_pb.js";
 
@@ -41,13 +41,15 @@ function parametersOf(request: IssueTokenRequest, credentials: PresentedClientCr
     const value = request[field];
     if (value) (parameters ??= new Map()).set(name, [value]);
   }
-  if (!credentials && request.clientId) (parameters ??= new Map()).set("client_id", [request.clientId]);
+  // A certificate presentation (client-certificate.ts) is a client_id too, which a grant with
+  // optional client authentication reads when the client is not a certificate client.
+  if ((!credentials || credentials.method === "tls_client_auth") && request.clientId) (parameters ??= new Map()).set("client_id", [request.clientId]);
   // A flag in the message, `impersonate=true` in a form (delegated-subject-token.ts).
   if (request.impersonate) (parameters ??= new Map()).set(IMPERSONATE_PARAMETER, ["true"]);
   return parameters ?? NO_PARAMETERS;
 }
 
-function credentialsOf(request: IssueTokenRequest): PresentedClientCredentials | undefined {
+function credentialsOf(request: IssueTokenRequest, certificate: ClientCertificate | undefined): PresentedClientCredentials | undefined {
   const clientId = request.clientId || undefined;
   switch (request.credential.case) {
     case "clientSecret":
@@ -61,7 +63,8 @@ function credentialsOf(request: IssueTokenRequest): PresentedClientCredentials |
         clientAssertionType: request.credential.value.assertionType || undefined,
       };
     default:
-      return undefined;
+      // A client_id and no credential: RFC 8705 §2 certificate authentication when a certificate came with the call.
+      return certificateCredentials(clientId, certificate);
   }
 }
 
@@ -70,7 +73,8 @@ export function tokenServiceImpl(options: { endpoint: TokenEndpoint; issuer: str
   const url = `${options.issuer.replace(/\/+$/, "")}/${TokenService.typeName}/${TokenService.method.issueToken.name}`;
   return {
     async issueToken(request, context) {
-      const credentials = credentialsOf(request);
+      const clientCertificate = context.values.get(clientCertificateKey);
+      const credentials = credentialsOf(request, clientCertificate);
       const tokenRequest: TokenRequest = {
         // An unknown enum number has no grant: let the core answer unsupported_grant_type.
         grantType: GRANT_TYPES[request.grantType] ?? `unknown:${request.grantType}`,
@@ -83,7 +87,7 @@ export function tokenServiceImpl(options: { endpoint: TokenEndpoint; issuer: str
           method: "POST",
           url,
           dpop: context.requestHeader.get("dpop") ?? undefined,
-          clientCertificate: context.values.get(clientCertificateKey),
+          clientCertificate,
         },
       };
       const answer = await options.endpoint.issue(tokenRequest);

@@ -1,19 +1,25 @@
 /**
  * Taking the caller's credentials out of an HTTP request (RFC 6749 §2.3): the Basic header
  * (client_secret_basic), the body (client_secret_post) or a JWT assertion (RFC 7523 §2.2; a
- * SPIFFE JWT-SVID, draft-ietf-oauth-spiffe-client-auth §3.1) — exactly one method per request. Introspection and revocation also accept a Bearer token.
+ * SPIFFE JWT-SVID, draft-ietf-oauth-spiffe-client-auth §3.1), or a `client_id` alone with the
+ * connection's client certificate (RFC 8705 §2) — exactly one method per request. Introspection and revocation also accept a Bearer token.
  */
 import { TesseraError } from "../../errors.js";
 import type { CallerCredentials } from "../../oauth/token-introspection.js";
-import { assertionMethod, type PresentedClientCredentials } from "../../oauth/client-authentication/presented-credentials.js";
+import { assertionMethod, certificateCredentials, type PresentedClientCredentials } from "../../oauth/client-authentication/presented-credentials.js";
+import type { ClientCertificate } from "../../oauth/token/token-request.js";
 import { basicClientCredentials, parseAuthorizationHeader } from "../authorization-header.js";
 import { parameterValue } from "../../oauth/token/token-request.js";
 import type { BodyParameters } from "./form-body.js";
 import type { HttpRequest } from "./http-io.js";
 
 /** Client credentials for the token endpoint; undefined when the request carries none. */
-export function presentedCredentials(request: HttpRequest, body: BodyParameters): PresentedClientCredentials | undefined {
-  const caller = callerCredentials(request, body);
+export function presentedCredentials(
+  request: HttpRequest,
+  body: BodyParameters,
+  certificate?: ClientCertificate | undefined,
+): PresentedClientCredentials | undefined {
+  const caller = callerCredentials(request, body, certificate);
   if (caller?.bearerToken !== undefined) {
     throw new TesseraError("invalid_request", "the token endpoint takes client credentials, not a Bearer token");
   }
@@ -21,7 +27,7 @@ export function presentedCredentials(request: HttpRequest, body: BodyParameters)
 }
 
 /** Client credentials or a Bearer token; undefined when the request carries neither. */
-export function callerCredentials(request: HttpRequest, body: BodyParameters): CallerCredentials | undefined {
+export function callerCredentials(request: HttpRequest, body: BodyParameters, certificate?: ClientCertificate | undefined): CallerCredentials | undefined {
   const authorization = parseAuthorizationHeader(singleAuthorizationHeader(request));
   const bodyClientId = parameterValue(body, "client_id");
   const bodySecret = parameterValue(body, "client_secret");
@@ -44,7 +50,9 @@ export function callerCredentials(request: HttpRequest, body: BodyParameters): C
   if (assertion !== undefined) {
     return { client: { method: assertionMethod(assertionType), clientId: bodyClientId, clientAssertion: assertion, clientAssertionType: assertionType } };
   }
-  return undefined;
+  // RFC 8705 §2: client_id in the body, no secret, and the connection's certificate.
+  const byCertificate = certificateCredentials(bodyClientId, certificate);
+  return byCertificate && { client: byCertificate };
 }
 
 /**

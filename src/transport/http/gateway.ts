@@ -15,6 +15,7 @@ import { RequestAbortedError, sendJson, setRequestId, writeHead, type HttpReques
 import { INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH, endpointUrl } from "./metadata.js";
 import { sendOAuthError } from "./oauth-error-response.js";
 import { handleTokenRequest, type OriginOf } from "./token-route.js";
+import type { ClientCertificateResolver } from "../client-certificate.js";
 
 export interface Readiness {
   /** Whether the service can take changes: database reachable, migrations applied. */
@@ -38,6 +39,8 @@ export interface GatewayOptions {
   readonly log: Logger;
   /** The caller's address, for abuse limits (trusted proxies believed). */
   readonly originOf: OriginOf;
+  /** The caller's TLS client certificate (client-certificate.ts); absent: the connection's own. */
+  readonly certificateOf?: ClientCertificateResolver | undefined;
 }
 
 /** Refusals counted as authentication failures, by their OAuth code. */
@@ -67,7 +70,12 @@ export function createHttpGateway(options: GatewayOptions): (request: HttpReques
     sendJson(response, 200, jwks.body, { ...headers, "content-type": "application/jwk-set+json" });
   };
 
-  const tokenRoute = { tokenEndpoint: options.tokenEndpoint, originOf: options.originOf, tokenUrl: endpointUrl(options.issuer, TOKEN_PATH) };
+  const tokenRoute = {
+    tokenEndpoint: options.tokenEndpoint,
+    originOf: options.originOf,
+    tokenUrl: endpointUrl(options.issuer, TOKEN_PATH),
+    certificateOf: options.certificateOf,
+  };
   const routes = new Map<string, Route>([
     [TOKEN_PATH, { POST: (request, response) => handleTokenRequest(request, response, tokenRoute) }],
     [INTROSPECTION_PATH, { POST: (request, response) => handleIntrospection(request, response, options) }],

@@ -5,9 +5,11 @@
 import { TesseraError } from "../../errors.js";
 import type { IntrospectedToken, TokenIntrospection } from "../../oauth/token-introspection.js";
 import { callerCredentials } from "./client-credentials.js";
+import type { ClientCertificateResolver } from "../client-certificate.js";
 import { actClaim } from "../../oauth/delegation-chain.js";
 import { confirmationOf } from "../../oauth/confirmation.js";
 import { parameterValue } from "../../oauth/token/token-request.js";
+import { certificateBindingHolds, presentedThumbprint } from "../../oauth/mtls/certificate-binding-check.js";
 import { NO_STORE, sendJson, writeHead, type HttpRequest, type HttpResponse } from "./http-io.js";
 import { readParameters, type OriginOf } from "./token-route.js";
 
@@ -49,33 +51,40 @@ export function introspectionJson(found: IntrospectedToken, issuer: string): Rec
 
 const seconds = (time: Date) => Math.floor(time.getTime() / 1000);
 
+/** The introspection parameter carrying the resource request's certificate thumbprint (Tessera's extension to RFC 7662). */
+export const CERTIFICATE_THUMBPRINT_PARAMETER = "client_certificate_thumbprint";
+
 export async function handleIntrospection(
   request: HttpRequest,
   response: HttpResponse,
-  options: { introspection: TokenIntrospection; issuer: string; originOf: OriginOf },
+  options: { introspection: TokenIntrospection; issuer: string; originOf: OriginOf; certificateOf?: ClientCertificateResolver | undefined },
 ): Promise<void> {
   const parameters = await readParameters(request);
-  const caller = await options.introspection.authenticateCaller(callerCredentials(request, parameters), options.originOf(request));
+  const caller = await options.introspection.authenticateCaller(callerCredentials(request, parameters, options.certificateOf?.(request)), options.originOf(request));
   const token = parameterValue(parameters, "token");
   if (!token) throw new TesseraError("invalid_request", "token is required");
-  // Tessera's extension of RFC 7662: a resource server may pass the request's DPoP proof
+  // Tessera's extensions of RFC 7662: a resource server may pass the request's DPoP proof
   // (`dpop_proof`) with its method (`htm`) and URL (`htu`), and then gets `active: true` only if
-  // the token's binding holds (RFC 9449 §7.1).
+  // the token's binding holds (RFC 9449 §7.1); with the request's certificate thumbprint
+  // (RFC 8705 §3.1), a token bound to another certificate, or bound while none was given, is not
+  // active for it.
   const dpopProof = parameterValue(parameters, "dpop_proof");
   const htm = parameterValue(parameters, "htm");
   const htu = parameterValue(parameters, "htu");
   if (dpopProof !== undefined && (htm === undefined || htu === undefined)) throw new TesseraError("invalid_request", "htm and htu are required with dpop_proof");
+  const thumbprint = presentedThumbprint(parameterValue(parameters, CERTIFICATE_THUMBPRINT_PARAMETER), CERTIFICATE_THUMBPRINT_PARAMETER);
   const found = await options.introspection.introspect(caller, token, dpopProof === undefined ? undefined : { dpop: dpopProof, method: htm!, url: htu! });
-  sendJson(response, 200, found ? introspectionJson(found, options.issuer) : { active: false }, NO_STORE);
+  const usable = found && (thumbprint === undefined || found.tokenType !== "access_token" || certificateBindingHolds(found.token.claims, thumbprint));
+  sendJson(response, 200, found && usable ? introspectionJson(found, options.issuer) : { active: false }, NO_STORE);
 }
 
 export async function handleRevocation(
   request: HttpRequest,
   response: HttpResponse,
-  options: { introspection: TokenIntrospection; now: () => Date; originOf: OriginOf },
+  options: { introspection: TokenIntrospection; now: () => Date; originOf: OriginOf; certificateOf?: ClientCertificateResolver | undefined },
 ): Promise<void> {
   const parameters = await readParameters(request);
-  const caller = await options.introspection.authenticateCaller(callerCredentials(request, parameters), options.originOf(request));
+  const caller = await options.introspection.authenticateCaller(callerCredentials(request, parameters, options.certificateOf?.(request)), options.originOf(request));
   const token = parameterValue(parameters, "token");
   if (!token) throw new TesseraError("invalid_request", "token is required");
   await options.introspection.revoke(caller, token, options.now());

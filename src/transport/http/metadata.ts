@@ -11,6 +11,11 @@ export interface MetadataInput {
   readonly scopes: readonly string[];
   /** RFC 9449 §5.1 `dpop_signing_alg_values_supported`; absent when DPoP is not offered. */
   readonly dpopAlgorithms?: readonly string[] | undefined;
+  /**
+   * Whether client certificates reach Tessera (its own TLS with client CAs, or a trusted proxy's
+   * header), so that tokens issued with one are bound to it (RFC 8705 §3, §3.3).
+   */
+  readonly certificateBoundTokens?: boolean | undefined;
 }
 
 /** Endpoint URLs hang off the issuer (RFC 8414 §2), which may carry a path behind a proxy. */
@@ -38,6 +43,9 @@ export function renderMetadata(input: MetadataInput): string {
     // Tessera has no authorization endpoint: machine clients use the token endpoint only.
     response_types_supported: [],
   };
+  // RFC 8705 §3.3. No `mtls_endpoint_aliases` (§5): the endpoints above serve mutual TLS
+  // themselves, on the one port, asking for (never requiring) a certificate.
+  if (input.certificateBoundTokens) document.tls_client_certificate_bound_access_tokens = true;
   if (input.authMethods.includes("private_key_jwt")) {
     document.token_endpoint_auth_signing_alg_values_supported = input.assertionAlgorithms;
     document.introspection_endpoint_auth_signing_alg_values_supported = input.assertionAlgorithms;

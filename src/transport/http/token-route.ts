@@ -8,7 +8,7 @@ import type { RequestOrigin } from "../../oauth/abuse-limits.js";
 import type { TokenEndpoint } from "../../oauth/token/token-endpoint.js";
 import { parameterValue, parseScopeParameter, type TokenRequest } from "../../oauth/token/token-request.js";
 import type { TokenResponse } from "../../oauth/token/token-response.js";
-import { verifiedClientCertificate } from "../client-certificate.js";
+import { connectionCertificate, type ClientCertificateResolver } from "../client-certificate.js";
 import { presentedCredentials } from "./client-credentials.js";
 import { parseFormBody, parseJsonBody, type BodyParameters } from "./form-body.js";
 import { NO_STORE, mediaType, readBody, sendJson, type HttpRequest, type HttpResponse } from "./http-io.js";
@@ -25,24 +25,29 @@ export async function readParameters(request: HttpRequest): Promise<BodyParamete
   return type === "application/json" ? parseJsonBody(body) : parseFormBody(body);
 }
 
-export function tokenRequestFrom(request: HttpRequest, parameters: BodyParameters, options: { originOf: OriginOf; tokenUrl: string }): TokenRequest {
+export function tokenRequestFrom(
+  request: HttpRequest,
+  parameters: BodyParameters,
+  options: { originOf: OriginOf; tokenUrl: string; certificateOf?: ClientCertificateResolver | undefined },
+): TokenRequest {
   const dpop = request.headers.dpop;
+  const clientCertificate = options.certificateOf ? options.certificateOf(request) : connectionCertificate(request.socket);
   return {
     grantType: parameterValue(parameters, "grant_type"),
-    credentials: presentedCredentials(request, parameters),
+    credentials: presentedCredentials(request, parameters, clientCertificate),
     parameters,
     scopes: parseScopeParameter(parameterValue(parameters, "scope")),
     audiences: [...(parameters.get("resource") ?? []), ...(parameters.get("audience") ?? [])].filter((value) => value !== ""),
     origin: options.originOf(request),
     // The URL is the public one the issuer names, not the Host header a caller chose (RFC 9449 §4.3 htu).
-    proof: { method: request.method ?? "POST", url: options.tokenUrl, dpop: typeof dpop === "string" ? dpop : undefined, clientCertificate: verifiedClientCertificate(request) },
+    proof: { method: request.method ?? "POST", url: options.tokenUrl, dpop: typeof dpop === "string" ? dpop : undefined, clientCertificate },
   };
 }
 
 export async function handleTokenRequest(
   request: HttpRequest,
   response: HttpResponse,
-  options: { tokenEndpoint: TokenEndpoint; originOf: OriginOf; tokenUrl: string },
+  options: { tokenEndpoint: TokenEndpoint; originOf: OriginOf; tokenUrl: string; certificateOf?: ClientCertificateResolver | undefined },
 ): Promise<void> {
   const parameters = await readParameters(request);
   const answer = await options.tokenEndpoint.issue(tokenRequestFrom(request, parameters, options));

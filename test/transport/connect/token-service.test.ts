@@ -126,9 +126,9 @@ describe("TokenService.IssueToken → the token pipeline", () => {
     const { impl, seen, context } = serviceWithRecorder();
     const request = create(IssueTokenRequestSchema, { clientId: "svc-alpha", credential: { case: "clientSecret", value: "secret" } });
     const der = Buffer.from("certificate in DER");
-    await impl.issueToken(request, context({}, createContextValues().set(clientCertificateKey, { der })));
+    await impl.issueToken(request, context({}, createContextValues().set(clientCertificateKey, { der, chainVerified: true })));
     await impl.issueToken(request, context());
-    expect(seen[0]!.proof?.clientCertificate).toEqual({ der });
+    expect(seen[0]!.proof?.clientCertificate).toEqual({ der, chainVerified: true });
     expect(seen[1]!.proof?.clientCertificate).toBeUndefined();
   });
 });
