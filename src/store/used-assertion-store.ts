@@ -19,6 +19,18 @@ export class PrismaUsedAssertionRepository implements UsedAssertionRepository {
     return rows.length === 1;
   }
 
+  async recordAllIfAbsent(input: { entries: readonly { key: string; expireTime: Date }[]; now: Date }): Promise<ReadonlySet<string>> {
+    if (input.entries.length === 0) return new Set();
+    // One statement for the batch; the keys are distinct (ON CONFLICT may touch a row only once).
+    const rows = await this.prisma.$queryRaw<{ key: string }[]>`
+      INSERT INTO "used_assertions" ("key", "expire_time")
+      SELECT * FROM unnest(${input.entries.map((entry) => entry.key)}::text[], ${input.entries.map((entry) => entry.expireTime)}::timestamptz[])
+      ON CONFLICT ("key") DO UPDATE SET "expire_time" = EXCLUDED."expire_time"
+        WHERE "used_assertions"."expire_time" <= ${input.now}
+      RETURNING "key"`;
+    return new Set(rows.map((row) => row.key));
+  }
+
   async purgeExpired(now: Date): Promise<number> {
     return (await this.prisma.usedAssertion.deleteMany({ where: { expireTime: { lte: now } } })).count;
   }

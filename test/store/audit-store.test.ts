@@ -42,4 +42,20 @@ describe.each(DATABASE_BACKENDS)("PrismaAuditLog retention on $name", (backend) 
     expect(await audit.purgeAuditEvents(new Date(Date.now() - 90 * DAY))).toBe(345);
     expect(await database.prisma.auditEvent.count()).toBe(0);
   });
+
+  it("records a batch in one write, in the order given, with every field and null where absent", async () => {
+    const audit = new PrismaAuditLog(database.prisma);
+    await audit.recordAll([
+      { actor: "a", action: "federation.token_issued", outcome: "success", targetClientId: "c1", requestId: "r1", details: { issuer: "https://i.example", n: 1 } },
+      { actor: "b", action: "delegation.token_exchanged", outcome: "success", details: { quote: "it's \"quoted\"", nested: { ok: true } } },
+      { actor: "c", action: "federation.token_issued", outcome: "denied" },
+    ]);
+    await audit.recordAll([]);
+    const rows = await database.prisma.auditEvent.findMany({ orderBy: { id: "asc" } });
+    expect(rows.map(({ actor, action, outcome, targetClientId, requestId, details }) => ({ actor, action, outcome, targetClientId, requestId, details }))).toEqual([
+      { actor: "a", action: "federation.token_issued", outcome: "success", targetClientId: "c1", requestId: "r1", details: { issuer: "https://i.example", n: 1 } },
+      { actor: "b", action: "delegation.token_exchanged", outcome: "success", targetClientId: null, requestId: null, details: { quote: 'it\'s "quoted"', nested: { ok: true } } },
+      { actor: "c", action: "federation.token_issued", outcome: "denied", targetClientId: null, requestId: null, details: {} },
+    ]);
+  });
 });

@@ -42,6 +42,21 @@ describe.each(DATABASE_BACKENDS)("used assertions on $name", (backend) => {
     expect(verdicts.filter((verdict) => verdict === "replayed")).toHaveLength(7);
   });
 
+  it("records first sightings that arrive together in batches, each answered by its own key", async () => {
+    const [first, second] = [replica(), replica()];
+    // Some keys the second replica saw before: in the first replica's batch they are replays.
+    for (let n = 0; n < 100; n += 10) expect(await second.remember(`batch\u0000${n}`, LATER)).toBe("fresh");
+    const verdicts = await Promise.all(Array.from({ length: 100 }, (_, n) => first.remember(`batch\u0000${n}`, LATER)));
+    verdicts.forEach((verdict, n) => expect(verdict, `key ${n}`).toBe(n % 10 === 0 ? "replayed" : "fresh"));
+    // And each is now recorded for everyone.
+    const third = replica();
+    expect(await Promise.all([third.remember("batch\u00001", LATER), third.remember("batch\u000055", LATER), third.remember("batch\u0000new", LATER)])).toEqual([
+      "replayed",
+      "replayed",
+      "fresh",
+    ]);
+  });
+
   it("stores any jti, NUL included, in a fixed size", async () => {
     expect(await replica().remember(`c\u0000${"\u0000é😀".repeat(80)}`, LATER)).toBe("fresh");
     expect(await replica().remember(`c\u0000${"\u0000é😀".repeat(80)}`, LATER)).toBe("replayed");
@@ -60,6 +75,7 @@ describe.each(DATABASE_BACKENDS)("used assertions on $name", (backend) => {
     const guard = new AssertionReplayGuard({
       repository: {
         recordIfAbsent: () => Promise.reject(new TesseraError("unavailable", "down")),
+        recordAllIfAbsent: () => Promise.reject(new TesseraError("unavailable", "down")),
         purgeExpired: () => Promise.resolve(0),
       },
       memory: new AssertionReplayCache(),

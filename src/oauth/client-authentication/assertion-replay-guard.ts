@@ -2,8 +2,10 @@
  * Refuses a second use of an assertion on every replica (RFC 7523 §3 item 7: the `jti` "MAY be
  * used by the authorization server to ensure that the same JWT is not replayed"). A replay to the
  * same replica is refused from memory at no cost (AssertionReplayCache); a first sighting is then
- * recorded in storage with one insert-if-absent statement, which fails for a key another replica
- * recorded first. Rows live until the assertion expires and are purged after.
+ * recorded in storage by an insert-if-absent, which fails for a key another replica recorded
+ * first. First sightings that arrive while a write is in flight wait for it and then go together
+ * in one statement (a group commit), so under load the database sees one round trip per batch,
+ * not per assertion. Rows live until the assertion expires and are purged after.
  *
  * Keys are the caller's, namespaced by what the assertion is (`private_key_jwt`, a trusted
  * issuer's single-use tokens, …) so two kinds never collide; they are stored as SHA-256 digests,
@@ -25,6 +27,11 @@ export interface UsedAssertionRepository {
    * statement (two replicas racing: exactly one records it). True when recorded.
    */
   recordIfAbsent(input: { key: string; expireTime: Date; now: Date }): Promise<boolean>;
+  /**
+   * The same for several distinct keys in one statement; returns the keys it recorded (the
+   * others were already recorded and live).
+   */
+  recordAllIfAbsent(input: { entries: readonly { key: string; expireTime: Date }[]; now: Date }): Promise<ReadonlySet<string>>;
   /** Deletes the records that expired before `now`; returns how many. */
   purgeExpired(now: Date): Promise<number>;
 }
@@ -42,7 +49,20 @@ export interface AssertionReplayGuardOptions {
   readonly onStorageUnavailable?: (error: unknown) => void;
 }
 
+/** First sightings per statement at most: a statement of bounded size. */
+const MAX_BATCH = 256;
+
+interface PendingRecord {
+  readonly key: string;
+  readonly expireTime: Date;
+  resolve(recorded: boolean): void;
+  reject(error: unknown): void;
+}
+
 export class AssertionReplayGuard {
+  private pending: PendingRecord[] = [];
+  private writing = false;
+
   constructor(private readonly options: AssertionReplayGuardOptions) {}
 
   /**
@@ -57,7 +77,7 @@ export class AssertionReplayGuard {
     if (local !== "fresh") return local;
     if (this.options.storageHealthy && !this.options.storageHealthy()) return "fresh";
     try {
-      const recorded = await this.options.repository.recordIfAbsent({ key: storedKey(key), expireTime: expiresAt, now });
+      const recorded = await this.record(storedKey(key), expiresAt);
       return recorded ? "fresh" : "replayed";
     } catch (error) {
       if (error instanceof TesseraError && error.code === "unavailable") {
@@ -65,6 +85,45 @@ export class AssertionReplayGuard {
         return "fresh";
       }
       throw error;
+    }
+  }
+
+  /** Queues a first sighting for the next write; starts one when none is in flight. */
+  private record(key: string, expireTime: Date): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ key, expireTime, resolve, reject });
+      if (!this.writing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending.splice(0, MAX_BATCH);
+        try {
+          if (batch.length === 1) {
+            const [only] = batch;
+            only!.resolve(await this.options.repository.recordIfAbsent({ key: only!.key, expireTime: only!.expireTime, now: this.options.now() }));
+            continue;
+          }
+          // The memory check lets one replica ask about a key once while it lives, so keys in a
+          // batch are distinct; a duplicate would be a replay and is answered so.
+          const distinct = new Map<string, PendingRecord>();
+          const duplicates: PendingRecord[] = [];
+          for (const entry of batch) {
+            if (distinct.has(entry.key)) duplicates.push(entry);
+            else distinct.set(entry.key, entry);
+          }
+          const recorded = await this.options.repository.recordAllIfAbsent({ entries: [...distinct.values()], now: this.options.now() });
+          for (const entry of distinct.values()) entry.resolve(recorded.has(entry.key));
+          for (const entry of duplicates) entry.resolve(false);
+        } catch (error) {
+          for (const entry of batch) entry.reject(error);
+        }
+      }
+    } finally {
+      this.writing = false;
     }
   }
 
