@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SigningAlgorithm } from "../../src/gen/tessera/v1/client_pb.js";
 import { SigningKeyState } from "../../src/gen/tessera/v1/signing_key_pb.js";
 import { adminApi, clientCredentialsToken, registerClient, type RegisteredClient } from "../support/clients.js";
-import { startTestServer, TEST_KEK, type TestServer } from "../support/test-server.js";
+import { basicAuthorization, startTestServer, TEST_KEK, type TestServer } from "../support/test-server.js";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -186,6 +186,8 @@ describe("replicas on one PostgreSQL", () => {
       expect(await jwks(second)).toEqual(await jwks(first));
       const client = await registerClient(first, { name: "replicated", scopes: ["x"] });
       const fromFirst = decodeProtectedHeader(await tokenFor(first, client)).kid;
+      // The second replica learns of the new client through the change feed, within its bound.
+      await expect.poll(async () => (await fetch(`${second.url}/oauth/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", authorization: basicAuthorization(client.clientId, client.clientSecret) }, body: "grant_type=client_credentials" })).status, { timeout: 5_000 }).toBe(200);
       const fromSecond = decodeProtectedHeader(await tokenFor(second, client)).kid;
       expect(fromSecond).toBe(fromFirst);
     } finally {
