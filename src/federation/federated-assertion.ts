@@ -9,6 +9,7 @@
  */
 import type { JWTPayload } from "jose";
 import { TesseraError } from "../errors.js";
+import type { AssertionReplayGuard } from "../oauth/client-authentication/assertion-replay-guard.js";
 import { verifyForeignJwsSignature } from "../keys/foreign-jws.js";
 import { decodeCompactJws, type DecodedJws, type JwsHeader } from "../keys/jwt.js";
 import type { FederationDirectory, TrustedIssuer } from "./federation.js";
@@ -69,14 +70,8 @@ export class FederationRefusal extends TesseraError {
   }
 }
 
-/**
- * Remembers the `jti` of single-use assertions until they expire, on every replica where the
- * implementation can. `full`: no room left, so the assertion is refused rather than remembered
- * short (forgetting one early would let it be replayed).
- */
-export interface AssertionReplayGuard {
-  remember(key: string, expiresAt: Date): Promise<"fresh" | "replayed" | "full">;
-}
+/** What the verifier needs of the replay guard (the one in oauth/client-authentication, shared with private_key_jwt and DPoP). */
+export type ReplayGuard = Pick<AssertionReplayGuard, "remember">;
 
 export interface VerifiedAssertion {
   readonly issuer: TrustedIssuer;
@@ -88,7 +83,7 @@ export interface VerifiedAssertion {
 export interface FederatedAssertionVerifierOptions {
   readonly directory: Pick<FederationDirectory, "trustedIssuer" | "spiffeTrustDomain">;
   readonly keys: IssuerKeys;
-  readonly replayGuard: AssertionReplayGuard;
+  readonly replayGuard: ReplayGuard;
   /** Tessera's issuer identifier: the audience when an issuer configures none. */
   readonly tesseraIssuer: string;
   readonly now: () => Date;

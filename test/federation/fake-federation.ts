@@ -7,7 +7,7 @@ import { generateKeyPairSync, randomUUID, type KeyObject } from "node:crypto";
 import { SignJWT, type JWTPayload } from "jose";
 import type { ClientRecord } from "../../src/clients/client.js";
 import { TesseraError } from "../../src/errors.js";
-import { FederatedAssertionVerifier, type AssertionReplayGuard } from "../../src/federation/federated-assertion.js";
+import { FederatedAssertionVerifier, type ReplayGuard } from "../../src/federation/federated-assertion.js";
 import type { FederationDirectory, FederationPolicy, TrustedIssuer } from "../../src/federation/federation.js";
 import type { IssuerKeys } from "../../src/federation/issuer-keys.js";
 import { AssertionReplayCache } from "../../src/oauth/client-authentication/assertion-replay-cache.js";
@@ -77,7 +77,7 @@ export function federationPolicy(overrides: Partial<FederationPolicy> & { id: st
 }
 
 /** The replay guard in memory only, as one replica without storage would have it. */
-export function memoryReplayGuard(now: () => Date = () => NOW): AssertionReplayGuard {
+export function memoryReplayGuard(now: () => Date = () => NOW): ReplayGuard {
   const cache = new AssertionReplayCache();
   return { remember: async (key, expiresAt) => cache.remember(key, Math.ceil(expiresAt.getTime() / 1000), Math.floor(now().getTime() / 1000)) };
 }
