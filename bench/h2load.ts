@@ -54,7 +54,8 @@ export function ensureH2load(log: (message: string) => void): H2loadAvailability
   if (found) return { binary: found };
   const install = h2loadInstallCommand({ isRoot: process.getuid?.() === 0 });
   log(`h2load is not on PATH; installing it: ${install.display}`);
-  const outcome = spawnSync(install.command, install.args, { stdio: ["ignore", "inherit", "inherit"], timeout: 300_000 });
+  // apt-get's output goes to stderr with the progress lines: stdout carries the report.
+  const outcome = spawnSync(install.command, install.args, { stdio: ["ignore", 2, 2], timeout: 300_000 });
   const installed = findOnPath("h2load");
   if (installed) return { binary: installed };
   const why = outcome.error ? outcome.error.message : `exit ${String(outcome.status ?? outcome.signal)}`;

@@ -1,26 +1,44 @@
 /**
  * `npm run bench`: Tessera against node-oidc-provider doing the same job, on this machine, in one
  * run — each server in its own process, driven by the same load generator (autocannon as a
- * library in this process; gRPC from a separate grpc-js process), with the machine's raw
- * signing and verification ceilings and a bare node:http token endpoint (the floor) beside
- * them. Prints a table and writes bench/results.json.
+ * library in this process), with the machine's raw signing and verification ceilings and a bare
+ * node:http token endpoint (the floor) beside them. Prints a table and writes bench/results.json.
+ *
+ * gRPC is measured two ways. The h2load-* rows drive Tessera's HTTP and gRPC surfaces with one
+ * load generator in C (h2load, Debian's nghttp2-client; installed with apt-get when missing, or
+ * the rows are void with a message saying what to install): `--h1` for POST /oauth/introspect
+ * and /oauth/token, h2c with 16 streams per connection for AuthenticateToken and IssueToken
+ * (protobuf bodies from src/gen in the gRPC envelope), 8 connections each, one client each
+ * (h2load repeats one request). Their gRPC/HTTP ratios of server CPU per call and throughput are
+ * the targets of the gRPC-at-HTTP's-cost issue. The grpc-* rows are the real-client view: a
+ * separate grpc-js process, as a polyglot caller would call.
+ *
+ * Every throughput row runs with the abuse limits off (TESSERA_RATE_LIMIT_PER_IP,
+ * TESSERA_RATE_LIMIT_PER_CLIENT and TESSERA_LOCKOUT_THRESHOLD at 0); the *-limited rows measure
+ * the limiter's own cost on a second replica of the same database with the limits on at budgets
+ * the load never reaches. A row is VOID when any call was not a success: a non-2xx answer, a
+ * socket error or timeout, a failed stream, a non-OK gRPC status (for h2load, which does not read
+ * trailers, from Tessera's tessera_rpc_requests_total before and after the measured run, which
+ * must also count as many OK calls as h2load saw). A void row is printed with its counts and
+ * never used in a median or a ratio (bench/report.ts).
  *
  *   npm run bench -- [--duration 8] [--warmup 2] [--connections 32] [--rounds 3] [--clients 10] [--smoke]
  *                    [--only name[,name…]] [--cpu-prof] [--server-root dir] [--out file] [--env NAME=VALUE]
  *
- * --connections autocannon connections, and calls in flight for gRPC and the ceilings.
- * --rounds      how many times the comparison scenarios (Tessera, oidc-provider, floor, gRPC) run,
+ * --connections autocannon connections, and calls in flight for grpc-js and the ceilings (the
+ *               h2load rows keep their 8 connections).
+ * --rounds      how many times the comparison scenarios (Tessera, oidc-provider, floor, gRPC, h2load) run,
  *               interleaved: round 1 runs each once, then round 2, …. Each row reports the
  *               round with the median requests/s (all rounds' figures beside it), so a burst of
  *               other work on the machine during one run does not decide a ratio. RSS is the
- *               peak over all rounds.
+ *               peak over all rounds; one void round voids the row.
  * --clients N   the scale scenario's Tessera has N clients in its database (bulk-inserted with SQL)
  *               and is started fresh to time start-up; its issuance is compared with the
  *               10-client figure of the same run. The load rotates over up to 1,000 of the N,
  *               spread evenly (autocannon copies the request list into every connection). The
  *               comparison scenarios use 10 clients a side.
  * --smoke       1-second runs, 3 clients: checks that everything works, measures nothing.
- * --only        scenario names or prefixes (`ceiling`, `tessera-token`, `grpc`, `scale`, …).
+ * --only        scenario names or prefixes (`ceiling`, `tessera-token`, `grpc`, `h2load`, `scale`, …).
  * --cpu-prof    writes a V8 CPU profile of the main Tessera process to bench/profiles/.
  * --server-root runs Tessera from another checkout (built there first), e.g. to measure a change
  *               against the same peers and load generator.
