@@ -55,8 +55,8 @@ const fixed = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 
 
 /** Why the row's figures must not be used, with its counts; undefined for a clean row. */
 export function voidReason(row: ScenarioResult): string | undefined {
-  if (row.void) return row.void;
-  if (row.errors > 0) return describeErrors(row);
+  const reasons = [row.errors > 0 ? describeErrors(row) : undefined, row.void].filter((reason) => reason !== undefined);
+  if (reasons.length > 0) return reasons.join("; ");
   if (!(row.requestsPerSecond > 0)) return "no call succeeded";
   return undefined;
 }
@@ -71,8 +71,8 @@ function describeErrors(row: ScenarioResult): string {
   };
   counted(row.statusCodes, (code) => code, (code) => code.startsWith("2"));
   if (typeof row.socketErrors === "number" && row.socketErrors > 0) parts.push(`${row.socketErrors} socket errors or timeouts`);
-  const h2load = row.h2load as { failed?: number; errored?: number; timeout?: number } | undefined;
-  if (h2load) counted({ failed: h2load.failed, errored: h2load.errored, "timed out": h2load.timeout }, (what) => `${what} stream`);
+  const h2load = row.h2load as { errored?: number; timeout?: number } | undefined;
+  if (h2load) counted({ "errored stream": h2load.errored, "timed-out call": h2load.timeout }, (what) => what);
   counted(row.errorCodes, (code) => `gRPC ${code}`);
   counted((row.grpcStatus as { notOk?: unknown } | undefined)?.notOk, (code) => `gRPC ${code}`);
   return parts.length > 0 ? parts.join(", ") : `${row.errors} errors`;

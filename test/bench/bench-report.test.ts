@@ -34,17 +34,24 @@ describe("bench report: void rows", () => {
   it("voids a row with socket errors, a grpc-js row with failed calls, and an h2load row with failed streams", () => {
     expect(voidReason(row(1, 1, { errors: 3, socketErrors: 3, statusCodes: { "200": 10 } }))).toBe("3 socket errors or timeouts");
     expect(voidReason(row(1, 1, { errors: 2, errorCodes: { RESOURCE_EXHAUSTED: 2 } }))).toBe("2 × gRPC RESOURCE_EXHAUSTED");
-    expect(voidReason(row(1, 1, { errors: 2, h2load: { failed: 1, errored: 0, timeout: 1 }, statusCodes: { "2xx": 5, "4xx": 0 } }))).toBe("1 × failed stream, 1 × timed out stream");
+    expect(voidReason(row(1, 1, { errors: 2, h2load: { failed: 1, errored: 1, timeout: 1 }, statusCodes: { "2xx": 5, "4xx": 0 } }))).toBe("1 × errored stream, 1 × timed-out call");
   });
 
   it("voids an h2load gRPC row whose server counted a non-OK status, or whose counts do not add up", () => {
     const notOk = row(4_000, 0.12, { errors: 5, grpcStatus: { ok: 39_995, notOk: { Unauthenticated: 5 } }, statusCodes: { "2xx": 40_000 } });
     expect(voidReason(notOk)).toBe("5 × gRPC Unauthenticated");
-    const uncounted = row(4_000, 0.12, { void: "server counted 0 OK calls, h2load 40000 succeeded of 40128 started" });
+    const uncounted = row(4_000, 0.12, { void: "server counted 0 calls, h2load 40000 completed of 40128 started" });
+    expect(voidReason(uncounted)).toBe("server counted 0 calls, h2load 40000 completed of 40128 started");
     const built = results({ "h2load-grpc-authenticate-token": uncounted, "h2load-http-introspect": row(10_000, 0.05) });
     for (const name of ["gRPC/HTTP CPU per call: AuthenticateToken / POST /oauth/introspect (h2load)", "gRPC/HTTP throughput: AuthenticateToken / POST /oauth/introspect (h2load)"]) {
       expect(built.ratios![name], name).toMatchObject({ value: null, void: "h2load-grpc-authenticate-token void" });
     }
+  });
+
+  it("names both the refused calls and the counts that do not add up when a row has both", () => {
+    expect(voidReason(row(1, 1, { errors: 7, grpcStatus: { ok: 1, notOk: { ResourceExhausted: 7 } }, void: "server counted 8 calls, h2load 9 completed of 9 started" }))).toBe(
+      "7 × gRPC ResourceExhausted; server counted 8 calls, h2load 9 completed of 9 started",
+    );
   });
 
   it("voids a row in which no call succeeded (h2load that could not connect, or was not installed)", () => {
