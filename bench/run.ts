@@ -549,26 +549,12 @@ async function runComparisons(): Promise<void> {
     for (const name of wanted) {
       switch (name) {
         case "tessera-token-rs256":
-          record(name, { ...(await measured(tessera!, load(tessera!.url, tokenRequests(rsClients)))), server: "tessera", note: `${count} clients, client_secret_basic` });
-          break;
-        case "tessera-token-rs256-limited":
+        case "tessera-token-rs256-limited": {
+          const server = name === "tessera-token-rs256-limited" ? limited! : tessera!;
           record(name, {
-            ...(await measured(limited!, load(limited!.url, tokenRequests(rsClients)))),
-            server: "tessera (limits on)",
-            note: `as tessera-token-rs256 with the abuse limits on at budgets never reached (a second replica)`,
-          });
-          break;
-        case "tessera-introspect-limited": {
-          const tokens = await Promise.all(rsClients.map((client) => fetchToken(`${limited!.url}/oauth/token`, client)));
-          await assertActive(limited!.url, rsClients[0]!, tokens[0]!);
-          const requests = postRequests("/oauth/introspect", rsClients.map((client, i) => ({ client, token: tokens[i]! })), ({ client, token }) => ({
-            authorization: basicAuthorization(client),
-            body: new URLSearchParams({ token }).toString(),
-          }));
-          record(name, {
-            ...(await measured(limited!, load(limited!.url, requests))),
-            server: "tessera (limits on)",
-            note: "as tessera-introspect with the abuse limits on at budgets never reached (a second replica)",
+            ...(await measured(server, load(server.url, tokenRequests(rsClients)))),
+            server: server === limited ? "tessera (limits on)" : "tessera",
+            note: server === limited ? "as tessera-token-rs256 with the abuse limits on at budgets never reached (a second replica)" : `${count} clients, client_secret_basic`,
           });
           break;
         }
@@ -637,17 +623,26 @@ async function runComparisons(): Promise<void> {
           break;
         }
         case "tessera-introspect":
+        case "tessera-introspect-limited":
         case "tessera-introspect-bearer": {
-          const tokens = await Promise.all(rsClients.map((client) => fetchToken(`${tessera!.url}/oauth/token`, client)));
-          const bearer = name === "tessera-introspect-bearer" ? `Bearer ${await fetchToken(`${tessera!.url}/oauth/token`, ADMIN, { scope: "tessera:introspect" })}` : undefined;
+          // The limited replica shares the main one's database and issuer: either takes the other's tokens.
+          const server = name === "tessera-introspect-limited" ? limited! : tessera!;
+          const tokens = await Promise.all(rsClients.map((client) => fetchToken(`${server.url}/oauth/token`, client)));
+          await assertActive(server.url, rsClients[0]!, tokens[0]!);
+          const bearer = name === "tessera-introspect-bearer" ? `Bearer ${await fetchToken(`${server.url}/oauth/token`, ADMIN, { scope: "tessera:introspect" })}` : undefined;
           const requests = postRequests("/oauth/introspect", rsClients.map((client, i) => ({ client, token: tokens[i]! })), ({ client, token }) => ({
             authorization: bearer ?? basicAuthorization(client),
             body: new URLSearchParams({ token }).toString(),
           }));
           record(name, {
-            ...(await measured(tessera!, load(tessera!.url, requests))),
-            server: "tessera",
-            note: bearer ? "RS256 JWT; caller: Bearer token with tessera:introspect" : "RS256 JWT; caller: the token's client, Basic",
+            ...(await measured(server, load(server.url, requests))),
+            server: server === limited ? "tessera (limits on)" : "tessera",
+            note:
+              name === "tessera-introspect-limited"
+                ? "as tessera-introspect with the abuse limits on at budgets never reached (a second replica)"
+                : bearer
+                  ? "RS256 JWT; caller: Bearer token with tessera:introspect"
+                  : "RS256 JWT; caller: the token's client, Basic",
           });
           break;
         }
