@@ -1,26 +1,44 @@
 /**
  * `npm run bench`: Tessera against node-oidc-provider doing the same job, on this machine, in one
  * run — each server in its own process, driven by the same load generator (autocannon as a
- * library in this process; gRPC from a separate grpc-js process), with the machine's raw
- * signing and verification ceilings and a bare node:http token endpoint (the floor) beside
- * them. Prints a table and writes bench/results.json.
+ * library in this process), with the machine's raw signing and verification ceilings and a bare
+ * node:http token endpoint (the floor) beside them. Prints a table and writes bench/results.json.
+ *
+ * gRPC is measured two ways. The h2load-* rows drive Tessera's HTTP and gRPC surfaces with one
+ * load generator in C (h2load, Debian's nghttp2-client; installed with apt-get when missing, or
+ * the rows are void with a message saying what to install): `--h1` for POST /oauth/introspect
+ * and /oauth/token, h2c with 16 streams per connection for AuthenticateToken and IssueToken
+ * (protobuf bodies from src/gen in the gRPC envelope), 8 connections each, one client each
+ * (h2load repeats one request). Their gRPC/HTTP ratios of server CPU per call and throughput are
+ * the targets of the gRPC-at-HTTP's-cost issue. The grpc-* rows are the real-client view: a
+ * separate grpc-js process, as a polyglot caller would call.
+ *
+ * Every throughput row runs with the abuse limits off (TESSERA_RATE_LIMIT_PER_IP,
+ * TESSERA_RATE_LIMIT_PER_CLIENT and TESSERA_LOCKOUT_THRESHOLD at 0); the *-limited rows measure
+ * the limiter's own cost on a second replica of the same database with the limits on at budgets
+ * the load never reaches. A row is VOID when any call was not a success: a non-2xx answer, a
+ * socket error or timeout, a failed stream, a non-OK gRPC status (for h2load, which does not read
+ * trailers, from Tessera's tessera_rpc_requests_total before and after the measured run, which
+ * must also count as many OK calls as h2load saw). A void row is printed with its counts and
+ * never used in a median or a ratio (bench/report.ts).
  *
  *   npm run bench -- [--duration 8] [--warmup 2] [--connections 32] [--rounds 3] [--clients 10] [--smoke]
  *                    [--only name[,name…]] [--cpu-prof] [--server-root dir] [--out file] [--env NAME=VALUE]
  *
- * --connections autocannon connections, and calls in flight for gRPC and the ceilings.
- * --rounds      how many times the comparison scenarios (Tessera, oidc-provider, floor, gRPC) run,
+ * --connections autocannon connections, and calls in flight for grpc-js and the ceilings (the
+ *               h2load rows keep their 8 connections).
+ * --rounds      how many times the comparison scenarios (Tessera, oidc-provider, floor, gRPC, h2load) run,
  *               interleaved: round 1 runs each once, then round 2, …. Each row reports the
  *               round with the median requests/s (all rounds' figures beside it), so a burst of
  *               other work on the machine during one run does not decide a ratio. RSS is the
- *               peak over all rounds.
+ *               peak over all rounds; one void round voids the row.
  * --clients N   the scale scenario's Tessera has N clients in its database (bulk-inserted with SQL)
  *               and is started fresh to time start-up; its issuance is compared with the
  *               10-client figure of the same run. The load rotates over up to 1,000 of the N,
  *               spread evenly (autocannon copies the request list into every connection). The
  *               comparison scenarios use 10 clients a side.
  * --smoke       1-second runs, 3 clients: checks that everything works, measures nothing.
- * --only        scenario names or prefixes (`ceiling`, `tessera-token`, `grpc`, `scale`, …).
+ * --only        scenario names or prefixes (`ceiling`, `tessera-token`, `grpc`, `h2load`, `scale`, …).
  * --cpu-prof    writes a V8 CPU profile of the main Tessera process to bench/profiles/.
  * --server-root runs Tessera from another checkout (built there first), e.g. to measure a change
  *               against the same peers and load generator.
@@ -31,6 +49,7 @@
  * Everything listens on 127.0.0.1. Figures drift ±30% between runs on small machines: compare
  * within one run only.
  */
+import { create, toBinary } from "@bufbuild/protobuf";
 import { execFileSync } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { generateKeyPair, exportJWK, SignJWT } from "jose";
@@ -38,8 +57,11 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { AuthenticateTokenRequestSchema, IntrospectionService } from "../src/gen/tessera/v1/introspection_service_pb.js";
+import { GrantType, IssueTokenRequestSchema, TokenService } from "../src/gen/tessera/v1/token_service_pb.js";
 import { freePort } from "../test/support/ports.js";
 import {
+  BENCH_SCOPE,
   POSTGRES_BASE_URL,
   TOKEN_REQUEST_BODY,
   adminApi,
@@ -53,9 +75,11 @@ import {
   type BenchClient,
 } from "./clients.js";
 import { delegationSetup, federationSetup } from "./federation.js";
+import { ensureH2load, grpcFrame, h2loadRun, type H2loadAvailability, type H2loadResult, type H2loadTarget } from "./h2load.js";
 import { httpLoad, postRequests, type LoadResult } from "./http-load.js";
 import { ROOT, cpuSeconds, mainThreadCpuSeconds, runJsonScript, rssMiB, sampleRss, startFloor, startPeer, startTessera, type NodeProcess, type TesseraProcess } from "./processes.js";
-import { printReport, type Results, type ScenarioResult } from "./report.js";
+import { printReport, voidReason, type Results, type ScenarioResult } from "./report.js";
+import { rpcOutcomes, settledRpcCounts } from "./rpc-metrics.js";
 
 // Scenarios in the order they run; --only selects by name or by a prefix ending at a dash.
 const CEILINGS = [
@@ -69,6 +93,7 @@ const CEILINGS = [
 ] as const;
 const MAIN = [
   "tessera-token-rs256",
+  "tessera-token-rs256-limited",
   "peer-token-rs256",
   "tessera-token-es256",
   "peer-token-es256",
@@ -79,8 +104,13 @@ const MAIN = [
   "floor-token-rs256",
   "floor-token-es256",
   "tessera-introspect",
+  "tessera-introspect-limited",
   "tessera-introspect-bearer",
   "peer-introspect",
+  "h2load-http-introspect",
+  "h2load-grpc-authenticate-token",
+  "h2load-http-token-rs256",
+  "h2load-grpc-issue-token-rs256",
   "grpc-issue-token",
   "grpc-authenticate-token",
 ] as const;
@@ -212,13 +242,27 @@ function tempDir(prefix: string): string {
   return dir;
 }
 
-function tesseraEnv(options: { port: number; dataDir: string; schema?: string }): Record<string, string> {
+/**
+ * Abuse limits (src/oauth/abuse-limits.ts) off: 0 makes the address and client budgets return at
+ * once and the lockout never count, so a throughput row measures issuance or introspection and
+ * not a refusal (a fast machine outran the defaults: ~100k 429s in one introspection row).
+ */
+const LIMITS_OFF = { TESSERA_RATE_LIMIT_PER_IP: "0", TESSERA_RATE_LIMIT_PER_CLIENT: "0", TESSERA_LOCKOUT_THRESHOLD: "0" };
+/**
+ * Limits on at budgets the bench never reaches (the configuration's maxima): every request does
+ * the limiter's bookkeeping (address budget taken and given back, client budget taken) and none
+ * is refused, for the *-limited rows.
+ */
+const LIMITS_ON_UNREACHED = { TESSERA_RATE_LIMIT_PER_IP: "10000000", TESSERA_RATE_LIMIT_PER_CLIENT: "10000000", TESSERA_LOCKOUT_THRESHOLD: "10" };
+
+function tesseraEnv(options: { port: number; dataDir: string; schema?: string; limits?: "off" | "on"; issuer?: string }): Record<string, string> {
   return {
     PORT: String(options.port),
     TESSERA_HOST: "127.0.0.1",
-    TESSERA_ISSUER: `http://127.0.0.1:${options.port}`,
+    TESSERA_ISSUER: options.issuer ?? `http://127.0.0.1:${options.port}`,
     TESSERA_DATA_DIR: options.dataDir,
     TESSERA_LOG_LEVEL: "warn",
+    ...(options.limits === "on" ? LIMITS_ON_UNREACHED : LIMITS_OFF),
     ...extraEnv,
     TESSERA_ADMIN_CLIENT_ID: ADMIN.clientId,
     TESSERA_ADMIN_CLIENT_SECRET: ADMIN.clientSecret,
@@ -235,12 +279,13 @@ async function launchTessera(env: Record<string, string>, nodeFlags: readonly st
 /**
  * Runs a load while sampling the RSS of `server` and counting its CPU time (all threads) from
  * the start of the measured run — or of the whole run for the gRPC client, which reports its
- * warm-up calls too — so each row also says what one request costs the server.
+ * warm-up calls too — so each row also says what one request costs the server. A row that
+ * reports `callsServed` (the server's own count) is divided by that instead.
  */
-async function measured(
+async function measured<R extends LoadResult | H2loadResult | ScenarioResult>(
   server: NodeProcess,
-  run: (onMeasureStart: () => void) => Promise<LoadResult | ScenarioResult>,
-): Promise<ScenarioResult & { rssPeakMiB: number; serverCpuMsPerRequest: number; serverMainThreadMsPerRequest: number }> {
+  run: (onMeasureStart: () => void) => Promise<R>,
+): Promise<R & { rssPeakMiB: number; serverCpuMsPerRequest: number; serverMainThreadMsPerRequest: number }> {
   const sampler = sampleRss(server.pid);
   const cpuNow = () => ({ all: cpuSeconds(server.pid), main: mainThreadCpuSeconds(server.pid) });
   let atStart = cpuNow();
@@ -248,7 +293,8 @@ async function measured(
     const result = await run(() => (atStart = cpuNow()));
     const atEnd = cpuNow();
     const { peakMiB } = sampler.stop();
-    const served = Number("completedIncludingWarmup" in result ? result.completedIncludingWarmup : result.requests);
+    // Calls the server served in the window when the row knows better than its load generator.
+    const served = Number((result as { callsServed?: number }).callsServed ?? ("completedIncludingWarmup" in result ? result.completedIncludingWarmup : result.requests));
     const perRequest = (seconds: number) => (served > 0 ? Math.round((1e6 * seconds) / served) / 1000 : 0);
     return {
       ...result,
@@ -271,18 +317,26 @@ function record(name: Scenario, row: ScenarioResult): void {
   const rows = [...(roundRows.get(name) ?? []), withLoad];
   roundRows.set(name, rows);
   results.scenarios[name] = rows.length === 1 ? withLoad : medianRound(rows);
-  log(`${name}: ${row.requestsPerSecond} req/s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, errors ${row.errors}${row.rssPeakMiB ? `, RSS ${row.rssPeakMiB} MiB` : ""}`);
+  const invalid = voidReason(row);
+  log(`${name}: ${row.requestsPerSecond} req/s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, ${invalid ? `VOID (${invalid})` : "no errors"}${row.rssPeakMiB ? `, RSS ${row.rssPeakMiB} MiB` : ""}`);
 }
 
 /**
  * The round with the median requests/s (the lower middle one of an even count), with every
  * round's requests/s beside it, the errors of all rounds, and the RSS peak over all of them.
+ * One void round voids the row: a median must not pick the round that happened to be clean.
  */
 function medianRound(rows: readonly ScenarioResult[]): ScenarioResult {
   const sorted = [...rows].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
   const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  const voids = rows.flatMap((row, i) => {
+    const reason = voidReason(row);
+    return reason === undefined ? [] : [`round ${i + 1}: ${reason}`];
+  });
+  const { void: _medianVoid, ...medianRow } = median;
   return {
-    ...median,
+    ...medianRow,
+    ...(voids.length > 0 ? { void: voids.join("; ") } : {}),
     errors: rows.reduce((sum, row) => sum + row.errors, 0),
     rssPeakMiB: Math.max(...rows.map((row) => row.rssPeakMiB ?? 0)),
     roundsRequestsPerSecond: rows.map((row) => row.requestsPerSecond),
@@ -317,6 +371,105 @@ async function dpopTokenRequests(clients: readonly BenchClient[], tokenUrl: stri
     setupRequest: (prepared: typeof request) => ({ ...prepared, headers: { ...prepared.headers, dpop: proofs[next++ % proofs.length]! } }),
   }));
   return { requests, count };
+}
+
+/** Issue 21's set-up for the h2load rows: 8 connections; gRPC over h2c with 16 calls in flight on each. */
+const H2LOAD_CONNECTIONS = 8;
+const H2LOAD_GRPC_STREAMS = 16;
+let h2load: H2loadAvailability | undefined;
+
+const grpcPath = (service: { typeName: string }, method: { name: string }) => `/${service.typeName}/${method.name}`;
+
+/**
+ * The request an h2load row sends: one client (h2load repeats one request), as the matching
+ * autocannon or grpc-js row sends it — Basic caller and the token's own client for
+ * introspection, client credentials with scope bench:read for issuance.
+ */
+function h2loadTarget(name: string, baseUrl: string, client: BenchClient, token: string): { target: H2loadTarget; rpc?: string } {
+  const grpc = (path: string, message: Uint8Array, headers: Record<string, string> = {}): H2loadTarget => ({
+    url: `${baseUrl}${path}`,
+    protocol: "h2c",
+    streamsPerConnection: H2LOAD_GRPC_STREAMS,
+    headers: { "content-type": "application/grpc", te: "trailers", ...headers },
+    body: grpcFrame(message),
+  });
+  const form = (path: string, body: string): H2loadTarget => ({
+    url: `${baseUrl}${path}`,
+    protocol: "http/1.1",
+    streamsPerConnection: 1,
+    headers: { "content-type": "application/x-www-form-urlencoded", authorization: basicAuthorization(client) },
+    body: Buffer.from(body),
+  });
+  switch (name) {
+    case "h2load-http-introspect":
+      return { target: form("/oauth/introspect", new URLSearchParams({ token }).toString()) };
+    case "h2load-http-token-rs256":
+      return { target: form("/oauth/token", TOKEN_REQUEST_BODY) };
+    case "h2load-grpc-authenticate-token": {
+      const path = grpcPath(IntrospectionService, IntrospectionService.method.authenticateToken);
+      const message = toBinary(AuthenticateTokenRequestSchema, create(AuthenticateTokenRequestSchema, { token, requiredScopes: [BENCH_SCOPE] }));
+      return { target: grpc(path, message, { authorization: basicAuthorization(client) }), rpc: path.slice(1) };
+    }
+    case "h2load-grpc-issue-token-rs256": {
+      const path = grpcPath(TokenService, TokenService.method.issueToken);
+      const message = toBinary(
+        IssueTokenRequestSchema,
+        create(IssueTokenRequestSchema, {
+          grantType: GrantType.CLIENT_CREDENTIALS,
+          clientId: client.clientId,
+          credential: { case: "clientSecret", value: client.clientSecret },
+          scopes: [BENCH_SCOPE],
+        }),
+      );
+      return { target: grpc(path, message), rpc: path.slice(1) };
+    }
+    default:
+      throw new Error(`not an h2load row: ${name}`);
+  }
+}
+
+/**
+ * One h2load row, measured like the others. For gRPC, whose failures h2load cannot see (an HTTP
+ * 200 with a non-OK grpc-status trailer), Tessera's own RPC counters are read before and after
+ * the measured run: every call they counted must be OK, as many as h2load saw complete.
+ */
+async function h2loadRow(server: TesseraProcess, target: H2loadTarget, rpc: string | undefined): Promise<ScenarioResult> {
+  h2load ??= ensureH2load(log);
+  if ("missing" in h2load) {
+    log(h2load.missing);
+    return { requestsPerSecond: 0, p50Ms: 0, p99Ms: 0, errors: 0, void: h2load.missing };
+  }
+  const binary = h2load.binary;
+  let before: Record<string, number> = {};
+  return measured(server, async (onMeasureStart) => {
+    const row = await h2loadRun({
+      binary,
+      target,
+      connections: H2LOAD_CONNECTIONS,
+      durationSeconds: settings.durationSeconds,
+      warmupSeconds: settings.warmupSeconds,
+      onMeasureStart,
+      ...(rpc ? { beforeMeasure: async () => void (before = await settledRpcCounts(server.url, rpc)) } : {}),
+    });
+    if (rpc === undefined) return { ...row };
+    // h2load stops with up to connections × streams calls in flight, which the server still
+    // serves: the CPU window closes once its counters settle, and CPU per call divides by the
+    // calls it counted (a few scrapes of /metrics are inside the window, well under 1%).
+    const grpcStatus = rpcOutcomes(before, await settledRpcCounts(server.url, rpc), row.h2load);
+    const notOk = Object.values(grpcStatus.notOk).reduce((sum, count) => sum + count, 0);
+    return { ...row, errors: row.errors + notOk, grpcStatus, callsServed: grpcStatus.ok + notOk, ...(grpcStatus.mismatch ? { void: grpcStatus.mismatch } : {}) };
+  });
+}
+
+/** An introspection row whose answers are 200 but `active: false` would measure nothing: checked once before it runs. */
+async function assertActive(baseUrl: string, client: BenchClient, token: string): Promise<void> {
+  const response = await fetch(`${baseUrl}/oauth/introspect`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", authorization: basicAuthorization(client) },
+    body: new URLSearchParams({ token }),
+  });
+  const text = await response.text();
+  if (response.status !== 200 || (JSON.parse(text) as { active?: unknown }).active !== true) throw new Error(`introspection of the bench token did not answer active: ${response.status} ${text}`);
 }
 
 async function runCeilings(): Promise<void> {
@@ -359,6 +512,9 @@ async function runComparisons(): Promise<void> {
   for (const helper of Object.values(helpers)) helper?.then((started) => cleanups.push(() => started.stop()), () => {});
 
   let tessera: TesseraProcess | undefined;
+  let limited: TesseraProcess | undefined;
+  /** The one client and token of the h2load rows (fetched once, used by all four). */
+  let h2loadCaller: { client: BenchClient; token: string } | undefined;
   let rsClients: BenchClient[] = [];
   let esClients: BenchClient[] = [];
   let federation: Awaited<ReturnType<typeof federationSetup>> | undefined;
@@ -376,6 +532,11 @@ async function runComparisons(): Promise<void> {
     if (selected.has("tessera-jwt-bearer-rs256")) federation = await federationSetup(tessera.url, ADMIN, rsClients);
     if (selected.has("tessera-token-exchange-rs256")) delegation = await delegationSetup(tessera.url, ADMIN, api, rsClients);
     results.rss["postgres-idle"] = { peakMiB: rssMiB(tessera.pid), note: `${2 * count + 1} clients, before any load` };
+    if (wanted.some((name) => name.endsWith("-limited"))) {
+      // A second replica on the same database and issuer (its tokens and clients are the main
+      // one's), started after the clients exist, with the limits on.
+      limited = await launchTessera(tesseraEnv({ port: await freePort(), dataDir: tempDir("tessera-bench-limited-"), schema, limits: "on", issuer: tessera.url }), nodeFlags);
+    }
   }
   const peerRs = await helpers.rs256;
   const peerEs = await helpers.es256;
@@ -388,8 +549,35 @@ async function runComparisons(): Promise<void> {
     for (const name of wanted) {
       switch (name) {
         case "tessera-token-rs256":
-          record(name, { ...(await measured(tessera!, load(tessera!.url, tokenRequests(rsClients)))), server: "tessera", note: `${count} clients, client_secret_basic` });
+        case "tessera-token-rs256-limited": {
+          const server = name === "tessera-token-rs256-limited" ? limited! : tessera!;
+          record(name, {
+            ...(await measured(server, load(server.url, tokenRequests(rsClients)))),
+            server: server === limited ? "tessera (limits on)" : "tessera",
+            note: server === limited ? "as tessera-token-rs256 with the abuse limits on at budgets never reached (a second replica)" : `${count} clients, client_secret_basic`,
+          });
           break;
+        }
+        case "h2load-http-introspect":
+        case "h2load-grpc-authenticate-token":
+        case "h2load-http-token-rs256":
+        case "h2load-grpc-issue-token-rs256": {
+          if (!h2loadCaller) {
+            const client = rsClients[0]!;
+            const token = await fetchToken(`${tessera!.url}/oauth/token`, client);
+            await assertActive(tessera!.url, client, token);
+            h2loadCaller = { client, token };
+          }
+          const { target, rpc } = h2loadTarget(name, tessera!.url, h2loadCaller.client, h2loadCaller.token);
+          const what = {
+            "h2load-http-introspect": "POST /oauth/introspect, HTTP/1.1, RS256 JWT, caller: the token's client, Basic",
+            "h2load-grpc-authenticate-token": `gRPC AuthenticateToken, h2c × ${H2LOAD_GRPC_STREAMS} streams, RS256 JWT, caller: Basic, required scope`,
+            "h2load-http-token-rs256": "POST /oauth/token, HTTP/1.1, client_secret_basic, RS256",
+            "h2load-grpc-issue-token-rs256": `gRPC IssueToken, h2c × ${H2LOAD_GRPC_STREAMS} streams, client credentials, RS256`,
+          }[name];
+          record(name, { ...(await h2loadRow(tessera!, target, rpc)), server: "tessera", note: `h2load, ${H2LOAD_CONNECTIONS} connections, 1 client: ${what}` });
+          break;
+        }
         case "tessera-token-es256":
           record(name, { ...(await measured(tessera!, load(tessera!.url, tokenRequests(esClients)))), server: "tessera", note: `${count} clients with signing_algorithm ES256` });
           break;
@@ -435,17 +623,26 @@ async function runComparisons(): Promise<void> {
           break;
         }
         case "tessera-introspect":
+        case "tessera-introspect-limited":
         case "tessera-introspect-bearer": {
-          const tokens = await Promise.all(rsClients.map((client) => fetchToken(`${tessera!.url}/oauth/token`, client)));
-          const bearer = name === "tessera-introspect-bearer" ? `Bearer ${await fetchToken(`${tessera!.url}/oauth/token`, ADMIN, { scope: "tessera:introspect" })}` : undefined;
+          // The limited replica shares the main one's database and issuer: either takes the other's tokens.
+          const server = name === "tessera-introspect-limited" ? limited! : tessera!;
+          const tokens = await Promise.all(rsClients.map((client) => fetchToken(`${server.url}/oauth/token`, client)));
+          await assertActive(server.url, rsClients[0]!, tokens[0]!);
+          const bearer = name === "tessera-introspect-bearer" ? `Bearer ${await fetchToken(`${server.url}/oauth/token`, ADMIN, { scope: "tessera:introspect" })}` : undefined;
           const requests = postRequests("/oauth/introspect", rsClients.map((client, i) => ({ client, token: tokens[i]! })), ({ client, token }) => ({
             authorization: bearer ?? basicAuthorization(client),
             body: new URLSearchParams({ token }).toString(),
           }));
           record(name, {
-            ...(await measured(tessera!, load(tessera!.url, requests))),
-            server: "tessera",
-            note: bearer ? "RS256 JWT; caller: Bearer token with tessera:introspect" : "RS256 JWT; caller: the token's client, Basic",
+            ...(await measured(server, load(server.url, requests))),
+            server: server === limited ? "tessera (limits on)" : "tessera",
+            note:
+              name === "tessera-introspect-limited"
+                ? "as tessera-introspect with the abuse limits on at budgets never reached (a second replica)"
+                : bearer
+                  ? "RS256 JWT; caller: Bearer token with tessera:introspect"
+                  : "RS256 JWT; caller: the token's client, Basic",
           });
           break;
         }
@@ -489,7 +686,10 @@ async function runComparisons(): Promise<void> {
           record(name, {
             ...row,
             server: "tessera",
-            note: name === "grpc-issue-token" ? `gRPC (h2c), RS256, ${count} clients, 4 channels` : "gRPC (h2c), RS256 JWT, caller: Basic, required scope",
+            note:
+              name === "grpc-issue-token"
+                ? `real client (grpc-js): gRPC (h2c), RS256, ${count} clients, 4 channels`
+                : "real client (grpc-js): gRPC (h2c), RS256 JWT, caller: Basic, required scope",
           });
           break;
         }
@@ -500,7 +700,7 @@ async function runComparisons(): Promise<void> {
     const rows = wanted.filter((name) => !name.startsWith("peer-")).map((name) => results.scenarios[name]?.rssPeakMiB ?? 0);
     results.rss["postgres-under-load"] = { peakMiB: Math.max(...rows), note: `peak over the Tessera scenarios above (${2 * count + 1} clients)` };
   }
-  await Promise.all([tessera?.stop(), peerRs?.stop(), peerEs?.stop(), floorRs?.stop(), floorEs?.stop()]);
+  await Promise.all([tessera?.stop(), limited?.stop(), peerRs?.stop(), peerEs?.stop(), floorRs?.stop(), floorEs?.stop()]);
   if (tessera && values["cpu-prof"]) log("CPU profile written to bench/profiles/ (summary: node --import tsx bench/profile-summary.ts bench/profiles/<file>)");
 }
 

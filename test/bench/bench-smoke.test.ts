@@ -1,7 +1,9 @@
 /**
  * `npm run bench -- --smoke` keeps working: it starts Tessera, oidc-provider and the load
- * generators for one-second runs, exits 0, and writes an entry with numeric figures for every
- * scenario. Timings are never asserted — this machine's figures are not a test.
+ * generators (autocannon, grpc-js, h2load) for one-second runs, exits 0, and writes an entry
+ * with numeric figures for every scenario. With the abuse limits off no row may be void: every
+ * call of every row succeeded, and the h2load gRPC rows' calls were all counted OK by the server.
+ * Timings are never asserted — this machine's figures are not a test.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -9,6 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { voidReason, type Ratio, type ScenarioResult } from "../../bench/report.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 /** Not bench/results.json: that file records the last full run and a smoke run must not replace it. */
@@ -23,6 +26,7 @@ const SCENARIOS = [
   "ceiling-jose-verify-rs256",
   "ceiling-jose-verify-es256",
   "tessera-token-rs256",
+  "tessera-token-rs256-limited",
   "peer-token-rs256",
   "tessera-token-es256",
   "peer-token-es256",
@@ -33,8 +37,13 @@ const SCENARIOS = [
   "floor-token-rs256",
   "floor-token-es256",
   "tessera-introspect",
+  "tessera-introspect-limited",
   "tessera-introspect-bearer",
   "peer-introspect",
+  "h2load-http-introspect",
+  "h2load-grpc-authenticate-token",
+  "h2load-http-token-rs256",
+  "h2load-grpc-issue-token-rs256",
   "grpc-issue-token",
   "grpc-authenticate-token",
   "pglite-token-rs256",
@@ -62,8 +71,8 @@ describe("npm run bench -- --smoke", () => {
     expect(code, output.slice(-4000)).toBe(0);
 
     const results = JSON.parse(readFileSync(RESULTS, "utf8")) as {
-      scenarios: Record<string, Record<string, unknown>>;
-      ratios: Record<string, unknown>;
+      scenarios: Record<string, ScenarioResult>;
+      ratios: Record<string, Ratio>;
       startup: Record<string, { ms: unknown }>;
       rss: Record<string, { peakMiB: unknown }>;
     };
@@ -75,7 +84,24 @@ describe("npm run bench -- --smoke", () => {
         expect(Number.isFinite(row[field]), `${name}.${field}`).toBe(true);
       }
     }
-    for (const row of Object.values(results.ratios)) expect(typeof row).toBe("number");
+    for (const name of SCENARIOS) expect(voidReason(results.scenarios[name]!), name).toBeUndefined();
+    for (const name of ["h2load-grpc-authenticate-token", "h2load-grpc-issue-token-rs256"]) {
+      const grpcStatus = results.scenarios[name]!.grpcStatus as { ok: number; notOk: Record<string, number> };
+      expect(grpcStatus.ok, name).toBeGreaterThanOrEqual(results.scenarios[name]!.requests as number);
+      expect(grpcStatus.notOk, name).toEqual({});
+    }
+    for (const [name, ratio] of Object.entries(results.ratios)) {
+      expect(typeof ratio.value, name).toBe("number");
+      if (ratio.target !== undefined) expect(typeof ratio.pass, name).toBe("boolean");
+    }
+    for (const name of [
+      "gRPC/HTTP CPU per call: AuthenticateToken / POST /oauth/introspect (h2load)",
+      "gRPC/HTTP CPU per call: IssueToken / POST /oauth/token, RS256 (h2load)",
+      "CPU per token-rs256: limits on / off",
+      "CPU per introspection: limits on / off",
+    ]) {
+      expect(results.ratios[name], name).toBeDefined();
+    }
     for (const name of ["postgres-first-start", "pglite-first-start", "postgres-scale-start"]) {
       expect(typeof results.startup[name]?.ms, name).toBe("number");
     }
