@@ -55,6 +55,7 @@ export async function startRuntime(config: Config, wiring: Wiring, options: Runt
 
   const listener = await listen({
     handler: wiring.handler,
+    streamHandler: wiring.streamHandler,
     host: config.host,
     port: config.port,
     tls: config.tls && { ...config.tls, clientCa: config.tlsClientCa },

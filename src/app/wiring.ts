@@ -71,7 +71,7 @@ import { reflectionServiceImpls } from "../transport/connect/reflection-service.
 import { tokenServiceImpl } from "../transport/connect/token-service.js";
 import { createHttpGateway, type Readiness } from "../transport/http/gateway.js";
 import { endpointUrl, renderMetadata, TOKEN_PATH } from "../transport/http/metadata.js";
-import type { RequestHandler } from "../transport/listener.js";
+import type { RequestHandler, StreamHandler } from "../transport/listener.js";
 import { oneOriginRouter } from "../transport/router.js";
 import { clientAddressResolver, trustedProxyMatcher } from "../transport/client-address.js";
 import { clientCertificateResolver } from "../transport/client-certificate.js";
@@ -127,6 +127,8 @@ export interface Wiring {
   setServing(state: HealthState): void;
   /** One handler for the one port: RPC methods and the HTTP gateway. */
   readonly handler: RequestHandler;
+  /** Takes plain gRPC unary calls off HTTP/2 streams before the request handler (lean-grpc/). */
+  readonly streamHandler: StreamHandler;
   readonly isTrustedProxy: (address: string) => boolean;
 }
 
@@ -474,6 +476,7 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
     health,
     setServing,
     handler: oneOriginRouter({ rpc, gateway }),
+    streamHandler: rpc.serveStream,
     isTrustedProxy: trustedProxyMatcher(config.trustedProxies),
   };
 }

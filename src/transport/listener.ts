@@ -8,7 +8,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
-import { Duplex } from "node:stream";
+import type { Duplex } from "node:stream";
 import type { Logger } from "../log/logger.js";
 import { canonicalAddress } from "./client-address.js";
 
@@ -44,6 +44,9 @@ export type RequestHandler = (
   response: http.ServerResponse | http2.Http2ServerResponse,
 ) => void;
 
+/** Serves an HTTP/2 stream itself, or returns false to leave it to the request handler. */
+export type StreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
+
 export interface Listener {
   readonly port: number;
   /** Stops accepting, drains for at most timeoutMs, then closes every connection. */
@@ -56,6 +59,12 @@ const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 const HTTP2_PREFACE_COMMITTED = "PRI ".length;
 /** Caps that keep a slow or hostile client from holding resources. */
 const MAX_HEADER_BYTES = 16 * 1024;
+/**
+ * How often an HTTP/2 session looks for streams past their request deadline: a quarter of the
+ * deadline within these bounds, so a stream is reset at most a quarter late.
+ */
+const MIN_SWEEP_INTERVAL_MS = 25;
+const MAX_SWEEP_INTERVAL_MS = 1_000;
 /** How much of a refused HTTP/2 body is read and dropped before the stream is reset instead. */
 const MAX_DISCARDED_BODY_BYTES = 1024 * 1024;
 /**
@@ -74,6 +83,11 @@ const DEADLINE_CHECK_INTERVAL_MS = 1_000;
 
 export async function listen(options: {
   handler: RequestHandler;
+  /**
+   * Offered every HTTP/2 stream before Node's compatibility layer wraps it in a request and a
+   * response; true means it took the stream, and `handler` never sees it.
+   */
+  streamHandler?: StreamHandler;
   host: string;
   port: number;
   tls: TlsConfig | undefined;
@@ -133,6 +147,7 @@ export async function listen(options: {
         h2Handler,
       )
     : http2.createServer(h2Options, h2Handler);
+  if (options.streamHandler) offerStreamsFirst(http2Server, options.streamHandler);
   http2Server.on("session", (session: http2.ServerHttp2Session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
@@ -218,11 +233,11 @@ export async function listen(options: {
         }
         socket.pause();
         if (matched) {
-          // The HTTP/2 server gets a stream that replays the peeked bytes first. Handing it the
-          // socket itself after `unshift` also works (node feeds a new session what is buffered,
-          // nodejs/node#35475), but is no faster, and with refused bodies nghttp2 gives up on the
-          // connection sooner.
-          http2Server.emit("connection", new ReplayingSocket(socket, head));
+          // The HTTP/2 session takes the socket itself, and reads what was peeked from its
+          // buffer first (nodejs/node#35475). Handed a JavaScript stream instead, Node runs
+          // every read and write of the session through JavaScript.
+          socket.unshift(head);
+          http2Server.emit("connection", socket);
         } else {
           socket.unshift(head);
           http1Server.emit("connection", socket);
@@ -270,66 +285,19 @@ export async function listen(options: {
 }
 
 /**
- * A duplex over a socket whose first bytes were already read: it yields those bytes, then the
- * rest of the socket, and writes straight through. Carries the address fields servers log.
+ * Puts `take` in front of Node's compatibility layer: the server's one "stream" listener (the
+ * one Node adds for a request handler, which makes the request and response objects) runs only
+ * for the streams `take` leaves. If Node ever adds more listeners than that one, every stream
+ * goes to the request handler as before.
  */
-class ReplayingSocket extends Duplex {
-  readonly remoteAddress: string | undefined;
-  readonly remotePort: number | undefined;
-  readonly remoteFamily: string | undefined;
-  readonly localAddress: string | undefined;
-  readonly localPort: number | undefined;
-
-  constructor(
-    private readonly socket: net.Socket,
-    head: Buffer,
-  ) {
-    super({ allowHalfOpen: false });
-    this.remoteAddress = socket.remoteAddress;
-    this.remotePort = socket.remotePort;
-    this.remoteFamily = socket.remoteFamily;
-    this.localAddress = socket.localAddress;
-    this.localPort = socket.localPort;
-    this.push(head);
-    socket.on("data", (chunk: Buffer) => {
-      if (!this.push(chunk)) socket.pause();
-    });
-    socket.once("end", () => this.push(null));
-    socket.once("error", (error) => this.destroy(error));
-    socket.once("close", () => this.destroy());
-  }
-
-  override _read(): void {
-    this.socket.resume();
-  }
-
-  override _write(chunk: Buffer, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.socket.write(chunk, encoding, callback);
-  }
-
-  override _final(callback: (error?: Error | null) => void): void {
-    this.socket.end(callback);
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.socket.destroy(error ?? undefined);
-    callback(error);
-  }
-
-  setNoDelay(noDelay?: boolean): this {
-    this.socket.setNoDelay(noDelay);
-    return this;
-  }
-
-  setKeepAlive(enable?: boolean, initialDelay?: number): this {
-    this.socket.setKeepAlive(enable, initialDelay);
-    return this;
-  }
-
-  setTimeout(timeout: number, callback?: () => void): this {
-    this.socket.setTimeout(timeout, callback);
-    return this;
-  }
+function offerStreamsFirst(server: http2.Http2Server | http2.Http2SecureServer, take: StreamHandler): void {
+  const listeners = server.listeners("stream");
+  if (listeners.length !== 1) return;
+  const compatibility = listeners[0] as (...args: unknown[]) => void;
+  server.removeListener("stream", compatibility);
+  server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
+    if (!take(stream, headers)) compatibility.call(server, stream, headers, ...rest);
+  });
 }
 
 /**
@@ -348,7 +316,7 @@ function discardRefusedBody(request: http2.Http2ServerRequest, response: http2.H
     // read in part and destroyed (the gateway's body cap): the compatibility layer then pauses
     // the stream on its next chunk, and a paused stream is never destroyed, so it held one of
     // the session's stream slots for good.
-    if (!request.complete && (request.readableFlowing !== true || request.destroyed)) discardBody(request);
+    if (!request.complete && (request.readableFlowing !== true || request.destroyed)) discardBody(request.stream);
     return end(...args);
   }) as typeof response.end;
 }
@@ -360,8 +328,7 @@ function discardRefusedBody(request: http2.Http2ServerRequest, response: http2.H
  * the compatibility layer then pauses the stream on the next chunk it cannot push, so nothing
  * would ever read the rest. Its listener goes: the body is refused, nobody else wants it.
  */
-export function discardBody(request: http2.Http2ServerRequest): void {
-  const stream = request.stream;
+export function discardBody(stream: http2.Http2Stream): void {
   if (stream.destroyed) return;
   let discarded = 0;
   stream.removeAllListeners("data");
@@ -395,15 +362,33 @@ function enforceSessionDeadlines(session: http2.ServerHttp2Session, limits: Conn
   };
   startIdle();
   session.once("close", () => clearTimeout(idle));
+  // Streams whose request has not arrived whole yet, with their deadlines: one sweep a session
+  // rather than a timer a stream, which cost every call a timer's creation and cancellation.
+  const arriving = new Map<http2.ServerHttp2Stream, number>();
+  const sweepEveryMs = Math.max(MIN_SWEEP_INTERVAL_MS, Math.min(MAX_SWEEP_INTERVAL_MS, Math.floor(limits.requestTimeoutMs / 4)));
+  let sweeper: NodeJS.Timeout | undefined;
+  const sweep = () => {
+    const now = Date.now();
+    for (const [stream, deadline] of arriving) {
+      if (stream.destroyed || requestArrived(stream)) arriving.delete(stream);
+      else if (deadline <= now) {
+        arriving.delete(stream);
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+      }
+    }
+    if (arriving.size === 0) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+    }
+  };
+  session.once("close", () => clearInterval(sweeper));
   session.on("stream", (stream: http2.ServerHttp2Stream) => {
     open += 1;
     clearTimeout(idle);
-    const deadline = setTimeout(() => {
-      if (stream.destroyed || requestArrived(stream)) return;
-      stream.close(http2.constants.NGHTTP2_CANCEL);
-    }, limits.requestTimeoutMs).unref();
+    arriving.set(stream, Date.now() + limits.requestTimeoutMs);
+    sweeper ??= setInterval(sweep, sweepEveryMs).unref();
     stream.once("close", () => {
-      clearTimeout(deadline);
+      arriving.delete(stream);
       open -= 1;
       if (open === 0 && !session.closed && !session.destroyed) startIdle();
     });

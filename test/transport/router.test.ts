@@ -9,6 +9,7 @@ function routed(url: string): string {
   const rpc: RpcRequestHandler = {
     requestPaths: new Set(["/tessera.v1.TokenService/IssueToken"]),
     serve: (_request, _response, path) => seen.push(`rpc ${path}`),
+    serveStream: () => false,
   };
   const gateway: RequestHandler = (request) => seen.push(`gateway ${request.url}`);
   oneOriginRouter({ rpc, gateway })({ url } as http.IncomingMessage, {} as http.ServerResponse);

@@ -2,12 +2,13 @@
  * Cross-cutting RPC concerns, each one interceptor: request ids and logging with error
  * translation (outermost), and bearer-token authorization for the admin service.
  */
+import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { DenialAudit } from "../../audit/denial-throttle.js";
 import { TesseraError } from "../../errors.js";
 import type { Logger } from "../../log/logger.js";
 import type { Metrics } from "../../observability/metrics.js";
-import { inServerSpan } from "../../observability/tracing.js";
+import { inServerSpan, type Attributes } from "../../observability/tracing.js";
 import type { RequestOrigin } from "../../oauth/abuse-limits.js";
 import type { AccessTokenVerifier } from "../../oauth/access-token-verifier.js";
 import { identifyOwnApiCaller } from "../../oauth/own-api-caller.js";
@@ -18,16 +19,30 @@ import { toConnectError } from "./errors.js";
 
 const UNAUTHENTICATED_CHALLENGE = `Basic realm="${AUTHENTICATION_REALM}", charset="UTF-8", Bearer realm="${AUTHENTICATION_REALM}"`;
 
+/** A method's name for logs and metrics and its span attributes, made once per method. */
+interface MethodLabels {
+  readonly rpc: string;
+  readonly attributes: Attributes;
+}
+
 export function loggingInterceptor(log: Logger, metrics: Metrics): Interceptor {
+  const labels = new WeakMap<DescMethod, MethodLabels>();
+  const labelsOf = (method: DescMethod): MethodLabels => {
+    let found = labels.get(method);
+    if (!found) {
+      const service = method.parent.typeName;
+      found = { rpc: `${service}/${method.name}`, attributes: { "rpc.system": "grpc", "rpc.service": service, "rpc.method": method.name } };
+      labels.set(method, found);
+    }
+    return found;
+  };
   return (next) => async (request) => {
     const started = process.hrtime.bigint();
     const requestId = requestIdFrom(request.header.get(REQUEST_ID_HEADER));
     request.contextValues.set(requestIdKey, requestId);
-    const rpc = `${request.service.typeName}/${request.method.name}`;
+    const { rpc, attributes } = labelsOf(request.method);
     try {
-      const response = await inServerSpan(rpc, { "rpc.system": "grpc", "rpc.service": request.service.typeName, "rpc.method": request.method.name }, () =>
-        next(request),
-      );
+      const response = await inServerSpan(rpc, attributes, () => next(request));
       response.header.set(REQUEST_ID_HEADER, requestId);
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       metrics.rpc(rpc, "ok", ms / 1000);
@@ -54,6 +69,10 @@ export function loggingInterceptor(log: Logger, metrics: Metrics): Interceptor {
   };
 }
 
+/** What an interceptor is handed: the next step of the chain, and the call. */
+type Next = Parameters<Interceptor>[0];
+type Call = Parameters<Next>[0];
+
 export interface ScopeRule {
   /** The call is allowed if the token carries any one of these scopes. */
   readonly anyOf: readonly string[];
@@ -75,8 +94,9 @@ export function bearerAuthorizationInterceptor(options: {
   limitRefusals?: (origin: RequestOrigin) => void;
   log: Logger;
 }): Interceptor {
-  return (next) => async (request) => {
-    if (request.service.typeName !== options.serviceTypeName) return next(request);
+  // Calls to other services pass straight through, without an async frame of their own.
+  return (next) => (request) => (request.service.typeName === options.serviceTypeName ? authorized(next, request) : next(request));
+  async function authorized(next: Next, request: Call) {
     const rule = options.rules.get(request.method.name);
     const requestId = request.contextValues.get(requestIdKey);
     const deny = async (code: Code, reason: string, actor = ""): Promise<never> => {
@@ -108,7 +128,7 @@ export function bearerAuthorizationInterceptor(options: {
     }
     request.contextValues.set(callerTokenKey, caller.token);
     return next(request);
-  };
+  }
 }
 
 /** The Bearer token of the header; undefined when it is absent, malformed or of another scheme. */

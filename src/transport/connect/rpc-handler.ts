@@ -1,7 +1,8 @@
 /**
  * The Node request handler for the Connect, gRPC and gRPC-Web services: connect-node's
  * `connectNodeAdapter`, with request limits and one correction, and plain gRPC unary calls over
- * HTTP/2 served by a leaner path of our own (lean-grpc/) unless `leanGrpc` is off.
+ * HTTP/2 served by a leaner path of our own (lean-grpc/) unless `leanGrpc` is off: the listener
+ * offers it each HTTP/2 stream before Node's compatibility layer sees it (`serveStream`).
  *
  * connect-es answers a request message it cannot decode (truncated or malformed protobuf,
  * invalid UTF-8, nesting past the recursion limit, a compressed body that does not inflate)
@@ -22,7 +23,9 @@ import {
 } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { Compression, UniversalServerResponse } from "@connectrpc/connect/protocol";
-import type { RequestHandler } from "../listener.js";
+import type http2 from "node:http2";
+import type { AddressedRequest } from "../client-address.js";
+import type { RequestHandler, StreamHandler } from "../listener.js";
 import { asCallerFault } from "./errors.js";
 import { leanGrpcHandler } from "./lean-grpc/grpc-unary.js";
 
@@ -51,7 +54,8 @@ export function rpcService<T extends DescService>(service: T, implementation: Pa
 export interface RpcHandlerOptions {
   services: readonly RpcService[];
   interceptors: Interceptor[];
-  contextValues(request: NodeRequest): ContextValues;
+  /** The call's context values, from what is known of the request before it is read. */
+  contextValues(request: AddressedRequest): ContextValues;
   /** Serve plain gRPC unary calls on the lean path (lean-grpc/); false gives every call to connect-es. */
   leanGrpc: boolean;
 }
@@ -62,6 +66,8 @@ export interface RpcRequestHandler {
   readonly requestPaths: ReadonlySet<string>;
   /** Serves a request whose path (without query) is one of `requestPaths`. */
   serve(request: NodeRequest, response: Parameters<RequestHandler>[1], path: string): void;
+  /** Serves an HTTP/2 stream on the lean gRPC path if it is a plain gRPC unary call (the listener's StreamHandler). */
+  readonly serveStream: StreamHandler;
 }
 
 export function rpcRequestHandler(options: RpcHandlerOptions): RpcRequestHandler {
@@ -81,8 +87,10 @@ export function rpcRequestHandler(options: RpcHandlerOptions): RpcRequestHandler
 
   return {
     requestPaths: new Set(handlers.keys()),
+    serveStream: lean
+      ? (stream, headers) => lean(stream, headers, () => options.contextValues({ socket: stream.session?.socket, headers }))
+      : () => false,
     serve(request, response, path) {
-      if (lean?.(request, response, path, () => options.contextValues(request))) return;
       const handler = handlers.get(path)!;
       const marker = { decoded: false };
       const contextValues = options.contextValues(request).set(decodedKey, marker);

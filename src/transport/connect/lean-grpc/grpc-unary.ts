@@ -7,7 +7,10 @@
  * garbage takes a large share of the event loop and keeps resident memory high.
  *
  * This path takes the call every gRPC client makes: POST over HTTP/2, `application/grpc` or
- * `application/grpc+proto`, an identity-encoded request, a unary method. It uses the pieces
+ * `application/grpc+proto`, an identity-encoded request, a unary method. It serves the HTTP/2
+ * stream itself, before Node's compatibility layer would wrap it in a request and a response
+ * object (two Node streams and nine listeners per call), and hands interceptors and
+ * implementations plain-object headers (plain-headers.ts). It uses the pieces
  * connect-es exports for the protocol itself — the method's serialization with our size limits,
  * grpc-timeout parsing, response compression negotiation, the trailer status encoding — and
  * runs the same interceptors and service implementations. Every other request (the JSON codec,
@@ -42,7 +45,8 @@ import {
   type Compression,
   type Serialization,
 } from "./connect-es-internals.js";
-import { discardBody, type RequestHandler } from "../../listener.js";
+import { discardBody } from "../../listener.js";
+import { PlainHeaders } from "./plain-headers.js";
 import { asCallerFault } from "../errors.js";
 
 /** What the router was given for one method: its descriptor and implementation. */
@@ -57,8 +61,8 @@ export interface GrpcUnaryOptions {
   readMaxBytes: number;
 }
 
-/** Serves one unary method; `undefined` from `grpcUnaryRoute` when the request is not one we take. */
-export type GrpcUnaryRoute = (request: http2.Http2ServerRequest, response: http2.Http2ServerResponse, values: ContextValues) => void;
+/** Serves one unary method on an HTTP/2 stream. */
+export type GrpcUnaryRoute = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, values: ContextValues) => void;
 
 /** Below this size a response message is not worth compressing (connect-es's default). */
 const COMPRESS_MIN_BYTES = 1024;
@@ -68,25 +72,24 @@ const ENVELOPE_HEADER_BYTES = 5;
 const unaryCallKey = createContextKey<UnaryCall | undefined>(undefined, { description: "gRPC unary call" });
 
 /** True for a request this path serves; anything else goes to connect-es. */
-export function isPlainGrpcRequest(request: http2.Http2ServerRequest): boolean {
-  const headers = request.headers;
+export function isPlainGrpcRequest(headers: http2.IncomingHttpHeaders): boolean {
   const contentType = headers["content-type"];
   const encoding = headers["grpc-encoding"];
   return (
-    request.method === "POST" &&
+    headers[":method"] === "POST" &&
     (contentType === "application/grpc" || contentType === "application/grpc+proto") &&
     (encoding === undefined || encoding === "identity")
   );
 }
 
 /**
- * Serves a request on the lean path if it is a plain gRPC call of one of the unary methods of
- * `services`, and says whether it did; the caller gives every other request to connect-es.
+ * Serves an HTTP/2 stream on the lean path if it is a plain gRPC call of one of the unary
+ * methods of `services`, and says whether it did; every other stream goes on to Node's
+ * compatibility layer and from there to connect-es or the gateway.
  */
 export type LeanGrpcHandler = (
-  request: Parameters<RequestHandler>[0],
-  response: Parameters<RequestHandler>[1],
-  path: string,
+  stream: http2.ServerHttp2Stream,
+  headers: http2.IncomingHttpHeaders,
   contextValues: () => ContextValues,
 ) => boolean;
 
@@ -98,11 +101,11 @@ export function leanGrpcHandler(services: readonly { service: DescService; imple
       routes.set(`/${service.typeName}/${spec.method.name}`, grpcUnaryRoute(spec as UnaryMethodSpec, options));
     }
   }
-  return (request, response, path, contextValues) => {
-    if (!(request instanceof http2.Http2ServerRequest) || !isPlainGrpcRequest(request)) return false;
-    const route = routes.get(path);
-    if (!route) return false;
-    route(request, response as http2.Http2ServerResponse, contextValues());
+  return (stream, headers, contextValues) => {
+    const path = headers[":path"];
+    const route = path === undefined ? undefined : routes.get(path);
+    if (!route || !isPlainGrpcRequest(headers)) return false;
+    route(stream, headers, contextValues());
     return true;
   };
 }
@@ -125,11 +128,11 @@ export function grpcUnaryRoute(spec: UnaryMethodSpec, options: GrpcUnaryOptions)
   for (const interceptor of [...options.interceptors].reverse()) chain = interceptor(chain as never) as typeof chain;
 
   const parts: RouteParts = { input, output, chain, acceptCompression: [...options.acceptCompression], readMaxBytes: options.readMaxBytes };
-  return (request, response, values) => {
-    serve(spec.method, request, response, values, parts).catch(() => {
+  return (stream, headers, values) => {
+    serve(spec.method, stream, headers, values, parts).catch(() => {
       // Writing the answer failed (a header value node refuses, say): reset the stream rather
       // than leave the caller waiting.
-      if (!response.stream.destroyed) response.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
     });
   };
 }
@@ -144,25 +147,24 @@ interface RouteParts {
 
 async function serve(
   method: DescMethodUnary,
-  request: http2.Http2ServerRequest,
-  response: http2.Http2ServerResponse,
+  stream: http2.ServerHttp2Stream,
+  header: http2.IncomingHttpHeaders,
   values: ContextValues,
   parts: RouteParts,
 ): Promise<void> {
-  const header = request.headers;
   const compression = compressionNegotiate(parts.acceptCompression, null, stringHeader(header["grpc-accept-encoding"]), "grpc-accept-encoding");
-  const call = new UnaryCall(method, request, values);
+  const call = new UnaryCall(method, stream, header, values);
   values.set(unaryCallKey, call);
   if (compression.response) call.responseHeader.set("grpc-encoding", compression.response.name);
   const onClose = () => call.abort(new ConnectError("the caller cancelled the call", Code.Canceled));
-  response.once("close", onClose);
+  stream.once("close", onClose);
 
   let body: Uint8Array | undefined;
   try {
     const timeout = parseTimeout(stringHeader(header["grpc-timeout"]), Number.MAX_SAFE_INTEGER);
     if (timeout.error) throw timeout.error;
     if (timeout.timeoutMs !== undefined) call.startDeadline(timeout.timeoutMs);
-    const message = decodeRequest(await readBody(request, parts.readMaxBytes), parts.input, parts.readMaxBytes);
+    const message = decodeRequest(await readBody(stream, parts.readMaxBytes), parts.input, parts.readMaxBytes);
     const answer = await parts.chain({
       stream: false,
       message,
@@ -180,20 +182,29 @@ async function serve(
     });
     if (answer.header !== call.responseHeader) copyHeaders(answer.header, call.responseHeader);
     if (answer.trailer !== call.responseTrailer) copyHeaders(answer.trailer, call.responseTrailer);
-    const envelope = await envelopeCompress({ flags: 0, data: parts.output.serialize(answer.message) }, compression.response, COMPRESS_MIN_BYTES);
-    body = encodeEnvelope(envelope.flags, envelope.data);
+    const data = parts.output.serialize(answer.message);
+    if (compression.response) {
+      const envelope = await envelopeCompress({ flags: 0, data }, compression.response, COMPRESS_MIN_BYTES);
+      body = encodeEnvelope(envelope.flags, envelope.data);
+    } else {
+      body = encodeEnvelope(0, data);
+    }
   } catch (error) {
     setTrailerStatus(call.responseTrailer, error instanceof ConnectError ? error : new ConnectError("internal error", Code.Internal, undefined, undefined, error));
   } finally {
     call.finish();
-    response.off("close", onClose);
+    stream.off("close", onClose);
   }
   // The caller went away: nothing is left to tell it.
-  if (response.stream.destroyed || response.writableEnded) return;
-  response.writeHead(200, nodeHeaders(call.responseHeader));
-  response.addTrailers(nodeHeaders(call.responseTrailer));
-  if (body) response.end(body);
-  else response.end();
+  if (stream.destroyed || stream.closed || stream.headersSent) return;
+  // A refused body the caller is still sending is read and dropped, so the stream stays open
+  // until the caller has finished (see discardBody).
+  if (!requestArrived(stream)) discardBody(stream);
+  const trailer = call.responseTrailer;
+  stream.once("wantTrailers", () => stream.sendTrailers(outgoing(trailer)));
+  stream.respond(call.responseHeader.toOutgoing({ ":status": 200 }), { waitForTrailers: true });
+  if (body) stream.end(body);
+  else stream.end();
 }
 
 /** One envelope holding one message, as a unary request must be; connect-es's errors for the rest. */
@@ -229,7 +240,7 @@ function tooLarge(size: number, readMaxBytes: number): ConnectError {
  * read on and dropped, up to a point, so the answer reaches the caller; past that the stream is
  * reset.
  */
-function readBody(request: http2.Http2ServerRequest, readMaxBytes: number): Promise<Buffer> {
+function readBody(stream: http2.ServerHttp2Stream, readMaxBytes: number): Promise<Buffer> {
   const limit = 2 * ENVELOPE_HEADER_BYTES + readMaxBytes;
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -241,16 +252,16 @@ function readBody(request: http2.Http2ServerRequest, readMaxBytes: number): Prom
         return;
       }
       stop();
-      discardBody(request);
+      discardBody(stream);
       const head = Buffer.concat(chunks);
       const promised = head.byteLength >= ENVELOPE_HEADER_BYTES ? head.readUInt32BE(1) : size;
       reject(promised > readMaxBytes ? tooLarge(promised, readMaxBytes) : new ConnectError("protocol error: received extra input message for unary method", Code.Unimplemented));
     };
     const stop = () => {
-      request.off("data", onData);
-      request.off("end", onEnd);
-      request.off("error", onError);
-      request.off("close", onClose);
+      stream.off("data", onData);
+      stream.off("end", onEnd);
+      stream.off("error", onError);
+      stream.off("close", onClose);
     };
     const onEnd = () => {
       stop();
@@ -265,11 +276,16 @@ function readBody(request: http2.Http2ServerRequest, readMaxBytes: number): Prom
       stop();
       reject(new ConnectError("the caller reset the stream before its message arrived", Code.Canceled));
     };
-    request.on("data", onData);
-    request.once("end", onEnd);
-    request.once("error", onError);
-    request.once("close", onClose);
+    stream.on("data", onData);
+    stream.once("end", onEnd);
+    stream.once("error", onError);
+    stream.once("close", onClose);
   });
+}
+
+/** Whether the client has ended its side of the stream (END_STREAM), read or not. */
+function requestArrived(stream: http2.ServerHttp2Stream): boolean {
+  return stream.readableEnded || stream.state.remoteClose === 1;
 }
 
 /**
@@ -280,9 +296,9 @@ class UnaryCall implements HandlerContext {
   readonly service: DescService;
   readonly requestMethod = "POST";
   readonly protocolName = "grpc";
-  readonly requestHeader: Headers;
-  readonly responseHeader = new Headers({ "content-type": contentTypeProto });
-  readonly responseTrailer = new Headers({ "grpc-status": "0" });
+  readonly requestHeader: PlainHeaders;
+  readonly responseHeader = PlainHeaders.ofValid({ "content-type": contentTypeProto });
+  readonly responseTrailer = PlainHeaders.ofValid({ "grpc-status": "0" });
   #controller: AbortController | undefined;
   #reason: unknown;
   #deadline: { at: number; timer: NodeJS.Timeout } | undefined;
@@ -290,15 +306,18 @@ class UnaryCall implements HandlerContext {
 
   constructor(
     readonly method: DescMethod,
-    private readonly request: http2.Http2ServerRequest,
+    private readonly stream: http2.ServerHttp2Stream,
+    private readonly headers: http2.IncomingHttpHeaders,
     readonly values: ContextValues,
   ) {
     this.service = method.parent;
-    this.requestHeader = webHeaders(request.headers);
+    this.requestHeader = PlainHeaders.fromIncoming(headers);
   }
 
   get url(): string {
-    return `${this.request.socket && "encrypted" in this.request.socket && this.request.socket.encrypted ? "https" : "http"}://${this.request.authority}${this.request.url}`;
+    const socket = this.stream.session?.socket;
+    const scheme = socket && "encrypted" in socket && socket.encrypted ? "https" : "http";
+    return `${scheme}://${this.headers[":authority"] ?? this.headers.host ?? ""}${this.headers[":path"] ?? ""}`;
   }
 
   get signal(): AbortSignal {
@@ -353,20 +372,9 @@ function stringHeader(value: string | string[] | undefined): string | null {
   return typeof value === "string" ? value : value.join(", ");
 }
 
-/** Node's request headers as WHATWG Headers, without HTTP/2's pseudo-headers. */
-function webHeaders(headers: http2.IncomingHttpHeaders): Headers {
-  const out = new Headers();
-  for (const name in headers) {
-    if (name.charCodeAt(0) === 0x3a /* ":" */) continue;
-    const value = headers[name];
-    if (value === undefined) continue;
-    if (typeof value === "string") out.append(name, value);
-    else for (const each of value) out.append(name, each);
-  }
-  return out;
-}
-
-function nodeHeaders(headers: Headers): http2.OutgoingHttpHeaders {
+/** Trailers as Node sends them: a PlainHeaders as it is, any other Headers copied. */
+function outgoing(headers: Headers): http2.OutgoingHttpHeaders {
+  if (headers instanceof PlainHeaders) return headers.toOutgoing();
   const out: http2.OutgoingHttpHeaders = {};
   headers.forEach((value, name) => {
     out[name] = value;

@@ -90,7 +90,7 @@ async function start(leanGrpc: boolean): Promise<Listener> {
     },
   });
   // Tessera's own listener: it drops the rest of a body connect-es refused without reading.
-  return listen({ handler, host: "127.0.0.1", port: 0, tls: undefined, limits: loadConfig({}).connectionLimits, log: createLogger({ level: "silent" }) });
+  return listen({ handler, streamHandler: rpc.serveStream, host: "127.0.0.1", port: 0, tls: undefined, limits: loadConfig({}).connectionLimits, log: createLogger({ level: "silent" }) });
 }
 
 beforeAll(async () => {
