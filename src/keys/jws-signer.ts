@@ -7,9 +7,9 @@
  *
  * ECDSA P-256 and Ed25519, a cheap signature: there the hand-over is a large part of the work,
  * and the event loop stalls in it as pool threads wake. They go to one worker thread instead,
- * in batches — what arrives while a batch is being signed travels together in the next one,
- * one message each way (an idle worker gets a job at once). That spends less CPU per token,
- * less of it on the event loop, and less memory than the pool; throughput stays the same, since
+ * in batches — the jobs of one I/O phase travel together in one message after it, and their
+ * signatures in one message back. That spends less CPU per token, less of it on the event
+ * loop, and less memory than the pool; throughput stays the same, since
  * the batch's wait costs latency what it saves in CPU when the load does not saturate the cores.
  * RSA batched the same way (a worker per core) is no faster than the pool, so RSA stays there.
  */
