@@ -7,9 +7,9 @@
  *
  * ECDSA P-256 and Ed25519, a cheap signature: there the hand-over is a large part of the work,
  * and the event loop stalls in it as pool threads wake. They go to one worker thread instead,
- * in batches — what arrives while a batch is being signed travels together in the next one,
- * one message each way (an idle worker gets a job at once). That spends less CPU per token,
- * less of it on the event loop, and less memory than the pool; throughput stays the same, since
+ * in batches — the jobs of one I/O phase travel together in one message after it, and their
+ * signatures in one message back. That spends less CPU per token, less of it on the event
+ * loop, and less memory than the pool; throughput stays the same, since
  * the batch's wait costs latency what it saves in CPU when the load does not saturate the cores.
  * RSA batched the same way (a worker per core) is no faster than the pool, so RSA stays there.
  */
@@ -41,18 +41,20 @@ const specs = workerData.specs;
 const keys = new Map();
 parentPort.on("message", (batch) => {
   if (batch.reset) keys.clear();
-  for (const [id, key] of batch.keys) keys.set(id, key);
-  const answers = new Array(batch.jobs.length);
-  for (let i = 0; i < batch.jobs.length; i++) {
-    const [keyId, alg, input] = batch.jobs[i];
+  for (let i = 0; i < batch.keys.length; i += 2) keys.set(batch.keys[i], batch.keys[i + 1]);
+  const inputs = batch.inputs.split("\\n");
+  const answers = new Array(inputs.length);
+  let failed = false;
+  for (let i = 0; i < inputs.length; i++) {
     try {
-      const spec = specs[alg];
-      answers[i] = sign(spec.digest, Buffer.from(input, "latin1"), { key: keys.get(keyId), ...spec.options }).toString("base64url");
+      const spec = specs[batch.algs[i]];
+      answers[i] = sign(spec.digest, Buffer.from(inputs[i], "latin1"), { key: keys.get(batch.keyIds[i]), ...spec.options }).toString("base64url");
     } catch (error) {
       answers[i] = { error: String(error && error.message) };
+      failed = true;
     }
   }
-  parentPort.postMessage(answers);
+  parentPort.postMessage(failed ? answers : answers.join("\\n"));
 });
 `;
 
@@ -66,6 +68,11 @@ interface Job {
 }
 /** What the worker answers per job: the base64url signature, or why it failed. */
 type Answer = string | { readonly error: string };
+/**
+ * The worker's answer to a batch: the signatures joined by newlines (base64url has none), or,
+ * when a job failed, one answer per job.
+ */
+type BatchAnswer = string | Answer[];
 
 export class JwsSigner {
   private worker: Worker | undefined;
@@ -90,15 +97,12 @@ export class JwsSigner {
     if (spec.signatureCost === "high") return signOnThreadPool(spec, signingInput, jws.privateKey);
     return new Promise((resolve, reject) => {
       this.queued.push({ keyId: this.keyIdFor(jws.privateKey), key: jws.privateKey, alg: jws.alg, signingInput, resolve, reject });
-      // An idle worker gets the job at once; a busy one gets everything queued meanwhile in
-      // one message, after the current I/O phase.
-      if (this.inFlight.length === 0) this.flush();
-      else if (!this.flushScheduled) {
+      // Everything queued during the current I/O phase travels in one message after it, even
+      // to an idle worker: requests arrive in bursts, and each message costs both threads a
+      // wake-up and a copy whatever it carries.
+      if (!this.flushScheduled) {
         this.flushScheduled = true;
-        setImmediate(() => {
-          this.flushScheduled = false;
-          this.flush();
-        });
+        setImmediate(this.scheduledFlush);
       }
     });
   }
@@ -121,6 +125,11 @@ export class JwsSigner {
     return id;
   }
 
+  private readonly scheduledFlush = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
+
   private flush(): void {
     if (this.queued.length === 0) return;
     const jobs = this.queued;
@@ -128,17 +137,28 @@ export class JwsSigner {
     const worker = this.worker ?? this.startWorker();
     // Keys rotate rarely, but a long-lived process must not pile them up in the worker: past
     // the capacity it forgets them all and is sent this batch's again.
-    const unsent = new Set(jobs.filter((job) => !this.sentKeys.has(job.keyId)).map((job) => job.keyId));
-    const reset = unsent.size > 0 && this.sentKeys.size + unsent.size > WORKER_KEY_CAPACITY;
+    let unsent: Set<number> | undefined;
+    for (const job of jobs) if (!this.sentKeys.has(job.keyId)) (unsent ??= new Set()).add(job.keyId);
+    const reset = unsent !== undefined && this.sentKeys.size + unsent.size > WORKER_KEY_CAPACITY;
     if (reset) this.sentKeys.clear();
-    const keys: [number, KeyObject][] = [];
-    for (const job of jobs) {
-      if (this.sentKeys.has(job.keyId)) continue;
-      this.sentKeys.add(job.keyId);
-      keys.push([job.keyId, job.key]);
+    // Flat lists and one string: a structured clone costs per value, so a batch is a few values
+    // however many jobs it holds. Signing inputs are base64url and dots, never a newline.
+    const keys: (number | KeyObject)[] = [];
+    const keyIds = new Array<number>(jobs.length);
+    const algs = new Array<SigningAlgorithm>(jobs.length);
+    const inputs = new Array<string>(jobs.length);
+    for (let i = 0; i < jobs.length; i++) {
+      const job = jobs[i]!;
+      keyIds[i] = job.keyId;
+      algs[i] = job.alg;
+      inputs[i] = job.signingInput;
+      if (unsent !== undefined && !this.sentKeys.has(job.keyId)) {
+        this.sentKeys.add(job.keyId);
+        keys.push(job.keyId, job.key);
+      }
     }
     this.inFlight.push(jobs);
-    worker.postMessage({ reset, keys, jobs: jobs.map((job) => [job.keyId, job.alg, job.signingInput]) });
+    worker.postMessage({ reset, keys, keyIds, algs, inputs: inputs.join("\n") });
   }
 
   private startWorker(): Worker {
@@ -146,8 +166,9 @@ export class JwsSigner {
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { specs } });
     // Signing never keeps the process alive on its own.
     worker.unref();
-    worker.on("message", (answers: Answer[]) => {
+    worker.on("message", (batch: BatchAnswer) => {
       const jobs = this.inFlight.shift() ?? [];
+      const answers = typeof batch === "string" ? batch.split("\n") : batch;
       for (let i = 0; i < jobs.length; i++) {
         const answer = answers[i];
         const job = jobs[i]!;

@@ -3,7 +3,7 @@
  * exp, iat, nbf, jti, client_id and scope (RFC 9068 §2.2), signed with the active key of the
  * client's algorithm, held in memory.
  */
-import type { Client } from "../clients/client.js";
+import type { Client, JsonValue } from "../clients/client.js";
 import { TesseraError } from "../errors.js";
 import type { SigningAlgorithm } from "../keys/algorithms.js";
 import { ACCESS_TOKEN_TYP } from "../keys/access-token-profile.js";
@@ -75,6 +75,11 @@ export interface AccessTokenInput {
 export class AccessTokenIssuer {
   /** Each key's encoded JWS header, made once: it is the same for every token the key signs. */
   private readonly encodedHeaders = new WeakMap<LoadedSigningKey, string>();
+  /**
+   * Each client's rendered claims template, made once: without an assertion it depends only on
+   * the client's template and metadata, and a change to the client replaces the whole object.
+   */
+  private readonly customClaims = new WeakMap<Client, Readonly<Record<string, JsonValue>>>();
 
   constructor(
     private readonly options: {
@@ -107,7 +112,7 @@ export class AccessTokenIssuer {
     const audiences = input.audiences.length > 0 ? input.audiences : [this.options.issuer];
     const payload = {
       // Custom claims first, then the grant's, so the registered claims below always win.
-      ...renderCustomClaims(client.claimsTemplate, client.trustedMetadata, input.assertionClaims),
+      ...this.customClaimsOf(client, input.assertionClaims),
       ...input.claims,
       iss: this.options.issuer,
       sub: input.subject ?? client.id,
@@ -126,5 +131,15 @@ export class AccessTokenIssuer {
     }
     const token = await this.options.signer.sign({ alg, encodedHeader, payload, privateKey: key.privateKey });
     return { token, jti, expiresIn: lifetime, expireTime: new Date((issuedAt + lifetime) * 1000), alg };
+  }
+
+  private customClaimsOf(client: Client, assertionClaims: AssertionClaims | undefined): Readonly<Record<string, JsonValue>> {
+    if (assertionClaims !== undefined) return renderCustomClaims(client.claimsTemplate, client.trustedMetadata, assertionClaims);
+    let claims = this.customClaims.get(client);
+    if (claims === undefined) {
+      claims = renderCustomClaims(client.claimsTemplate, client.trustedMetadata);
+      this.customClaims.set(client, claims);
+    }
+    return claims;
   }
 }

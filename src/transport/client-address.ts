@@ -8,7 +8,7 @@
  * choose the address it is throttled as. One function for the HTTP gateway and the RPC services.
  */
 import { BlockList, isIP } from "node:net";
-import type { RequestOrigin } from "../oauth/abuse-limits.js";
+import { UNKNOWN_ORIGIN, type RequestOrigin } from "../oauth/abuse-limits.js";
 
 /** An address range in CIDR notation, parsed. */
 export interface IpSubnet {
@@ -30,7 +30,24 @@ const MAX_FORWARDED_HOPS = 16;
 
 /** A function from a request to its caller's address, believing the given proxies. */
 export function clientAddressResolver(trustedProxies: readonly TrustedProxySubnet[]): (request: AddressedRequest) => RequestOrigin {
-  if (trustedProxies.length === 0) return (request) => ({ ip: canonicalAddress(request.socket?.remoteAddress) ?? "unknown" });
+  if (trustedProxies.length === 0) {
+    // The peer's address is the connection's: read and canonicalized once per connection, not
+    // per request. Held weakly, so a closed connection's entry goes with it.
+    const byConnection = new WeakMap<object, RequestOrigin>();
+    return (request) => {
+      const socket = request.socket;
+      if (!socket) return UNKNOWN_ORIGIN;
+      let origin = byConnection.get(socket);
+      if (origin === undefined) {
+        const ip = canonicalAddress(socket.remoteAddress);
+        // A socket closed before it was read has no address yet: not remembered.
+        if (ip === undefined) return UNKNOWN_ORIGIN;
+        origin = { ip };
+        byConnection.set(socket, origin);
+      }
+      return origin;
+    };
+  }
   const isTrusted = trustedProxyMatcher(trustedProxies);
   return (request) => {
     const peer = canonicalAddress(request.socket?.remoteAddress);

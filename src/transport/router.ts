@@ -11,7 +11,9 @@ import type { RequestHandler } from "./listener.js";
 export function oneOriginRouter(options: { rpc: RpcRequestHandler; gateway: RequestHandler }): RequestHandler {
   const { rpc, gateway } = options;
   return (request, response) => {
-    const path = request.url?.split("?", 2)[0] ?? "";
+    const url = request.url ?? "";
+    const queryAt = url.indexOf("?");
+    const path = queryAt === -1 ? url : url.slice(0, queryAt);
     if (rpc.requestPaths.has(path)) rpc.serve(request, response, path);
     else gateway(request, response);
   };

@@ -45,7 +45,8 @@ export class ClientAuthenticator {
       const method = this.methodOf(credentials);
       const handler = this.handlers.get(method);
       if (!handler) throw invalidClient();
-      record = await handler(credentials, this.context);
+      const answer = handler(credentials, this.context);
+      record = answer instanceof Promise ? await answer : answer;
       if (!isUsable(record, this.context.now()) || !mayAuthenticateWith(record.client.tokenEndpointAuthMethod, method)) throw invalidClient();
     } catch (error) {
       if (error instanceof TesseraError && error.code === "invalid_client") limits?.authenticationFailed(origin, clientId);
@@ -101,7 +102,7 @@ export function isUsable(record: ClientRecord, now: Date): boolean {
   return client.status === "active" && (client.expireTime === null || client.expireTime.getTime() > now.getTime());
 }
 
-const DEFAULT_METHODS: ReadonlyMap<ClientAuthenticationMethod, ClientAuthenticationHandler> = new Map([
+const DEFAULT_METHODS: ReadonlyMap<ClientAuthenticationMethod, ClientAuthenticationHandler> = new Map<ClientAuthenticationMethod, ClientAuthenticationHandler>([
   ["client_secret_basic", authenticateWithSecret],
   ["client_secret_post", authenticateWithSecret],
   // The client's own assertion, or a trusted issuer's for a client with a federation policy.

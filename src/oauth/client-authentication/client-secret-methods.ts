@@ -8,13 +8,10 @@ import type { PresentedClientCredentials } from "./presented-credentials.js";
 import type { ClientAuthenticationContext } from "./context.js";
 import { invalidClient } from "./invalid-client.js";
 
-export async function authenticateWithSecret(
-  credentials: PresentedClientCredentials,
-  context: ClientAuthenticationContext,
-): Promise<ClientRecord> {
+export function authenticateWithSecret(credentials: PresentedClientCredentials, context: ClientAuthenticationContext): ClientRecord {
   const { clientId, clientSecret } = credentials;
   if (!clientId || clientSecret === undefined) throw invalidClient();
-  const record = await context.registry.find(clientId);
+  const record = context.registry.find(clientId);
   // Hash and compare even for an unknown client, so both failures take the same time.
   let matches = verifyClientSecret(clientSecret, record?.secrets ?? []);
   // Basic credentials sent without the form-encoding of RFC 6749 §2.3.1 (curl -u, many

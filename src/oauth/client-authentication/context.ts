@@ -60,7 +60,11 @@ export interface FederatedClientAuthentication {
   authenticate(assertion: string, kind: FederatedAssertionKind, clientId: string | undefined): Promise<ClientRecord>;
 }
 
+/**
+ * Checks one method's credentials: the client, or a throw (a rejection, for a handler that has
+ * to wait). A method that needs nothing but memory, as a secret does, answers at once.
+ */
 export type ClientAuthenticationHandler = (
   credentials: PresentedClientCredentials,
   context: ClientAuthenticationContext,
-) => Promise<ClientRecord>;
+) => ClientRecord | Promise<ClientRecord>;

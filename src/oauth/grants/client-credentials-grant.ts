@@ -36,9 +36,11 @@ export function clientCredentialsGrant(options: { scopePolicy: ScopePolicy; refr
  * allowance is invalid_scope under the strict policy (no silent widening or narrowing); the
  * narrow policy grants the allowed subset and fails only when nothing is left.
  */
-export function grantScopes(client: Client, requested: readonly string[] | undefined, policy: ScopePolicy): string[] {
-  if (requested === undefined) return [...client.defaultScopes];
-  const allowed = new Set(client.allowedScopes);
+export function grantScopes(client: Client, requested: readonly string[] | undefined, policy: ScopePolicy): readonly string[] {
+  if (requested === undefined) return client.defaultScopes;
+  const allowed = allowedSet(client.allowedScopes);
+  // One scope, as most requests name: nothing to deduplicate.
+  if (requested.length === 1 && allowed.has(requested[0]!)) return requested;
   const unique = [...new Set(requested)];
   const granted = unique.filter((scope) => allowed.has(scope));
   if (policy === "strict" && granted.length !== unique.length) {
@@ -50,13 +52,28 @@ export function grantScopes(client: Client, requested: readonly string[] | undef
 }
 
 /** RFC 8707 §2: each requested resource must be one the client may get tokens for. */
-export function grantAudiences(client: Client, requested: readonly string[]): string[] {
-  if (requested.length === 0) return [...client.defaultAudiences];
-  const allowed = new Set(client.allowedAudiences);
-  const unique = [...new Set(requested)];
+export function grantAudiences(client: Client, requested: readonly string[]): readonly string[] {
+  if (requested.length === 0) return client.defaultAudiences;
+  const allowed = allowedSet(client.allowedAudiences);
+  const unique = requested.length === 1 ? requested : [...new Set(requested)];
   const refused = unique.filter((audience) => !allowed.has(audience));
   if (refused.length > 0) {
     throw new TesseraError("invalid_target", `audience not allowed for this client: ${refused.slice(0, 5).join(" ")}`);
   }
   return unique;
+}
+
+/**
+ * A client's allowance as a set, made once per client record rather than per request. Keyed by
+ * the record's own list, which a change to the client replaces along with the record.
+ */
+const allowedSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+
+function allowedSet(allowance: readonly string[]): ReadonlySet<string> {
+  let set = allowedSets.get(allowance);
+  if (set === undefined) {
+    set = new Set(allowance);
+    allowedSets.set(allowance, set);
+  }
+  return set;
 }

@@ -101,7 +101,10 @@ class PipelineContext implements GrantContext {
   private async issueExtended(input: AccessTokenInput): Promise<IssuedAccessToken> {
     let claims = input.claims;
     for (const extension of this.signing.extensions) {
-      const added = extension.accessTokenClaims ? await extension.accessTokenClaims(this, input) : undefined;
+      const answer = extension.accessTokenClaims?.(this, input);
+      // Only an answer still pending is awaited: a request without the proof an extension looks
+      // for is answered at once, and each await is a turn of the microtask queue per token.
+      const added = answer instanceof Promise ? await answer : answer;
       if (added) claims = withClaims(claims, added);
     }
     if (claims === input.claims) return this.signing.issuer.issue(input);

@@ -34,7 +34,7 @@ export function callerCredentials(request: HttpRequest, body: BodyParameters, ce
   const assertion = parameterValue(body, "client_assertion");
   const assertionType = parameterValue(body, "client_assertion_type");
 
-  const methods = [authorization !== undefined, bodySecret !== undefined, assertion !== undefined].filter(Boolean).length;
+  const methods = Number(authorization !== undefined) + Number(bodySecret !== undefined) + Number(assertion !== undefined);
   if (methods > 1) throw new TesseraError("invalid_request", "use exactly one client authentication method");
 
   if (authorization?.scheme === "bearer") return { bearerToken: authorization.token };

@@ -112,5 +112,7 @@ export const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" } as c
 /** The media type of a request without parameters, lower-cased. */
 export function mediaType(request: HttpRequest): string {
   const header = request.headers["content-type"];
+  // The spelling nearly every caller sends needs no splitting, trimming or lower-casing.
+  if (header === "application/x-www-form-urlencoded") return header;
   return (typeof header === "string" ? header.split(";")[0] ?? "" : "").trim().toLowerCase();
 }

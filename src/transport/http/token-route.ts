@@ -17,12 +17,27 @@ import { NO_STORE, mediaType, readBody, sendJson, type HttpRequest, type HttpRes
 export type OriginOf = (request: HttpRequest) => RequestOrigin;
 
 export async function readParameters(request: HttpRequest): Promise<BodyParameters> {
+  const parse = bodyParserFor(request);
+  return parse(await readBody(request));
+}
+
+/** How the request's body is parsed, by its media type; invalid_request for any other type. */
+function bodyParserFor(request: HttpRequest): (body: Buffer) => BodyParameters {
   const type = mediaType(request);
-  if (type !== "application/x-www-form-urlencoded" && type !== "application/json") {
-    throw new TesseraError("invalid_request", "Content-Type must be application/x-www-form-urlencoded or application/json");
-  }
-  const body = await readBody(request);
-  return type === "application/json" ? parseJsonBody(body) : parseFormBody(body);
+  if (type === "application/x-www-form-urlencoded") return parseFormBody;
+  if (type === "application/json") return parseJsonBody;
+  throw new TesseraError("invalid_request", "Content-Type must be application/x-www-form-urlencoded or application/json");
+}
+
+/** No `resource` or `audience` parameter: shared, so such a request allocates nothing for them. */
+const NO_AUDIENCES: readonly string[] = Object.freeze([]);
+
+/** RFC 8707 `resource` values, then `audience` ones, empty values dropped. */
+function requestedAudiences(parameters: BodyParameters): readonly string[] {
+  const resources = parameters.get("resource");
+  const audiences = parameters.get("audience");
+  if (resources === undefined && audiences === undefined) return NO_AUDIENCES;
+  return [...(resources ?? []), ...(audiences ?? [])].filter((value) => value !== "");
 }
 
 export function tokenRequestFrom(
@@ -37,7 +52,7 @@ export function tokenRequestFrom(
     credentials: presentedCredentials(request, parameters, clientCertificate),
     parameters,
     scopes: parseScopeParameter(parameterValue(parameters, "scope")),
-    audiences: [...(parameters.get("resource") ?? []), ...(parameters.get("audience") ?? [])].filter((value) => value !== ""),
+    audiences: requestedAudiences(parameters),
     origin: options.originOf(request),
     // The URL is the public one the issuer names, not the Host header a caller chose (RFC 9449 §4.3 htu).
     proof: { method: request.method ?? "POST", url: options.tokenUrl, dpop: typeof dpop === "string" ? dpop : undefined, clientCertificate },
@@ -49,7 +64,9 @@ export async function handleTokenRequest(
   response: HttpResponse,
   options: { tokenEndpoint: TokenEndpoint; originOf: OriginOf; tokenUrl: string; certificateOf?: ClientCertificateResolver | undefined },
 ): Promise<void> {
-  const parameters = await readParameters(request);
+  // The body is read and parsed here rather than through readParameters: one async frame less per token.
+  const parse = bodyParserFor(request);
+  const parameters = parse(await readBody(request));
   const answer = await options.tokenEndpoint.issue(tokenRequestFrom(request, parameters, options));
   sendJson(response, 200, tokenResponseJson(answer), NO_STORE);
 }
