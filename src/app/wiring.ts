@@ -237,7 +237,7 @@ export function wireApp(config: Config, options: WiringOptions): Wiring {
   });
   const replayCache = new AssertionReplayCache();
   const replayGuard = new AssertionReplayGuard({
-    repository: guardStorage(new PrismaUsedAssertionRepository(database.prisma)),
+    repository: guardStorage(new PrismaUsedAssertionRepository(database)),
     memory: replayCache,
     now,
     storageHealthy: () => storageHealth.isHealthy,

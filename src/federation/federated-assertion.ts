@@ -7,11 +7,13 @@
  * the key is looked up only for an allowed asymmetric algorithm, so an HMAC token "signed" with
  * an issuer's public key as secret never reaches a verifier.
  */
+import type { KeyObject } from "node:crypto";
 import type { JWTPayload } from "jose";
 import { TesseraError } from "../errors.js";
 import type { AssertionReplayGuard } from "../oauth/client-authentication/assertion-replay-guard.js";
 import { verifyForeignJwsSignature } from "../keys/foreign-jws.js";
 import { decodeCompactJws, type DecodedJws, type JwsHeader } from "../keys/jwt.js";
+import { VerifiedTokenCache } from "../oauth/verified-token-cache.js";
 import type { FederationDirectory, TrustedIssuer } from "./federation.js";
 import type { IssuerKeys } from "./issuer-keys.js";
 
@@ -87,7 +89,27 @@ export interface FederatedAssertionVerifierOptions {
   /** Tessera's issuer identifier: the audience when an issuer configures none. */
   readonly tesseraIssuer: string;
   readonly now: () => Date;
+  /** Assertions whose signature was verified; a new one bounded by the defaults below when absent. */
+  readonly verifiedAssertions?: VerifiedAssertionCache | undefined;
 }
+
+/**
+ * What is kept of an assertion that passed every check: its decoded header and claims (frozen,
+ * shared by every request presenting it) and the issuer's key that verified its signature. The
+ * cache's own check drops an entry once its issuer's configuration is not the one it was
+ * verified under (the directory hands out a new TrustedIssuer on every change).
+ */
+export interface VerifiedAssertionFacts {
+  readonly header: JwsHeader;
+  readonly claims: Readonly<JWTPayload>;
+  readonly key: KeyObject;
+}
+export type VerifiedAssertionCache = VerifiedTokenCache<VerifiedAssertionFacts, TrustedIssuer>;
+
+/** A workload fleet's tokens in use at once; an entry costs about twice its token's length. */
+export const VERIFIED_ASSERTION_CACHE_SIZE = 4096;
+/** Bytes of assertion text held at most (two a character), whatever the assertions' lengths. */
+export const VERIFIED_ASSERTION_CACHE_BYTES = 8 * 1024 * 1024;
 
 /** Algorithms that are never accepted from an external issuer, whatever it is configured with. */
 function isForbiddenAlgorithm(alg: string): boolean {
@@ -98,19 +120,37 @@ function isForbiddenAlgorithm(alg: string): boolean {
 const SPIFFE_TYPES = new Set(["JWT", "JOSE"]);
 
 export class FederatedAssertionVerifier {
-  constructor(private readonly options: FederatedAssertionVerifierOptions) {}
+  /**
+   * Workload tokens are presented again and again until they expire (a Kubernetes projected
+   * token, a CI job's token), and their signature check is most of the work of accepting one.
+   * A token seen before, as the very same text, under the same issuer configuration and key,
+   * skips decoding and the signature check only: every other check below still runs on each
+   * presentation (algorithm, type, time claims, audience, subject, the single-use `jti`), and
+   * the policies are matched by the caller.
+   */
+  private readonly verified: VerifiedAssertionCache;
+
+  constructor(private readonly options: FederatedAssertionVerifierOptions) {
+    this.verified = options.verifiedAssertions ?? new VerifiedTokenCache(VERIFIED_ASSERTION_CACHE_SIZE, VERIFIED_ASSERTION_CACHE_BYTES);
+  }
 
   /** The verified assertion, or a `FederationRefusal` saying which check failed. */
   async verify(assertion: string, profile: AssertionProfile): Promise<VerifiedAssertion> {
     if (assertion.length > MAX_FEDERATED_ASSERTION_LENGTH) throw new FederationRefusal("malformed", "the assertion is too long");
-    let jws: DecodedJws;
-    try {
-      jws = decodeCompactJws(assertion);
-    } catch {
-      throw new FederationRefusal("malformed", "the assertion is not a JWT");
+    const now = this.options.now();
+    const nowSeconds = Math.floor(now.getTime() / 1000);
+    const { directory } = this.options;
+    const cached = this.verified.get(assertion, (issuerId) => directory.trustedIssuer(issuerId), nowSeconds);
+    let jws: DecodedJws | undefined;
+    if (!cached) {
+      try {
+        jws = decodeCompactJws(assertion);
+      } catch {
+        throw new FederationRefusal("malformed", "the assertion is not a JWT");
+      }
     }
-    const header = jws.header;
-    const unverified = jws.payload as JWTPayload;
+    const header = cached ? cached.header : jws!.header;
+    const unverified = (cached ? cached.claims : jws!.payload) as JWTPayload;
     const issuer = this.trustedIssuerOf(unverified, profile);
     const refuse = (reason: FederationRefusalReason, description: string) => new FederationRefusal(reason, description, issuer.issuer);
 
@@ -130,14 +170,17 @@ export class FederatedAssertionVerifier {
       throw error;
     }
 
-    const verdict = verifyForeignJwsSignature(alg, key, jws.signingInput, jws.signature);
-    if (verdict === "unfit-key") throw refuse("key", "the issuer's key does not fit the assertion's algorithm");
-    if (verdict === "invalid") throw refuse("signature", "the assertion's signature does not verify");
+    // A cached entry stands for a signature checked with this very key; another key (rotation,
+    // a refetched key set) checks it again.
+    if (cached?.key !== key) {
+      const decoded = jws ?? decodeCompactJws(assertion);
+      const verdict = verifyForeignJwsSignature(alg, key, decoded.signingInput, decoded.signature);
+      if (verdict === "unfit-key") throw refuse("key", "the issuer's key does not fit the assertion's algorithm");
+      if (verdict === "invalid") throw refuse("signature", "the assertion's signature does not verify");
+    }
     const claims = unverified;
 
     const tolerance = issuer.clockToleranceSeconds;
-    const now = this.options.now();
-    const nowSeconds = Math.floor(now.getTime() / 1000);
     // RFC 7519 §4.1.4–4.1.6: NumericDates; exp is required here (RFC 7523 §3 item 4).
     const { exp, nbf, iat } = claims;
     if (!isNumericDate(exp)) throw refuse("malformed", "the assertion has no valid exp");
@@ -162,6 +205,15 @@ export class FederatedAssertionVerifier {
       throw refuse("subject", "the assertion's sub is not a SPIFFE ID of its issuer's trust domain");
     }
     if (issuer.singleUse) await this.rememberJti(issuer, claims, refuse);
+    if (cached?.key !== key) {
+      this.verified.set({
+        token: assertion,
+        facts: { header: deepFreeze(header), claims: deepFreeze(claims), key },
+        kid: issuer.issuer,
+        key: issuer,
+        expiresAt: exp + tolerance,
+      });
+    }
     return { issuer, claims, subject };
   }
 
@@ -227,6 +279,15 @@ export class FederatedAssertionVerifier {
 }
 
 type Refuse = (reason: FederationRefusalReason, description: string) => FederationRefusal;
+
+/** Shared by every request presenting the token: nothing downstream may change it. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const member of Object.values(value)) deepFreeze(member);
+  }
+  return value;
+}
 
 function isNumericDate(value: unknown): value is number {
   return typeof value === "number" && Number.isFinite(value);

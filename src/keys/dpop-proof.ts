@@ -75,23 +75,9 @@ export async function verifyDpopProof(proof: string, expected: DpopProofExpectat
   if (proof.length === 0 || proof.length > DPOP_PROOF_MAX_LENGTH) throw invalid("the DPoP proof is empty or too large");
   const parts = proof.split(".");
   if (parts.length !== 3) throw invalid("the DPoP proof is not a JWS");
-  const header = decodeSegment(parts[0]!);
-  if (!header) throw invalid("the DPoP proof is not a JWS");
-  if (header.typ !== DPOP_PROOF_TYP) throw invalid(`the DPoP proof's typ must be ${DPOP_PROOF_TYP}`);
-  const alg = header.alg;
-  if (typeof alg !== "string" || !(DPOP_SIGNING_ALGORITHMS as readonly string[]).includes(alg)) {
-    throw invalid(`the DPoP proof's alg must be one of ${DPOP_SIGNING_ALGORITHMS.join(" ")}`);
-  }
-  // RFC 7515 §4.1.11: an extension the verifier does not understand makes the JWS invalid.
-  if (header.crit !== undefined) throw invalid("the DPoP proof must not carry crit");
-  const jwk = header.jwk;
-  if (!isObject(jwk) || typeof jwk.kty !== "string") throw invalid("the DPoP proof's header must carry the public key as jwk");
-  if (PRIVATE_JWK_MEMBERS.some((member) => member in jwk)) throw invalid("the DPoP proof's jwk must not contain a private or symmetric key");
-  const jkt = thumbprint(jwk);
-  const key = jkt === undefined ? undefined : publicKeyFor(alg as DpopSigningAlgorithm, jwk, jkt);
-  if (!key || !jkt) throw invalid("the DPoP proof's jwk is not a public key for its alg");
+  const { alg, jkt, key } = proofKeyOf(parts[0]!);
   const signature = Buffer.from(parts[2]!, "base64url");
-  if (!(await verifySignature(alg as DpopSigningAlgorithm, `${parts[0]}.${parts[1]}`, key, signature))) {
+  if (!(await verifySignature(alg, `${parts[0]}.${parts[1]}`, key, signature))) {
     throw invalid("the DPoP proof's signature does not verify with its jwk");
   }
   const payload = decodeSegment(parts[1]!);
@@ -99,7 +85,7 @@ export async function verifyDpopProof(proof: string, expected: DpopProofExpectat
   const { jti, htm, htu, iat, nonce, ath } = payload;
   if (typeof jti !== "string" || jti.length === 0 || jti.length > DPOP_JTI_MAX_LENGTH) throw invalid("the DPoP proof needs a jti of at most 256 characters");
   if (htm !== expected.method) throw invalid("the DPoP proof's htm does not match the request's method");
-  if (typeof htu !== "string" || normalizeHtu(htu) === undefined || normalizeHtu(htu) !== normalizeHtu(expected.url)) {
+  if (typeof htu !== "string" || !sameHtu(htu, expected.url)) {
     throw invalid("the DPoP proof's htu does not match the request's URL");
   }
   const window = expected.windowSeconds ?? DPOP_PROOF_WINDOW_SECONDS;
@@ -140,6 +126,18 @@ export function normalizeHtu(url: string): string | undefined {
   }
   if (parsed.protocol !== "https:" && parsed.protocol !== "http:") return undefined;
   return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+}
+
+/**
+ * Whether the proof's `htu` names the request's URL. The server's URL is the same on every
+ * request, so its normalisation is kept; a `htu` of exactly that text needs no parsing.
+ */
+let lastExpectedUrl: { readonly url: string; readonly normalized: string | undefined } | undefined;
+function sameHtu(htu: string, url: string): boolean {
+  if (lastExpectedUrl?.url !== url) lastExpectedUrl = { url, normalized: normalizeHtu(url) };
+  const expected = lastExpectedUrl.normalized;
+  if (expected === undefined) return false;
+  return htu === url || normalizeHtu(htu) === expected;
 }
 
 /**
@@ -198,6 +196,51 @@ export function thumbprint(jwk: Record<string, unknown>): string | undefined {
   if (!members || members.some((member) => typeof jwk[member] !== "string")) return undefined;
   const canonical = `{${members.map((member) => `${JSON.stringify(member)}:${JSON.stringify(jwk[member])}`).join(",")}}`;
   return createHash("sha256").update(canonical, "utf8").digest("base64url");
+}
+
+/** What a proof's protected header yields once it passed every check of it. */
+interface ProofKey {
+  readonly alg: DpopSigningAlgorithm;
+  readonly jkt: string;
+  readonly key: KeyObject;
+}
+
+/**
+ * Protected headers already checked, by their encoded text: a client signs every proof with the
+ * same key, so every proof of it carries the very same header segment, and everything read from
+ * it (typ, alg, crit, the jwk, its thumbprint and key) is a function of that text alone. Only
+ * headers that passed are kept; bounded in entries, each entry's text at most
+ * CHECKED_HEADER_MAX_LENGTH (an RSA-8192 key's header fits; longer ones are checked every time).
+ */
+const checkedHeaders = new Map<string, ProofKey>();
+const CHECKED_HEADERS_MAX = 1_000;
+const CHECKED_HEADER_MAX_LENGTH = 2_048;
+
+/** RFC 9449 §4.3 items 2–7 on the protected header: the proof's algorithm, key and thumbprint, or a DpopProofError. */
+function proofKeyOf(segment: string): ProofKey {
+  const known = checkedHeaders.get(segment);
+  if (known) return known;
+  const header = decodeSegment(segment);
+  if (!header) throw invalid("the DPoP proof is not a JWS");
+  if (header.typ !== DPOP_PROOF_TYP) throw invalid(`the DPoP proof's typ must be ${DPOP_PROOF_TYP}`);
+  const alg = header.alg;
+  if (typeof alg !== "string" || !(DPOP_SIGNING_ALGORITHMS as readonly string[]).includes(alg)) {
+    throw invalid(`the DPoP proof's alg must be one of ${DPOP_SIGNING_ALGORITHMS.join(" ")}`);
+  }
+  // RFC 7515 §4.1.11: an extension the verifier does not understand makes the JWS invalid.
+  if (header.crit !== undefined) throw invalid("the DPoP proof must not carry crit");
+  const jwk = header.jwk;
+  if (!isObject(jwk) || typeof jwk.kty !== "string") throw invalid("the DPoP proof's header must carry the public key as jwk");
+  if (PRIVATE_JWK_MEMBERS.some((member) => member in jwk)) throw invalid("the DPoP proof's jwk must not contain a private or symmetric key");
+  const jkt = thumbprint(jwk);
+  const key = jkt === undefined ? undefined : publicKeyFor(alg as DpopSigningAlgorithm, jwk, jkt);
+  if (!key || !jkt) throw invalid("the DPoP proof's jwk is not a public key for its alg");
+  const checked: ProofKey = { alg: alg as DpopSigningAlgorithm, jkt, key };
+  if (segment.length <= CHECKED_HEADER_MAX_LENGTH) {
+    if (checkedHeaders.size >= CHECKED_HEADERS_MAX) checkedHeaders.delete(checkedHeaders.keys().next().value!);
+    checkedHeaders.set(segment, checked);
+  }
+  return checked;
 }
 
 /**

@@ -9,7 +9,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { ensurePrivateDataDirectory, lockDataDirectory, tightenOwnDirectory } from "../data-directory.js";
 import { PrismaClient } from "./generated/client.js";
-import type { SqlSession } from "./sql-connection.js";
+import type { SqlConnection, SqlSession } from "./sql-connection.js";
 
 /** Where the data lives: an embedded PGlite data directory, or a PostgreSQL server. */
 export type StorageConfig =
@@ -23,6 +23,11 @@ export interface Database {
   readonly schema: string;
   /** A raw session on one connection, for migrations, advisory locks and probes. */
   session(): Promise<SqlSession>;
+  /**
+   * One-shot parameterised statements on any pooled connection, for the few statements on the
+   * token path (replay records) where the ORM's per-query work costs more than the statement.
+   */
+  readonly sql: SqlConnection;
   /**
    * LISTENs on a channel until the returned function is called. On PostgreSQL this holds a
    * dedicated connection and re-establishes it after failures, calling `onReconnect` each time
@@ -80,6 +85,7 @@ async function openEmbedded(dataDir: string): Promise<Database> {
     prisma,
     schema: "public",
     session: async () => session,
+    sql: session,
     listen: async (channel, handlers) => pglite.listen(channel, (payload) => handlers.onMessage(payload)),
     close: async () => {
       try {
@@ -139,6 +145,12 @@ async function openPostgres(url: string): Promise<Database> {
           (await connection.query<Row>(sql, params ? [...params] : undefined)).rows,
         release: async () => connection.release(),
       };
+    },
+    sql: {
+      exec: async (sql) => {
+        await pool.query(sql);
+      },
+      query: async <Row extends Record<string, unknown>>(sql: string, params?: readonly unknown[]) => (await pool.query<Row>(sql, params ? [...params] : undefined)).rows,
     },
     listen: (channel, handlers) => listenOnPostgres(poolConfig, channel, handlers),
     close: async () => {

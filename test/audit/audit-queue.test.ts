@@ -3,7 +3,7 @@
  * entries dropped past the bound carried by the next one written; a failed write never throws
  * at the caller.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { AuditEntry } from "../../src/audit/audit-event.js";
 import { AuditQueue } from "../../src/audit/audit-queue.js";
 
@@ -31,7 +31,7 @@ describe("AuditQueue", () => {
     expect(written.map((value) => value.actor)).toEqual(["c1", "c2"]);
   });
 
-  it("writes what waited during a write as one batch, in order, when the log takes batches", async () => {
+  it("writes what waited during a write as one batch, in order, when the log takes batches (no linger)", async () => {
     const batches: string[][] = [];
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
@@ -45,12 +45,59 @@ describe("AuditQueue", () => {
           batches.push(values.map((value) => value.actor));
         },
       },
+      lingerMs: 0,
     });
     for (let n = 1; n <= 4; n++) queue.enqueue(entry(n));
     release();
     await queue.idle();
     // The first went alone (nothing else waited yet); the three queued behind it went together.
     expect(batches).toEqual([["c1"], ["c2", "c3", "c4"]]);
+  });
+
+  it("lingers before a batch, so entries arriving meanwhile go in the same statement", async () => {
+    const batches: { actors: string[]; at: number }[] = [];
+    const queue = new AuditQueue({
+      audit: {
+        record: async () => {
+          throw new Error("single writes are not used when batches are taken");
+        },
+        recordAll: async (values) => {
+          batches.push({ actors: values.map((value) => value.actor), at: Date.now() });
+        },
+      },
+      lingerMs: 100,
+    });
+    const start = Date.now();
+    queue.enqueue(entry(1));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    queue.enqueue(entry(2));
+    queue.enqueue(entry(3));
+    expect(batches).toEqual([]);
+    await vi.waitFor(() => expect(batches).toHaveLength(1), { timeout: 2_000 });
+    expect(batches[0]!.actors).toEqual(["c1", "c2", "c3"]);
+    expect(batches[0]!.at - start).toBeGreaterThanOrEqual(90);
+  });
+
+  it("writes what lingers at once when asked to become idle", async () => {
+    const batches: string[][] = [];
+    const queue = new AuditQueue({
+      audit: {
+        record: async () => {
+          throw new Error("single writes are not used when batches are taken");
+        },
+        recordAll: async (values) => {
+          batches.push(values.map((value) => value.actor));
+        },
+      },
+      lingerMs: 60_000,
+    });
+    queue.enqueue(entry(1));
+    queue.enqueue(entry(2));
+    await queue.idle();
+    expect(batches).toEqual([["c1", "c2"]]);
+    queue.enqueue(entry(3));
+    await queue.idle();
+    expect(batches).toEqual([["c1", "c2"], ["c3"]]);
   });
 
   it("drops entries past its bound and says how many with the next entry written", async () => {

@@ -2,10 +2,12 @@
  * Verifying an external issuer's JWT (RFC 7523 §3, RFC 7519 §7.2, RFC 8725): each check refuses
  * with invalid_grant, a reason from the fixed set, and a description saying which check failed.
  */
-import { generateKeyPairSync } from "node:crypto";
+import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import { FederatedAssertionVerifier, FederationRefusal, type AssertionProfile } from "../../src/federation/federated-assertion.js";
+import { FederatedAssertionVerifier, FederationRefusal, type AssertionProfile, type VerifiedAssertionFacts } from "../../src/federation/federated-assertion.js";
+import type { TrustedIssuer } from "../../src/federation/federation.js";
+import { VerifiedTokenCache } from "../../src/oauth/verified-token-cache.js";
 import { ISSUER, NOW } from "../oauth/token/in-memory-core.js";
 import { FakeDirectory, fakeIssuer, memoryReplayGuard, fakeIssuerKeys, NOW_SECONDS, type FakeIssuer } from "./fake-federation.js";
 
@@ -149,5 +151,126 @@ describe("FederatedAssertionVerifier", () => {
       const refused = await refusal(verifier.verify(await issuer.mint({ aud: "nope" }), profile));
       expect(refused.description).not.toContain("tessera");
     }
+  });
+});
+
+describe("FederatedAssertionVerifier, a token presented again (verified-assertion cache)", () => {
+  function cachingVerifier(input: { issuer: FakeIssuer; maxEntries?: number; maxBytes?: number }) {
+    const directory = new FakeDirectory(new Map([[input.issuer.issuer.issuer, input.issuer.issuer]]), []);
+    let currentKey: KeyObject = input.issuer.publicKey;
+    const keys = {
+      lookups: 0,
+      async keyFor() {
+        keys.lookups++;
+        return currentKey;
+      },
+    };
+    let now = NOW;
+    const cache = new VerifiedTokenCache<VerifiedAssertionFacts, TrustedIssuer>(input.maxEntries, input.maxBytes);
+    const verifier = new FederatedAssertionVerifier({ directory, keys, replayGuard: memoryReplayGuard(() => now), tesseraIssuer: ISSUER, now: () => now, verifiedAssertions: cache });
+    return {
+      verifier,
+      cache,
+      directory,
+      setKey: (key: KeyObject) => (currentKey = key),
+      setNow: (date: Date) => (now = date),
+    };
+  }
+
+  it("keeps a token it accepted, and still checks its expiry on every presentation", async () => {
+    const issuer = fakeIssuer({ issuer: K8S, audiences: ["tessera"] });
+    const { verifier, cache, setNow } = cachingVerifier({ issuer });
+    const token = await issuer.mint({ exp: NOW_SECONDS + 120 });
+    await expect(verifier.verify(token, "grant")).resolves.toMatchObject({ subject: "workload" });
+    expect(cache.size).toBe(1);
+    await expect(verifier.verify(token, "grant")).resolves.toMatchObject({ subject: "workload" });
+    setNow(new Date((NOW_SECONDS + 120 + 61) * 1000));
+    expect(await refusal(verifier.verify(token, "grant"))).toMatchObject({ reason: "expired" });
+  });
+
+  it("checks the time claims of a cached token on every presentation (the issuer's maximum age)", async () => {
+    const issuer = fakeIssuer({ issuer: "https://ci.example", maxTokenAgeSeconds: 300 });
+    const { verifier, cache, setNow } = cachingVerifier({ issuer });
+    const token = await issuer.mint({ iat: NOW_SECONDS, exp: NOW_SECONDS + 3600 });
+    await verifier.verify(token, "grant");
+    expect(cache.size).toBe(1);
+    setNow(new Date((NOW_SECONDS + 400) * 1000));
+    // Still cached (it expires in an hour), refused by the age check that runs on each presentation.
+    expect(await refusal(verifier.verify(token, "grant"))).toMatchObject({ reason: "age" });
+  });
+
+  it("checks the signature again when the issuer's key is another one (rotation), and refuses a token the new key did not sign", async () => {
+    const issuer = fakeIssuer({ issuer: K8S, audiences: ["tessera"] });
+    const { verifier, setKey } = cachingVerifier({ issuer });
+    const token = await issuer.mint();
+    await verifier.verify(token, "grant");
+    setKey(generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey);
+    expect(await refusal(verifier.verify(token, "grant"))).toMatchObject({ reason: "signature" });
+    setKey(issuer.publicKey);
+    await expect(verifier.verify(token, "grant")).resolves.toBeDefined();
+  });
+
+  it("forgets a token once its issuer's configuration changed, and applies the new configuration", async () => {
+    const issuer = fakeIssuer({ issuer: K8S, audiences: ["tessera"] });
+    const { verifier, cache, directory } = cachingVerifier({ issuer });
+    const token = await issuer.mint();
+    await verifier.verify(token, "grant");
+    expect(cache.size).toBe(1);
+    directory.issuers.set(K8S, { ...issuer.issuer, audiences: ["someone-else"], revision: 2 });
+    expect(await refusal(verifier.verify(token, "grant"))).toMatchObject({ reason: "audience" });
+    expect(cache.size).toBe(0);
+    directory.issuers.delete(K8S);
+    expect(await refusal(verifier.verify(token, "grant"))).toMatchObject({ reason: "unknown_issuer" });
+  });
+
+  it("never serves a cached token for another text: a forged payload under a cached token's signature is refused", async () => {
+    const issuer = fakeIssuer({ issuer: K8S, audiences: ["tessera"] });
+    const { verifier } = cachingVerifier({ issuer });
+    const token = await issuer.mint({ sub: "system:serviceaccount:payments:api" });
+    await verifier.verify(token, "grant");
+    const [header, , signature] = token.split(".");
+    const forged = `${header}.${encode({ iss: K8S, sub: "system:serviceaccount:kube-system:admin", aud: "tessera", iat: NOW_SECONDS, exp: NOW_SECONDS + 600 })}.${signature}`;
+    expect(await refusal(verifier.verify(forged, "grant"))).toMatchObject({ reason: "signature" });
+  });
+
+  it("refuses a replayed single-use token although its signature is cached", async () => {
+    const issuer = fakeIssuer({ issuer: "https://once.example", singleUse: true });
+    const { verifier, cache } = cachingVerifier({ issuer });
+    const token = await issuer.mint();
+    await verifier.verify(token, "grant");
+    expect(cache.size).toBe(1);
+    expect(await refusal(verifier.verify(token, "grant"))).toMatchObject({ reason: "replayed" });
+  });
+
+  it("keeps nothing of a refused token", async () => {
+    const issuer = fakeIssuer({ issuer: K8S, audiences: ["tessera"] });
+    const { verifier, cache } = cachingVerifier({ issuer });
+    await refusal(verifier.verify(await issuer.mint({ aud: "elsewhere" }), "grant"));
+    await refusal(verifier.verify(await issuer.mint({ sub: undefined }), "grant"));
+    expect(cache.size).toBe(0);
+  });
+
+  it("is bounded in entries and in bytes", async () => {
+    const issuer = fakeIssuer({ issuer: K8S, audiences: ["tessera"] });
+    const { verifier, cache } = cachingVerifier({ issuer, maxEntries: 2, maxBytes: 4_000 });
+    for (let n = 0; n < 3; n++) await verifier.verify(await issuer.mint(), "grant");
+    expect(cache.size).toBe(2);
+    // A token longer than the byte budget is verified but not kept.
+    const long = await issuer.mint({ padding: "x".repeat(3_000) });
+    await expect(verifier.verify(long, "grant")).resolves.toBeDefined();
+    expect(cache.byteSize).toBeLessThanOrEqual(4_000);
+    await expect(verifier.verify(long, "grant")).resolves.toBeDefined();
+    expect(cache.size).toBeLessThanOrEqual(2);
+  });
+
+  it("hands out the claims frozen, since every presentation of the token shares them", async () => {
+    const issuer = fakeIssuer({ issuer: K8S, audiences: ["tessera"] });
+    const { verifier } = cachingVerifier({ issuer });
+    const token = await issuer.mint({ kubernetes: { namespace: "payments" } });
+    const first = await verifier.verify(token, "grant");
+    const again = await verifier.verify(token, "grant");
+    expect(again.claims).toBe(first.claims);
+    expect(Object.isFrozen(again.claims)).toBe(true);
+    expect(Object.isFrozen(again.claims.kubernetes)).toBe(true);
   });
 });

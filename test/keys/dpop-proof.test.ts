@@ -45,6 +45,46 @@ describe("verifyDpopProof", () => {
   });
 });
 
+describe("verifyDpopProof, proofs of a key seen before (checked headers kept)", () => {
+  async function keyPair() {
+    const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
+    const jwk = await exportJWK(publicKey);
+    const proof = (claims: Record<string, unknown> = {}) =>
+      new SignJWT({ jti: randomUUID(), htm: "POST", htu: URL_, ...claims }).setProtectedHeader({ alg: "ES256", typ: "dpop+jwt", jwk }).setIssuedAt().sign(privateKey);
+    return { proof, jwk };
+  }
+
+  it("still verifies each proof's signature: another payload under a known header is refused", async () => {
+    const { proof } = await keyPair();
+    const first = await proof();
+    const { jkt } = await verifyDpopProof(first, { method: "POST", url: URL_, now: now() });
+    const [header, , signature] = first.split(".");
+    const forged = `${header}.${Buffer.from(JSON.stringify({ jti: randomUUID(), htm: "POST", htu: URL_, iat: now() })).toString("base64url")}.${signature}`;
+    await expect(verifyDpopProof(forged, { method: "POST", url: URL_, now: now() })).rejects.toThrow(/signature/);
+    await expect(verifyDpopProof(await proof(), { method: "POST", url: URL_, now: now() })).resolves.toMatchObject({ jkt });
+  });
+
+  it("still checks htm, htu, iat and the bound key on every proof of a known key", async () => {
+    const { proof } = await keyPair();
+    const { jkt } = await verifyDpopProof(await proof(), { method: "POST", url: URL_, now: now() });
+    await expect(verifyDpopProof(await proof({ htu: "https://as.example/elsewhere" }), { method: "POST", url: URL_, now: now() })).rejects.toThrow(/htu/);
+    await expect(verifyDpopProof(await proof({ htm: "GET" }), { method: "POST", url: URL_, now: now() })).rejects.toThrow(/htm/);
+    await expect(verifyDpopProof(await proof(), { method: "POST", url: URL_, now: now() + 3600 })).rejects.toThrow(/iat/);
+    await expect(verifyDpopProof(await proof(), { method: "POST", url: URL_, now: now(), jkt: `${jkt.slice(0, -1)}A` === jkt ? `${jkt.slice(0, -1)}B` : `${jkt.slice(0, -1)}A` })).rejects.toThrow(/bound/);
+    // An htu that differs from the server's URL only in what normalisation removes is the same URL.
+    await expect(verifyDpopProof(await proof({ htu: "HTTPS://AS.example:443/oauth/token?x=1" }), { method: "POST", url: URL_, now: now() })).resolves.toMatchObject({ jkt });
+  });
+
+  it("refuses a refused header again: a header that failed its checks is not kept", async () => {
+    const { jwk } = await keyPair();
+    const header = Buffer.from(JSON.stringify({ alg: "ES256", typ: "dpop+jwt", jwk: { ...jwk, d: "private" } })).toString("base64url");
+    const proof = `${header}.${Buffer.from("{}").toString("base64url")}.AAAA`;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      await expect(verifyDpopProof(proof, { method: "POST", url: URL_, now: now() })).rejects.toThrow(/private/);
+    }
+  });
+});
+
 describe("normalizeHtu", () => {
   it("compares scheme and host case-insensitively, without default ports, query or fragment", () => {
     expect(normalizeHtu("HTTPS://AS.Example:443/oauth/token?x=1#f")).toBe(normalizeHtu(URL_));

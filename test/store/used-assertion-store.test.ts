@@ -26,7 +26,7 @@ describe.each(DATABASE_BACKENDS)("used assertions on $name", (backend) => {
   afterEach(async () => discard());
 
   /** A replica: its own memory, the shared storage. */
-  const replica = () => new AssertionReplayGuard({ repository: new PrismaUsedAssertionRepository(database.prisma), memory: new AssertionReplayCache(), now: () => now });
+  const replica = () => new AssertionReplayGuard({ repository: new PrismaUsedAssertionRepository(database), memory: new AssertionReplayCache(), now: () => now });
 
   it("accepts an assertion once across replicas and refuses it on every other", async () => {
     const [first, second] = [replica(), replica()];
