@@ -19,7 +19,8 @@ export function dpopExtension(options: { checker: DpopProofChecker }): TokenExte
   const bound = new WeakSet<TokenRequest>();
   return {
     name: "dpop",
-    async accessTokenClaims(context: GrantContext, input: AccessTokenInput) {
+    // Not async: a request without a proof, nearly every one, gets its answer without an await.
+    accessTokenClaims(context: GrantContext, input: AccessTokenInput) {
       const { request } = context;
       const proof = request.proof?.dpop;
       if (proof === undefined) {
@@ -34,9 +35,10 @@ export function dpopExtension(options: { checker: DpopProofChecker }): TokenExte
         jkt = options.checker.check(proof, { method, url }).then((verified) => verified.jkt);
         checked.set(request, jkt);
       }
-      const thumbprint = await jkt;
-      bound.add(request);
-      return { cnf: { jkt: thumbprint } };
+      return jkt.then((thumbprint) => {
+        bound.add(request);
+        return { cnf: { jkt: thumbprint } };
+      });
     },
     response(context: GrantContext, response: TokenResponse): TokenResponse {
       return bound.has(context.request) ? { ...response, tokenType: "DPoP" } : response;
