@@ -88,14 +88,14 @@ describe("tessera CLI", () => {
     expect(created.code, created.stderr).toBe(0);
     const { client, clientSecret } = JSON.parse(created.stdout) as { client: ClientJson & { dpopBoundAccessTokens?: boolean }; clientSecret: string };
     expect(client.dpopBoundAccessTokens).toBe(true);
-    const plain = await tessera("token", "--client-id", client.clientId, "--client-secret", clientSecret);
+    const plain = await tessera("token", "--client-id", client.clientId, `--client-secret=${clientSecret}`);
     expect(plain).toMatchObject({ code: 5, stdout: "" });
     expect(plain.stderr).toMatch(/invalid_dpop_proof/);
 
     const keyFile = path.join(server.dataDir, "dpop-key.pem");
     const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
     writeFileSync(keyFile, privateKey.export({ format: "pem", type: "pkcs8" }));
-    const bound = await tessera("token", "--client-id", client.clientId, "--client-secret", clientSecret, "--dpop-key", keyFile, "--json");
+    const bound = await tessera("token", "--client-id", client.clientId, `--client-secret=${clientSecret}`, "--dpop-key", keyFile, "--json");
     expect(bound, bound.stderr).toMatchObject({ code: 0, stderr: "" });
     const answer = JSON.parse(bound.stdout) as { access_token: string; token_type: string };
     expect(answer.token_type).toBe("DPoP");
@@ -103,7 +103,7 @@ describe("tessera CLI", () => {
 
     const updated = await tesseraJson<{ client: ClientJson & { dpopBoundAccessTokens?: boolean } }>("clients", "update", client.clientId, "--dpop-bound-access-tokens", "false");
     expect(updated.client.dpopBoundAccessTokens ?? false).toBe(false);
-    expect((await tessera("token", "--client-id", client.clientId, "--client-secret", clientSecret)).code).toBe(0);
+    expect((await tessera("token", "--client-id", client.clientId, `--client-secret=${clientSecret}`)).code).toBe(0);
   });
 
   // About twenty CLI processes in sequence, each starting Node: generous on a loaded machine.
@@ -162,14 +162,14 @@ describe("tessera CLI", () => {
     expect(await tokenStatus("cli-worker", newSecret)).toBe(200);
 
     // The token command prints just the access token.
-    const token = await tessera("token", "--client-id", "cli-worker", "--client-secret", newSecret, "--scope", "billing:read");
+    const token = await tessera("token", "--client-id", "cli-worker", `--client-secret=${newSecret}`, "--scope", "billing:read");
     expect(token).toMatchObject({ code: 0, stderr: "" });
     expect(decodeJwt(token.stdout.trim())).toMatchObject({ sub: "cli-worker", scope: "billing:read", aud: "https://billing.example" });
 
     // Deactivated: the token command fails with exit 5; reactivated: tokens again.
     const deactivated = await tesseraJson<{ client: ClientJson }>("clients", "deactivate", "cli-worker");
     expect(deactivated.client.status).toBe("CLIENT_STATUS_INACTIVE");
-    const refused = await tessera("token", "--client-id", "cli-worker", "--client-secret", newSecret);
+    const refused = await tessera("token", "--client-id", "cli-worker", `--client-secret=${newSecret}`);
     expect(refused).toMatchObject({ code: 5, stdout: "" });
     expect(refused.stderr).toMatch(/^tessera: unauthenticated: invalid_client.*\n$/);
     const reactivated = await tessera("clients", "reactivate", "cli-worker");
