@@ -154,6 +154,12 @@ export function startFloor(options: { port: number; alg: Alg; clients: readonly 
   });
 }
 
+/** The bare HTTP/1.1 and h2c servers of the transport floor (bench/transport-floor-server.ts), on two ports. */
+export async function startTransportFloor(options: { port: number; h2Port: number }): Promise<ListeningProcess & { readonly h2Url: string }> {
+  const server = await startListening("bench/transport-floor-server.ts", options.port, { TFLOOR_PORT: String(options.port), TFLOOR_H2_PORT: String(options.h2Port) });
+  return { ...server, h2Url: `http://127.0.0.1:${options.h2Port}` };
+}
+
 /** Resident set size of a process in MiB (VmRSS in /proc/<pid>/status); 0 if it is gone. */
 export function rssMiB(pid: number): number {
   try {

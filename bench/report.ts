@@ -111,6 +111,9 @@ export function computeRatios(results: Results): Record<string, Ratio> {
   ratio("gRPC/HTTP throughput: IssueToken / POST /oauth/token, RS256 (h2load)", "rps", "h2load-grpc-issue-token-rs256", "h2load-http-token-rs256", { atLeast: 0.9 });
   ratio("gRPC/HTTP main-thread CPU per call: AuthenticateToken / introspect (h2load)", "main", "h2load-grpc-authenticate-token", "h2load-http-introspect");
   ratio("gRPC/HTTP main-thread CPU per call: IssueToken / token RS256 (h2load)", "main", "h2load-grpc-issue-token-rs256", "h2load-http-token-rs256");
+  // What Node's own HTTP/2 stack costs per gRPC-shaped call against HTTP/1.1, with nothing above it.
+  ratio("transport floor: CPU per call, h2c gRPC-shaped / HTTP/1.1 (h2load)", "cpu", "floor-transport-grpc", "floor-transport-http1");
+  ratio("transport floor: throughput, h2c gRPC-shaped / HTTP/1.1 (h2load)", "rps", "floor-transport-grpc", "floor-transport-http1");
   // The real-client view: grpc-js against autocannon, two generators of different cost.
   ratio("real clients: grpc-js IssueToken / autocannon token-rs256", "rps", "grpc-issue-token", "tessera-token-rs256");
   ratio("real clients: CPU per call, grpc-js AuthenticateToken / autocannon introspect", "cpu", "grpc-authenticate-token", "tessera-introspect");

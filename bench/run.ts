@@ -77,7 +77,7 @@ import {
 import { delegationSetup, federationSetup } from "./federation.js";
 import { ensureH2load, grpcFrame, h2loadRun, type H2loadAvailability, type H2loadResult, type H2loadTarget } from "./h2load.js";
 import { httpLoad, postRequests, type LoadResult } from "./http-load.js";
-import { ROOT, cpuSeconds, mainThreadCpuSeconds, runJsonScript, rssMiB, sampleRss, startFloor, startPeer, startTessera, type NodeProcess, type TesseraProcess } from "./processes.js";
+import { ROOT, cpuSeconds, mainThreadCpuSeconds, runJsonScript, rssMiB, sampleRss, startFloor, startPeer, startTessera, startTransportFloor, type ListeningProcess, type NodeProcess, type TesseraProcess } from "./processes.js";
 import { printReport, voidReason, type Results, type ScenarioResult } from "./report.js";
 import { rpcOutcomes, settledRpcCounts } from "./rpc-metrics.js";
 
@@ -103,6 +103,8 @@ const MAIN = [
   "tessera-token-dpop-es256",
   "floor-token-rs256",
   "floor-token-es256",
+  "floor-transport-http1",
+  "floor-transport-grpc",
   "tessera-introspect",
   "tessera-introspect-limited",
   "tessera-introspect-bearer",
@@ -461,6 +463,37 @@ async function h2loadRow(server: TesseraProcess, target: H2loadTarget, rpc: stri
   });
 }
 
+/**
+ * A transport-floor row: the same h2load settings, request size and headers as the h2load-* rows
+ * against Tessera (the introspection form, or the AuthenticateToken message, with a Basic header),
+ * sent to servers that answer at once.
+ */
+async function transportFloorRow(floor: ListeningProcess & { readonly h2Url: string }, grpc: boolean): Promise<ScenarioResult> {
+  h2load ??= ensureH2load(log);
+  if ("missing" in h2load) return { requestsPerSecond: 0, p50Ms: 0, p99Ms: 0, errors: 0, void: h2load.missing };
+  const binary = h2load.binary;
+  const authorization = basicAuthorization({ clientId: "x".repeat(22), clientSecret: "y".repeat(43) });
+  const token = "t".repeat(800);
+  const target: H2loadTarget = grpc
+    ? {
+        url: `${floor.h2Url}/tessera.v1.IntrospectionService/AuthenticateToken`,
+        protocol: "h2c",
+        streamsPerConnection: H2LOAD_GRPC_STREAMS,
+        headers: { "content-type": "application/grpc", te: "trailers", authorization },
+        body: grpcFrame(toBinary(AuthenticateTokenRequestSchema, create(AuthenticateTokenRequestSchema, { token, requiredScopes: [BENCH_SCOPE] }))),
+      }
+    : {
+        url: `${floor.url}/oauth/introspect`,
+        protocol: "http/1.1",
+        streamsPerConnection: 1,
+        headers: { "content-type": "application/x-www-form-urlencoded", authorization },
+        body: Buffer.from(new URLSearchParams({ token }).toString()),
+      };
+  return measured(floor, async (onMeasureStart) => ({
+    ...(await h2loadRun({ binary, target, connections: H2LOAD_CONNECTIONS, durationSeconds: settings.durationSeconds, warmupSeconds: settings.warmupSeconds, onMeasureStart })),
+  }));
+}
+
 /** An introspection row whose answers are 200 but `active: false` would measure nothing: checked once before it runs. */
 async function assertActive(baseUrl: string, client: BenchClient, token: string): Promise<void> {
   const response = await fetch(`${baseUrl}/oauth/introspect`, {
@@ -508,6 +541,7 @@ async function runComparisons(): Promise<void> {
     es256: needsPeer("es256") ? startPeer({ port: await freePort(), alg: "ES256", clients: peerClients }) : undefined,
     floorRs256: needsFloor("rs256") ? startFloor({ port: await freePort(), alg: "RS256", clients: peerClients }) : undefined,
     floorEs256: needsFloor("es256") ? startFloor({ port: await freePort(), alg: "ES256", clients: peerClients }) : undefined,
+    transportFloor: wanted.some((name) => name.startsWith("floor-transport-")) ? startTransportFloor({ port: await freePort(), h2Port: await freePort() }) : undefined,
   };
   for (const helper of Object.values(helpers)) helper?.then((started) => cleanups.push(() => started.stop()), () => {});
 
@@ -620,6 +654,16 @@ async function runComparisons(): Promise<void> {
           const floor = name === "floor-token-rs256" ? floorRs! : floorEs!;
           const requests = tokenRequests(peerClients.map((client) => ({ clientId: client.id, clientSecret: client.secret })));
           record(name, { ...(await measured(floor, load(floor.url, requests))), server: "bare node:http", note: "floor: no validation, limits, metrics, logs (bench/floor-server.ts)" });
+          break;
+        }
+        case "floor-transport-http1":
+        case "floor-transport-grpc": {
+          const floor = await helpers.transportFloor!;
+          record(name, {
+            ...(await transportFloorRow(floor, name === "floor-transport-grpc")),
+            server: name === "floor-transport-grpc" ? "bare node:http2 stream" : "bare node:http",
+            note: `transport floor, h2load as the h2load-* rows: ${name === "floor-transport-grpc" ? `a gRPC-shaped answer (headers, one message, trailers), h2c × ${H2LOAD_GRPC_STREAMS} streams` : "a small JSON answer, HTTP/1.1"}; no parsing, auth or encoding (bench/transport-floor-server.ts)`,
+          });
           break;
         }
         case "tessera-introspect":

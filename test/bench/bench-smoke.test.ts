@@ -36,6 +36,8 @@ const SCENARIOS = [
   "tessera-token-dpop-es256",
   "floor-token-rs256",
   "floor-token-es256",
+  "floor-transport-http1",
+  "floor-transport-grpc",
   "tessera-introspect",
   "tessera-introspect-limited",
   "tessera-introspect-bearer",
