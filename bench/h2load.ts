@@ -38,9 +38,18 @@ export interface InstallCommand {
  * sudo would otherwise drop), through `sudo -n` (never a password prompt) unless already root.
  */
 export function h2loadInstallCommand(options: { isRoot: boolean }): InstallCommand {
-  const aptGet = ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "--no-install-recommends", H2LOAD_PACKAGE];
+  // The lock timeout waits for another apt run (a test installing packages) instead of failing.
+  const aptGet = ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-o", "DPkg::Lock::Timeout=120", "install", "-y", "--no-install-recommends", H2LOAD_PACKAGE];
   const full = options.isRoot ? aptGet : ["sudo", "-n", ...aptGet];
   return { command: full[0]!, args: full.slice(1), display: full.join(" ") };
+}
+
+/** `apt-get update`, run the way the install command runs (same sudo and environment). */
+function aptUpdateCommand(install: InstallCommand): InstallCommand {
+  const full = [install.command, ...install.args];
+  const at = full.indexOf("install");
+  const update = [...full.slice(0, at), "update"];
+  return { command: update[0]!, args: update.slice(1), display: update.join(" ") };
 }
 
 export type H2loadAvailability = { readonly binary: string } | { readonly missing: string };
@@ -55,7 +64,14 @@ export function ensureH2load(log: (message: string) => void): H2loadAvailability
   const install = h2loadInstallCommand({ isRoot: process.getuid?.() === 0 });
   log(`h2load is not on PATH; installing it: ${install.display}`);
   // apt-get's output goes to stderr with the progress lines: stdout carries the report.
-  const outcome = spawnSync(install.command, install.args, { stdio: ["ignore", 2, 2], timeout: 300_000 });
+  let outcome = spawnSync(install.command, install.args, { stdio: ["ignore", 2, 2], timeout: 300_000 });
+  if (!findOnPath("h2load")) {
+    // A fresh machine may have no package lists yet: fetch them, then try once more.
+    const update = aptUpdateCommand(install);
+    log(`installing h2load failed; updating the package lists first: ${update.display}`);
+    spawnSync(update.command, update.args, { stdio: ["ignore", 2, 2], timeout: 300_000 });
+    outcome = spawnSync(install.command, install.args, { stdio: ["ignore", 2, 2], timeout: 300_000 });
+  }
   const installed = findOnPath("h2load");
   if (installed) return { binary: installed };
   const why = outcome.error ? outcome.error.message : `exit ${String(outcome.status ?? outcome.signal)}`;

@@ -10,20 +10,20 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findOnPath, grpcFrame, h2loadArgs, h2loadInstallCommand, h2loadRun, parseH2loadOutput, type H2loadTarget } from "../../bench/h2load.js";
+import { ensureH2load, findOnPath, grpcFrame, h2loadArgs, h2loadInstallCommand, h2loadRun, parseH2loadOutput, type H2loadTarget } from "../../bench/h2load.js";
 import { voidReason } from "../../bench/report.js";
 import { parseRpcCounts, rpcOutcomes } from "../../bench/rpc-metrics.js";
 
 describe("installing h2load", () => {
   it("runs apt-get non-interactively as root, without sudo", () => {
     const install = h2loadInstallCommand({ isRoot: true });
-    expect([install.command, ...install.args]).toEqual(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "--no-install-recommends", "nghttp2-client"]);
-    expect(install.display).toBe("env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nghttp2-client");
+    expect([install.command, ...install.args]).toEqual(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-o", "DPkg::Lock::Timeout=120", "install", "-y", "--no-install-recommends", "nghttp2-client"]);
+    expect(install.display).toBe("env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 install -y --no-install-recommends nghttp2-client");
   });
 
   it("goes through sudo -n (never a password prompt) when not root, keeping DEBIAN_FRONTEND past sudo", () => {
     const install = h2loadInstallCommand({ isRoot: false });
-    expect([install.command, ...install.args]).toEqual(["sudo", "-n", "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "--no-install-recommends", "nghttp2-client"]);
+    expect([install.command, ...install.args]).toEqual(["sudo", "-n", "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-o", "DPkg::Lock::Timeout=120", "install", "-y", "--no-install-recommends", "nghttp2-client"]);
   });
 
   it("looks for h2load on PATH and finds nothing where it is not", () => {
@@ -109,7 +109,7 @@ describe("gRPC outcomes from Tessera's RPC counters", () => {
 });
 
 describe("h2load runs against a server that refuses some calls", () => {
-  const binary = findOnPath("h2load");
+  let binary: string | undefined;
   let seen = 0;
   let served = { ok: 0, refused: 0 };
   /** Every 50th call is refused with 429, as a rate limit would. */
@@ -129,14 +129,18 @@ describe("h2load runs against a server that refuses some calls", () => {
   const urlOf = (server: http.Server | http2.Http2Server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
 
   beforeAll(async () => {
+    // As the bench does: Debian's nghttp2-client is installed when h2load is missing (which
+    // takes a while on a fresh machine, hence the hook's timeout).
+    const h2load = ensureH2load((message) => process.stderr.write(`${message}\n`));
+    binary = "binary" in h2load ? h2load.binary : undefined;
     await Promise.all([h1, h2c].map((server) => new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))));
-  });
+  }, 300_000);
   afterAll(async () => {
     h1.closeAllConnections();
     await Promise.all([h1, h2c].map((server) => new Promise((resolve) => server.close(resolve))));
   });
 
-  it("finds h2load installed on this machine (Debian's nghttp2-client)", () => {
+  it("finds h2load on this machine, installing Debian's nghttp2-client when it is missing", () => {
     expect(binary, "h2load must be on PATH: apt-get install nghttp2-client").toBeDefined();
   });
 
