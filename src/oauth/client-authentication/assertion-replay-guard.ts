@@ -18,6 +18,7 @@
  */
 import { hash } from "node:crypto";
 import { TesseraError } from "../../errors.js";
+import { Linger } from "../../linger.js";
 import type { AssertionReplayCache } from "./assertion-replay-cache.js";
 
 /** Storage of used assertions; implemented in src/store/. */
@@ -67,7 +68,7 @@ interface PendingRecord {
 export class AssertionReplayGuard {
   private pending: PendingRecord[] = [];
   private writing = false;
-  private lingering: NodeJS.Timeout | undefined;
+  private readonly linger = new Linger(() => void this.write());
 
   constructor(private readonly options: AssertionReplayGuardOptions) {}
 
@@ -109,17 +110,7 @@ export class AssertionReplayGuard {
    */
   private schedule(): void {
     if (this.writing || this.pending.length === 0) return;
-    const linger = this.options.lingerMs ?? REPLAY_RECORD_LINGER_MS;
-    if (linger <= 0 || this.pending.length >= MAX_BATCH) {
-      if (this.lingering) clearTimeout(this.lingering);
-      this.lingering = undefined;
-      void this.write();
-    } else {
-      this.lingering ??= setTimeout(() => {
-        this.lingering = undefined;
-        void this.write();
-      }, linger);
-    }
+    this.linger.schedule(this.pending.length >= MAX_BATCH, this.options.lingerMs ?? REPLAY_RECORD_LINGER_MS);
   }
 
   private async write(): Promise<void> {
