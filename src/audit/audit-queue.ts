@@ -11,6 +11,7 @@
  * the trail; `idle()` (shutdown, tests) writes what waits without lingering.
  */
 import type { AuditEntry, AuditLog } from "./audit-event.js";
+import { Linger } from "../linger.js";
 
 /** Entries per write at most: a statement of bounded size. */
 const MAX_BATCH = 500;
@@ -21,7 +22,7 @@ export const AUDIT_QUEUE_LINGER_MS = 50;
 export class AuditQueue {
   private readonly pending: AuditEntry[] = [];
   private writing = false;
-  private lingering: NodeJS.Timeout | undefined;
+  private readonly linger = new Linger(() => void this.write());
   /** Set by idle(): write what waits at once until the queue is empty. */
   private flushing = false;
   private droppedSinceLast = 0;
@@ -70,16 +71,7 @@ export class AuditQueue {
   private schedule(): void {
     if (this.writing || this.pending.length === 0) return;
     const linger = this.options.audit.recordAll ? (this.options.lingerMs ?? AUDIT_QUEUE_LINGER_MS) : 0;
-    if (this.flushing || linger <= 0 || this.pending.length >= MAX_BATCH) {
-      if (this.lingering) clearTimeout(this.lingering);
-      this.lingering = undefined;
-      void this.write();
-    } else {
-      this.lingering ??= setTimeout(() => {
-        this.lingering = undefined;
-        void this.write();
-      }, linger);
-    }
+    this.linger.schedule(this.flushing || this.pending.length >= MAX_BATCH, linger);
   }
 
   private async write(): Promise<void> {

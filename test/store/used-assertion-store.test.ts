@@ -57,6 +57,31 @@ describe.each(DATABASE_BACKENDS)("used assertions on $name", (backend) => {
     ]);
   });
 
+  it("waits a linger for more first sightings, so sightings of separate turns share one statement", async () => {
+    const repository = new PrismaUsedAssertionRepository(database);
+    const statements: number[] = [];
+    const counted = {
+      recordIfAbsent: (input: Parameters<typeof repository.recordIfAbsent>[0]) => (statements.push(1), repository.recordIfAbsent(input)),
+      recordAllIfAbsent: (input: Parameters<typeof repository.recordAllIfAbsent>[0]) => (statements.push(input.entries.length), repository.recordAllIfAbsent(input)),
+      purgeExpired: (at: Date) => repository.purgeExpired(at),
+    };
+    const guard = new AssertionReplayGuard({ repository: counted, memory: new AssertionReplayCache(), now: () => now, lingerMs: 200 });
+    const verdicts: Promise<string>[] = [];
+    for (let n = 0; n < 5; n++) {
+      verdicts.push(guard.remember(`linger\u0000${n}`, LATER));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    verdicts.push(guard.remember("linger\u00000", LATER));
+    expect(await Promise.all(verdicts)).toEqual(["fresh", "fresh", "fresh", "fresh", "fresh", "replayed"]);
+    expect(statements).toEqual([5]);
+    // Without a linger, the first sighting goes at once, alone.
+    const eager = new AssertionReplayGuard({ repository: counted, memory: new AssertionReplayCache(), now: () => now, lingerMs: 0 });
+    const first = eager.remember("eager\u00001", LATER);
+    const second = eager.remember("eager\u00002", LATER);
+    expect(await Promise.all([first, second, replica().remember("linger\u00003", LATER)])).toEqual(["fresh", "fresh", "replayed"]);
+    expect(statements).toEqual([5, 1, 1]);
+  });
+
   it("stores any jti, NUL included, in a fixed size", async () => {
     expect(await replica().remember(`c\u0000${"\u0000é😀".repeat(80)}`, LATER)).toBe("fresh");
     expect(await replica().remember(`c\u0000${"\u0000é😀".repeat(80)}`, LATER)).toBe("replayed");

@@ -12,6 +12,11 @@ import { entryBytes } from "../recent-map.js";
 export class AssertionReplayCache {
   private readonly seen = new Map<string, number>();
   private bytes = 0;
+  /**
+   * The earliest expiry among the entries (or earlier): until then nothing can be purged, so a
+   * full cache refuses without scanning every entry on every call.
+   */
+  private earliestExpiry = Number.POSITIVE_INFINITY;
   private readonly maxEntries: number;
   private readonly maxBytes: number;
 
@@ -28,6 +33,7 @@ export class AssertionReplayCache {
     if (this.isFull(cost)) this.purge(nowSeconds);
     if (this.isFull(cost)) return "full";
     this.seen.set(key, expiresAtSeconds);
+    if (expiresAtSeconds < this.earliestExpiry) this.earliestExpiry = expiresAtSeconds;
     this.bytes += cost;
     return "fresh";
   }
@@ -37,12 +43,17 @@ export class AssertionReplayCache {
   }
 
   private purge(nowSeconds: number): void {
+    if (nowSeconds < this.earliestExpiry) return;
+    let earliest = Number.POSITIVE_INFINITY;
     for (const [key, expiresAt] of this.seen) {
       if (expiresAt <= nowSeconds) {
         this.seen.delete(key);
         this.bytes -= entryBytes(key);
+      } else if (expiresAt < earliest) {
+        earliest = expiresAt;
       }
     }
+    this.earliestExpiry = earliest;
   }
 
   get size(): number {

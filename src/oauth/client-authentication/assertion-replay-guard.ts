@@ -3,9 +3,9 @@
  * used by the authorization server to ensure that the same JWT is not replayed"). A replay to the
  * same replica is refused from memory at no cost (AssertionReplayCache); a first sighting is then
  * recorded in storage by an insert-if-absent, which fails for a key another replica recorded
- * first. First sightings that arrive while a write is in flight wait for it and then go together
- * in one statement (a group commit), so under load the database sees one round trip per batch,
- * not per assertion. Rows live until the assertion expires and are purged after.
+ * first. First sightings go together in one statement (a group commit): those that arrive while a
+ * write is in flight, or within a short linger of the first, so under load the database sees one
+ * round trip per batch, not per assertion. Rows live until the assertion expires and are purged after.
  *
  * Keys are the caller's, namespaced by what the assertion is (`private_key_jwt`, a trusted
  * issuer's single-use tokens, …) so two kinds never collide; they are stored as SHA-256 digests,
@@ -16,8 +16,9 @@
  * during the degraded window, and an assertion refused for that alone would stop every
  * private_key_jwt client with it. A replay to another replica within that outage is the gap.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { TesseraError } from "../../errors.js";
+import { Linger } from "../../linger.js";
 import type { AssertionReplayCache } from "./assertion-replay-cache.js";
 
 /** Storage of used assertions; implemented in src/store/. */
@@ -47,10 +48,15 @@ export interface AssertionReplayGuardOptions {
   readonly storageHealthy?: () => boolean;
   /** Told when storage could not be asked and the per-replica verdict stood. */
   readonly onStorageUnavailable?: (error: unknown) => void;
+  /** How long a batch's first sighting waits for others; default REPLAY_RECORD_LINGER_MS, 0 for none. */
+  readonly lingerMs?: number | undefined;
 }
 
 /** First sightings per statement at most: a statement of bounded size. */
 const MAX_BATCH = 256;
+
+/** How long the first sighting of a batch waits for others before its statement is written. */
+export const REPLAY_RECORD_LINGER_MS = 3;
 
 interface PendingRecord {
   readonly key: string;
@@ -62,6 +68,7 @@ interface PendingRecord {
 export class AssertionReplayGuard {
   private pending: PendingRecord[] = [];
   private writing = false;
+  private readonly linger = new Linger(() => void this.write());
 
   constructor(private readonly options: AssertionReplayGuardOptions) {}
 
@@ -88,43 +95,51 @@ export class AssertionReplayGuard {
     }
   }
 
-  /** Queues a first sighting for the next write; starts one when none is in flight. */
+  /** Queues a first sighting for the next write; starts one when none is in flight or due. */
   private record(key: string, expireTime: Date): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.pending.push({ key, expireTime, resolve, reject });
-      if (!this.writing) void this.flush();
+      this.schedule();
     });
   }
 
-  private async flush(): Promise<void> {
+  /**
+   * Starts the next write now, or once the linger is over: a statement's cost is mostly per
+   * statement (on this process's event loop and in PostgreSQL), and without a linger a batch holds
+   * only what arrived during the previous write.
+   */
+  private schedule(): void {
+    if (this.writing || this.pending.length === 0) return;
+    this.linger.schedule(this.pending.length >= MAX_BATCH, this.options.lingerMs ?? REPLAY_RECORD_LINGER_MS);
+  }
+
+  private async write(): Promise<void> {
+    if (this.writing) return;
     this.writing = true;
+    const batch = this.pending.splice(0, MAX_BATCH);
     try {
-      while (this.pending.length > 0) {
-        const batch = this.pending.splice(0, MAX_BATCH);
-        try {
-          if (batch.length === 1) {
-            const [only] = batch;
-            only!.resolve(await this.options.repository.recordIfAbsent({ key: only!.key, expireTime: only!.expireTime, now: this.options.now() }));
-            continue;
-          }
-          // The memory check lets one replica ask about a key once while it lives, so keys in a
-          // batch are distinct; a duplicate would be a replay and is answered so.
-          const distinct = new Map<string, PendingRecord>();
-          const duplicates: PendingRecord[] = [];
-          for (const entry of batch) {
-            if (distinct.has(entry.key)) duplicates.push(entry);
-            else distinct.set(entry.key, entry);
-          }
-          const recorded = await this.options.repository.recordAllIfAbsent({ entries: [...distinct.values()], now: this.options.now() });
-          for (const entry of distinct.values()) entry.resolve(recorded.has(entry.key));
-          for (const entry of duplicates) entry.resolve(false);
-        } catch (error) {
-          for (const entry of batch) entry.reject(error);
+      if (batch.length === 1) {
+        const [only] = batch;
+        only!.resolve(await this.options.repository.recordIfAbsent({ key: only!.key, expireTime: only!.expireTime, now: this.options.now() }));
+      } else {
+        // The memory check lets one replica ask about a key once while it lives, so keys in a
+        // batch are distinct; a duplicate would be a replay and is answered so.
+        const distinct = new Map<string, PendingRecord>();
+        const duplicates: PendingRecord[] = [];
+        for (const entry of batch) {
+          if (distinct.has(entry.key)) duplicates.push(entry);
+          else distinct.set(entry.key, entry);
         }
+        const recorded = await this.options.repository.recordAllIfAbsent({ entries: [...distinct.values()], now: this.options.now() });
+        for (const entry of distinct.values()) entry.resolve(recorded.has(entry.key));
+        for (const entry of duplicates) entry.resolve(false);
       }
+    } catch (error) {
+      for (const entry of batch) entry.reject(error);
     } finally {
       this.writing = false;
     }
+    this.schedule();
   }
 
   /** Drops the records of assertions that have expired (scheduled by the runtime). */
@@ -133,6 +148,7 @@ export class AssertionReplayGuard {
   }
 }
 
+/** One-shot hashing: a Hash object per key cost the event loop about three times as much. */
 function storedKey(key: string): string {
-  return createHash("sha256").update(key, "utf8").digest("hex");
+  return hash("sha256", key, "hex");
 }

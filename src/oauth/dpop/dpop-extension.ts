@@ -15,7 +15,7 @@ import type { DpopProofChecker } from "./dpop-proof-checker.js";
 export function dpopExtension(options: { checker: DpopProofChecker }): TokenExtension {
   // One check per request, even when a grant signs more than once; the thumbprint then marks
   // the answer as DPoP. Keyed by the request object, so nothing outlives it.
-  const checked = new WeakMap<TokenRequest, Promise<string>>();
+  const checked = new WeakMap<TokenRequest, Promise<{ cnf: { jkt: string } }>>();
   const bound = new WeakSet<TokenRequest>();
   return {
     name: "dpop",
@@ -29,16 +29,18 @@ export function dpopExtension(options: { checker: DpopProofChecker }): TokenExte
         }
         return undefined;
       }
-      let jkt = checked.get(request);
-      if (!jkt) {
+      // One promise per request, resolved with the claims: each further `.then` is a turn of
+      // the microtask queue per token.
+      let claims = checked.get(request);
+      if (!claims) {
         const { method, url } = request.proof!;
-        jkt = options.checker.check(proof, { method, url }).then((verified) => verified.jkt);
-        checked.set(request, jkt);
+        claims = options.checker.check(proof, { method, url }).then((verified) => {
+          bound.add(request);
+          return { cnf: { jkt: verified.jkt } };
+        });
+        checked.set(request, claims);
       }
-      return jkt.then((thumbprint) => {
-        bound.add(request);
-        return { cnf: { jkt: thumbprint } };
-      });
+      return claims;
     },
     response(context: GrantContext, response: TokenResponse): TokenResponse {
       return bound.has(context.request) ? { ...response, tokenType: "DPoP" } : response;
