@@ -96,6 +96,39 @@ describe.each(DATABASE_BACKENDS)("used assertions on $name", (backend) => {
     expect(await guard.purge(new Date(now.getTime() + 2_000))).toBe(1);
   });
 
+  it("passes a full memory by while storage answers, which still refuses every replay", async () => {
+    const memory = new AssertionReplayCache({ maxEntries: 2 });
+    const guard = new AssertionReplayGuard({ repository: new PrismaUsedAssertionRepository(database), memory, now: () => now, lingerMs: 0 });
+    expect(await guard.remember("m-1", LATER)).toBe("fresh");
+    expect(await guard.remember("m-2", LATER)).toBe("fresh");
+    expect(memory.remember("m-3", Math.ceil(LATER.getTime() / 1000), Math.floor(now.getTime() / 1000))).toBe("full");
+    // Past the memory's bound: storage decides, both for new assertions and for replays.
+    expect(await guard.remember("m-3", LATER)).toBe("fresh");
+    expect(await guard.remember("m-3", LATER)).toBe("replayed");
+    const together = await Promise.all([guard.remember("m-4", LATER), guard.remember("m-4", LATER), guard.remember("m-5", LATER)]);
+    expect(together.filter((verdict) => verdict === "fresh")).toHaveLength(2);
+    expect(together.filter((verdict) => verdict === "replayed")).toHaveLength(1);
+    // A replay of one held in memory is refused there, as before.
+    expect(await guard.remember("m-1", LATER)).toBe("replayed");
+  });
+
+  it("refuses a first sighting with a full memory while storage cannot vouch for it", async () => {
+    const down = {
+      recordIfAbsent: () => Promise.reject(new TesseraError("unavailable", "down")),
+      recordAllIfAbsent: () => Promise.reject(new TesseraError("unavailable", "down")),
+      purgeExpired: () => Promise.resolve(0),
+    };
+    const full = () => {
+      const memory = new AssertionReplayCache({ maxEntries: 1 });
+      memory.remember("held", Math.ceil(LATER.getTime() / 1000), Math.floor(now.getTime() / 1000));
+      return memory;
+    };
+    expect(await new AssertionReplayGuard({ repository: down, memory: full(), now: () => now, lingerMs: 0 }).remember("new", LATER)).toBe("full");
+    // Known to be down (the degraded window): storage is not even asked.
+    const degraded = new AssertionReplayGuard({ repository: new PrismaUsedAssertionRepository(database), memory: full(), now: () => now, storageHealthy: () => false });
+    expect(await degraded.remember("new", LATER)).toBe("full");
+  });
+
   it("keeps the per-replica verdict when storage is unavailable", async () => {
     const guard = new AssertionReplayGuard({
       repository: {

@@ -74,22 +74,29 @@ export class AssertionReplayGuard {
 
   /**
    * Remembers an assertion until it expires: "fresh" the first time on any replica, "replayed"
-   * after, "full" when this replica's memory is at its bound (refuse with temporarily_unavailable).
-   * `key` must already be bounded in length by the caller (a verified issuer or client and a jti
-   * of bounded length).
+   * after. `key` must already be bounded in length by the caller (a verified issuer or client and
+   * a jti of bounded length).
+   *
+   * Storage is what decides across replicas; the memory in front of it answers replays at no
+   * cost and stands in for storage while storage is down. So a memory at its bound (which never
+   * evicts) is passed by while storage answers: a replica issuing more proofs a minute than the
+   * memory holds keeps working, each replay still refused by the insert-if-absent. Only when
+   * neither can vouch for a first sighting — memory full and storage down — is the verdict
+   * "full" (refuse with temporarily_unavailable).
    */
   async remember(key: string, expiresAt: Date): Promise<ReplayVerdict> {
     const now = this.options.now();
     const local = this.options.memory.remember(key, Math.ceil(expiresAt.getTime() / 1000), Math.floor(now.getTime() / 1000));
-    if (local !== "fresh") return local;
-    if (this.options.storageHealthy && !this.options.storageHealthy()) return "fresh";
+    if (local === "replayed") return local;
+    const inMemory = local === "fresh";
+    if (this.options.storageHealthy && !this.options.storageHealthy()) return inMemory ? "fresh" : "full";
     try {
       const recorded = await this.record(storedKey(key), expiresAt);
       return recorded ? "fresh" : "replayed";
     } catch (error) {
       if (error instanceof TesseraError && error.code === "unavailable") {
         this.options.onStorageUnavailable?.(error);
-        return "fresh";
+        return inMemory ? "fresh" : "full";
       }
       throw error;
     }
@@ -122,8 +129,9 @@ export class AssertionReplayGuard {
         const [only] = batch;
         only!.resolve(await this.options.repository.recordIfAbsent({ key: only!.key, expireTime: only!.expireTime, now: this.options.now() }));
       } else {
-        // The memory check lets one replica ask about a key once while it lives, so keys in a
-        // batch are distinct; a duplicate would be a replay and is answered so.
+        // The memory check lets one replica ask about a key once while it lives (unless the
+        // memory is full), so keys in a batch are distinct but for replays; a duplicate is a
+        // replay and is answered so.
         const distinct = new Map<string, PendingRecord>();
         const duplicates: PendingRecord[] = [];
         for (const entry of batch) {
