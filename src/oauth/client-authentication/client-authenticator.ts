@@ -31,7 +31,7 @@ export class ClientAuthenticator {
 
   /**
    * The authenticated, active client, or invalid_client. Synchronous when the method answers at
-   * once (the secret methods, the certificate ones): the token pipeline then needs no await, and
+   * once (the secret methods): the token pipeline then needs no await, and
    * no turn of the microtask queue, for it. A refusal is always a rejected promise.
    */
   authenticate(credentials: PresentedClientCredentials | undefined, origin: RequestOrigin = UNKNOWN_ORIGIN): ClientRecord | Promise<ClientRecord> {
