@@ -48,7 +48,9 @@ export class TokenEndpoint {
   async issue(request: TokenRequest): Promise<TokenResponse> {
     this.options.availability?.assertFresh();
     const grant = this.grantFor(request);
-    const client = await this.authenticateClient(grant, request);
+    // The secret methods answer at once: no await, so no turn of the microtask queue, for them.
+    const authenticated = this.authenticateClient(grant, request);
+    const client = authenticated instanceof Promise ? await authenticated : authenticated;
     const context = new PipelineContext(this.signing, request, client);
     let response = await grant.handle(context);
     for (const extension of this.extensions) {
@@ -65,7 +67,7 @@ export class TokenEndpoint {
     return grant;
   }
 
-  private authenticateClient(grant: Grant, request: TokenRequest): Promise<ClientRecord> | undefined {
+  private authenticateClient(grant: Grant, request: TokenRequest): ClientRecord | Promise<ClientRecord> | undefined {
     switch (grant.clientAuthentication) {
       case "required":
         return this.options.authenticator.authenticate(request.credentials, request.origin);
@@ -95,19 +97,44 @@ class PipelineContext implements GrantContext {
 
   issueAccessToken(input: AccessTokenInput): Promise<IssuedAccessToken> {
     const { issuer, extensions } = this.signing;
-    return extensions.length === 0 ? issuer.issue(input) : this.issueExtended(input);
+    if (extensions.length === 0) return issuer.issue(input);
+    // Extensions that answer at once (a request without the proof they look for) are asked
+    // without an async frame: the token's promise is then the issuer's own, and every pending
+    // request holds one generator and one promise fewer while its signature is made.
+    let claims = input.claims;
+    try {
+      for (let index = 0; index < extensions.length; index++) {
+        const answer = extensions[index]!.accessTokenClaims?.(this, input);
+        if (answer instanceof Promise) return this.issueExtended(input, claims, index, answer);
+        if (answer) claims = withClaims(claims, answer);
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return claims === input.claims ? issuer.issue(input) : this.issueWithClaims(input, claims);
   }
 
-  private async issueExtended(input: AccessTokenInput): Promise<IssuedAccessToken> {
-    let claims = input.claims;
-    for (const extension of this.signing.extensions) {
-      const answer = extension.accessTokenClaims?.(this, input);
-      // Only an answer still pending is awaited: a request without the proof an extension looks
-      // for is answered at once, and each await is a turn of the microtask queue per token.
-      const added = answer instanceof Promise ? await answer : answer;
+  /** The rest of issueAccessToken once extension `index` answered with a promise. */
+  private async issueExtended(
+    input: AccessTokenInput,
+    claimsSoFar: Readonly<JwtClaims> | undefined,
+    index: number,
+    pending: Promise<JwtClaims | undefined>,
+  ): Promise<IssuedAccessToken> {
+    const { extensions } = this.signing;
+    let claims = claimsSoFar;
+    let added = await pending;
+    if (added) claims = withClaims(claims, added);
+    for (let next = index + 1; next < extensions.length; next++) {
+      const answer = extensions[next]!.accessTokenClaims?.(this, input);
+      // Only an answer still pending is awaited: each await is a turn of the microtask queue.
+      added = answer instanceof Promise ? await answer : answer;
       if (added) claims = withClaims(claims, added);
     }
-    if (claims === input.claims) return this.signing.issuer.issue(input);
+    return claims === input.claims ? this.signing.issuer.issue(input) : this.issueWithClaims(input, claims);
+  }
+
+  private async issueWithClaims(input: AccessTokenInput, claims: Readonly<JwtClaims> | undefined): Promise<IssuedAccessToken> {
     const issued = await this.signing.issuer.issue({ ...input, claims });
     const cnf = claims?.cnf;
     return isClaimsObject(cnf) ? { ...issued, cnf } : issued;

@@ -77,17 +77,20 @@ export function readBody(request: HttpRequest, limit = MAX_BODY_BYTES): Promise<
  * Each answer's request id, set by the gateway as a request arrives and written with the head.
  * Not `setHeader`: once one header was set that way, node:http's `writeHead` passes every other
  * header through `setHeader` too (validation and lower-casing included), a noticeable cost on
- * every answer.
+ * every answer. A property of the response under a symbol of ours rather than a WeakMap entry:
+ * a WeakMap entry per request costs a hash insertion, and the garbage collector ephemeron work
+ * for as long as the request waits for its signature.
  */
-const requestIds = new WeakMap<HttpResponse, string>();
+const REQUEST_ID = Symbol("tessera.requestId");
+type WithRequestId = { [REQUEST_ID]?: string };
 
 export function setRequestId(response: HttpResponse, requestId: string): void {
-  requestIds.set(response, requestId);
+  (response as WithRequestId)[REQUEST_ID] = requestId;
 }
 
 /** Writes the status and headers, with the answer's request id; every gateway answer goes through here. */
 export function writeHead(response: HttpResponse, status: number, headers: Readonly<Record<string, string>>): void {
-  const requestId = requestIds.get(response);
+  const requestId = (response as WithRequestId)[REQUEST_ID];
   response.writeHead(status, requestId === undefined ? headers : { [REQUEST_ID_HEADER]: requestId, ...headers });
 }
 
@@ -98,11 +101,13 @@ export function sendJson(
   headers: Readonly<Record<string, string>> = {},
 ): void {
   const payload = typeof body === "string" ? body : JSON.stringify(body);
-  writeHead(response, status, {
-    "content-type": "application/json; charset=utf-8",
-    "content-length": String(Buffer.byteLength(payload)),
-    ...headers,
-  });
+  const requestId = (response as WithRequestId)[REQUEST_ID];
+  // The head's headers in one object, built once (writeHead would copy them again to add the id).
+  const head =
+    requestId === undefined
+      ? { "content-type": "application/json; charset=utf-8", "content-length": String(Buffer.byteLength(payload)), ...headers }
+      : { [REQUEST_ID_HEADER]: requestId, "content-type": "application/json; charset=utf-8", "content-length": String(Buffer.byteLength(payload)), ...headers };
+  response.writeHead(status, head);
   response.end(payload);
 }
 

@@ -214,3 +214,26 @@ describe("TokenEndpoint: token extensions, after every grant", () => {
     expect(issued).toEqual([]);
   });
 });
+
+describe("ClientAuthenticator.authenticate, as the token pipeline calls it", () => {
+  it("answers a right client secret at once, without a promise to await", () => {
+    const core = inMemoryCore([testClient({ id: "sync-client" })]);
+    const answer = core.authenticator.authenticate(secretCredentials("sync-client"));
+    expect(answer).not.toBeInstanceOf(Promise);
+    expect((answer as Exclude<typeof answer, Promise<unknown>>).client.id).toBe("sync-client");
+  });
+
+  it("refuses a wrong secret, an unknown client and missing credentials with a rejected promise, never a throw", async () => {
+    const core = inMemoryCore([testClient({ id: "sync-client" })]);
+    const calls = [
+      () => core.authenticator.authenticate(secretCredentials("sync-client", "wrong-secret")),
+      () => core.authenticator.authenticate(secretCredentials("nobody")),
+      () => core.authenticator.authenticate(undefined),
+    ];
+    for (const call of calls) {
+      const answer = call();
+      expect(answer).toBeInstanceOf(Promise);
+      expect(await refusalCode(answer as Promise<unknown>)).toBe("invalid_client");
+    }
+  });
+});
