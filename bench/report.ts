@@ -165,11 +165,14 @@ export function evaluateTargets(results: Results): Target[] {
   if (rows.length > 0) {
     const voids = rows.filter(([, row]) => voidReason(row) !== undefined).map(([name]) => name);
     targets.push({ name: "void rows (any non-2xx, failed call or non-OK gRPC status)", goal: "none", measured: voids.length > 0 ? voids.join(", ") : "none", met: voids.length === 0 });
-    const measuredRss = rows.filter(([, row]) => typeof row.rssPeakMiB === "number" && row.rssPeakMiB > 0);
+    // The bound is Tessera's on PostgreSQL (issue 21): PGlite runs the database in the process,
+    // and the floor and peer servers are not Tessera.
+    const onPostgres = (row: ScenarioResult) => typeof row.server === "string" && row.server.startsWith("tessera") && !row.server.includes("PGlite");
+    const measuredRss = rows.filter(([, row]) => typeof row.rssPeakMiB === "number" && row.rssPeakMiB > 0 && onPostgres(row));
     if (measuredRss.length > 0) {
       const above = measuredRss.filter(([, row]) => row.rssPeakMiB! >= RSS_LIMIT_MIB).map(([name, row]) => `${name}: ${row.rssPeakMiB} MiB`);
       const peak = Math.max(...measuredRss.map(([, row]) => row.rssPeakMiB!));
-      targets.push({ name: "RSS peak of every row", goal: `< ${RSS_LIMIT_MIB} MiB`, measured: above.length > 0 ? above.join(", ") : `highest ${peak} MiB`, met: above.length === 0 });
+      targets.push({ name: "RSS peak of every Tessera row on PostgreSQL", goal: `< ${RSS_LIMIT_MIB} MiB`, measured: above.length > 0 ? above.join(", ") : `highest ${peak} MiB`, met: above.length === 0 });
     }
   }
   const scaleStart = results.startup["postgres-scale-start"];
