@@ -1,8 +1,8 @@
 /**
  * Which side of the one port a request belongs to, by its path: a method of one of the RPC
- * services (Connect, gRPC or gRPC-Web, whichever the request speaks; the RPC handler picks the
- * lean gRPC path or connect-es) or, for anything else, the HTTP gateway (/oauth/*, /keys,
- * metadata, /metrics, health probes). Neither side knows the other. How a connection became
+ * services (Connect, gRPC or gRPC-Web, whichever the request speaks, served by connect-es; plain
+ * gRPC unary calls never get here, the lean path takes their HTTP/2 streams first) or, for
+ * anything else, the HTTP gateway (/oauth/*, /keys, metadata, /metrics, health probes). Neither side knows the other. How a connection became
  * HTTP/1.1 or HTTP/2 (preface or ALPN) is the listener's part.
  */
 import type { RpcRequestHandler } from "./connect/rpc-handler.js";

@@ -101,12 +101,10 @@ export function sendJson(
   headers: Readonly<Record<string, string>> = {},
 ): void {
   const payload = typeof body === "string" ? body : JSON.stringify(body);
-  const requestId = (response as WithRequestId)[REQUEST_ID];
   // The head's headers in one object, built once (writeHead would copy them again to add the id).
-  const head =
-    requestId === undefined
-      ? { "content-type": "application/json; charset=utf-8", "content-length": String(Buffer.byteLength(payload)), ...headers }
-      : { [REQUEST_ID_HEADER]: requestId, "content-type": "application/json; charset=utf-8", "content-length": String(Buffer.byteLength(payload)), ...headers };
+  const head: Record<string, string> = { "content-type": "application/json; charset=utf-8", "content-length": String(Buffer.byteLength(payload)), ...headers };
+  const requestId = (response as WithRequestId)[REQUEST_ID];
+  if (requestId !== undefined) head[REQUEST_ID_HEADER] = requestId;
   response.writeHead(status, head);
   response.end(payload);
 }
